@@ -1,0 +1,191 @@
+/*
+ * mxclient: deliver mail directly to each recipient domain's MX.
+ *
+ * The library runs on the caller's libevent event_base.  One engine holds
+ * the DNS resolver, the TLS context and the queue; each delivery carries one
+ * shared message from one sender to one recipient and ends with exactly one
+ * call of its completion callback.
+ *
+ * Threads: none are created.  All calls must be made from the thread that
+ * runs the event_base.  The library never prints and never exits; it talks
+ * through the log callback and the completion callbacks only.
+ */
+#ifndef MXCLIENT_H
+#define MXCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MXCLIENT_VERSION "0.1.0"
+
+struct event_base;
+struct mxc_engine;
+struct mxc_message;
+struct mxc_delivery;
+
+/* How much a log line says; a callback receives lines up to its level. */
+enum mxc_log_level {
+	MXC_LOG_ERROR,    /* failures of a delivery or of an MX host */
+	MXC_LOG_INFO,     /* progress: MX found, connected, TLS, delivered */
+	MXC_LOG_PROTOCOL, /* the SMTP transcript: ">>> " sent, "<<< " received */
+	MXC_LOG_DEBUG     /* state changes and DNS details */
+};
+
+/*
+ * Receives one log line.  `delivery` is the delivery the line is about, or
+ * NULL for the engine.  `line` has no newline; text a remote server or DNS
+ * controls has been escaped (bytes outside printable ASCII as \xHH), so the
+ * line is safe for a terminal.  Valid only during the call.
+ */
+typedef void mxc_log_fn(void *arg, const struct mxc_delivery *delivery,
+                        enum mxc_log_level level, const char *line);
+
+/* DANE state of a delivery (RFC 7672); this release never verifies. */
+enum mxc_dane {
+	MXC_DANE_NONE,     /* no DANE for the host used (or DANE not consulted) */
+	MXC_DANE_VERIFIED, /* the peer matched a DNSSEC-validated TLSA record */
+	MXC_DANE_UNUSABLE, /* TLSA present but unusable: TLS unauthenticated */
+	MXC_DANE_FAILED    /* DANE required and no host passed the check */
+};
+
+/* Engine settings.  Zero every field you do not set: zero means default. */
+struct mxc_engine_options {
+	/* EHLO name; NULL: this machine's host name.  Copied. */
+	const char *helo_name;
+	/* NULL-terminated list of "ADDR" or "ADDR#PORT" recursive resolvers;
+	 * NULL: the nameservers of /etc/resolv.conf.  Copied. */
+	const char *const *resolvers;
+	/* Zone-file DS or DNSKEY lines for the DNS root (or any anchor);
+	 * NULL: /usr/share/dns/root.key.  Read once by mxc_engine_new(). */
+	const char *trust_anchor_file;
+	/* SMTP port to connect to; 0: 25. */
+	unsigned port;
+	/* Longest single wait, in seconds.  0: the RFC 5321 4.5.3.2 timeouts
+	 * (greeting 5 min ... final reply 10 min).  Otherwise every timeout is
+	 * scaled by timeout/600, so the final reply waits `timeout` seconds and
+	 * the shorter stages proportionally less (never below one second). */
+	unsigned timeout;
+	/* Deliveries in flight at once; the rest wait in order.  0: 100. */
+	unsigned max_concurrent;
+	/* Log sink and its argument; NULL: no logging.  Lines above
+	 * `log_level` are not produced at all. */
+	mxc_log_fn *log;
+	void *log_arg;
+	enum mxc_log_level log_level;
+};
+
+/*
+ * Creates an engine on `base` (borrowed: it must outlive the engine).
+ * Returns NULL on failure with a one-line reason in `err` (if not NULL).
+ */
+struct mxc_engine *mxc_engine_new(struct event_base *base,
+                                  const struct mxc_engine_options *options,
+                                  char *err, size_t errlen);
+
+/*
+ * Frees the engine.  Deliveries still outstanding are cancelled and their
+ * completion callbacks are NOT called.  Must not be called from inside one
+ * of the engine's callbacks other than a completion callback.
+ */
+void mxc_engine_free(struct mxc_engine *engine);
+
+/*
+ * Builds a message from raw bytes (an RFC 5322 message; LF, CRLF, a lone CR
+ * or any mix as line endings; 8-bit bytes allowed; a lone "." line is not
+ * special).  Line endings become CRLF and leading dots are doubled once,
+ * here, so every delivery sends the same buffer.  The data is copied.
+ * Returns NULL with a reason in `err` on a NUL byte or out of memory.
+ * The caller holds one reference.
+ */
+struct mxc_message *mxc_message_new(const void *data, size_t len,
+                                    char *err, size_t errlen);
+/* Adds a reference. */
+struct mxc_message *mxc_message_ref(struct mxc_message *message);
+/* Drops a reference; the last one frees the message. */
+void mxc_message_unref(struct mxc_message *message);
+/* The message size as RFC 1870 counts it (CRLF lines, no dot-stuffing). */
+uint64_t mxc_message_size(const struct mxc_message *message);
+
+/* How a delivery ended. */
+enum mxc_outcome {
+	MXC_DELIVERED, /* a 2xx reply followed the final dot */
+	MXC_TEMPFAIL,  /* not delivered now; may succeed later */
+	MXC_PERMFAIL   /* rejected; retrying will not help */
+};
+
+/*
+ * What became of a delivery.  Strings are NUL-terminated, never NULL
+ * (empty when unknown), escaped as log lines are, and valid only during the
+ * completion callback.
+ */
+struct mxc_result {
+	enum mxc_outcome outcome;
+	int exit_status;        /* sysexits.h: 0, 75, 67, 68, 69, 65 ... */
+	const char *recipient;  /* as given */
+	const char *detail;     /* one line: why, e.g. "lost connection with
+	                           mx.example[192.0.2.1] while sending RCPT TO" */
+	int reply_code;         /* last SMTP reply code, 0 if none */
+	const char *enhanced;   /* its RFC 3463 code, e.g. "5.1.1", or "" */
+	const char *reply;      /* last reply, lines joined by one space */
+	const char *mx;         /* MX host name of the last server talked to */
+	const char *address;    /* its IP address */
+	const char *tls_version;/* e.g. "TLSv1.3", "" when not encrypted */
+	const char *tls_cipher; /* e.g. "TLS_AES_128_GCM_SHA256", or "" */
+	enum mxc_dane dane;
+	uint64_t elapsed_ms;    /* from mxc_deliver() to the end */
+};
+
+/*
+ * Called once per delivery, from its own event (never from inside
+ * mxc_deliver() or mxc_delivery_cancel()).  The delivery handle is freed
+ * when the callback returns.
+ */
+typedef void mxc_done_fn(void *arg, struct mxc_delivery *delivery,
+                         const struct mxc_result *result);
+
+/* One delivery's parameters.  Strings are copied; the message is referenced. */
+struct mxc_delivery_params {
+	const char *sender;      /* envelope sender; "" for the null sender <> */
+	const char *recipient;   /* one envelope recipient, local@domain */
+	struct mxc_message *message;
+	mxc_done_fn *done;       /* required */
+	void *arg;               /* passed to done and to the log callback's
+	                            mxc_delivery_arg() */
+};
+
+/*
+ * Queues a delivery.  Returns NULL with a reason in `err` when the
+ * parameters are invalid (bad address syntax: nothing is sent) or memory
+ * runs out; otherwise `done` will be called exactly once.
+ */
+struct mxc_delivery *mxc_deliver(struct mxc_engine *engine,
+                                 const struct mxc_delivery_params *params,
+                                 char *err, size_t errlen);
+
+/*
+ * Stops a delivery as soon as possible.  Its completion callback still runs
+ * once, later, with MXC_TEMPFAIL and the detail "cancelled" (unless it had
+ * already ended, in which case its real result is reported).
+ */
+void mxc_delivery_cancel(struct mxc_delivery *delivery);
+
+/* The `arg` the delivery was created with. */
+void *mxc_delivery_arg(const struct mxc_delivery *delivery);
+/* The recipient the delivery was created with. */
+const char *mxc_delivery_recipient(const struct mxc_delivery *delivery);
+
+/*
+ * Checks an envelope address as mxc_deliver() would (RFC 5321 Mailbox, or
+ * "" when `null_ok`).  Returns 0, or -1 with a reason in `err`.
+ */
+int mxc_address_check(const char *address, int null_ok, char *err,
+                      size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,116 @@
+/*
+ * dns: the only module that touches getdns.  Asynchronous stub resolution on
+ * the engine's event_base, with DNSSEC validated here (not trusted from the
+ * resolver's AD bit) against a configured trust anchor.  Every answer keeps
+ * "found", "does not exist" and "lookup failed" apart, and carries its DNSSEC
+ * status, because DANE decisions depend on both.
+ */
+#ifndef MXC_DNS_H
+#define MXC_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct dns;
+struct dns_query;
+
+/* Record types the engine asks for. */
+enum dns_type {
+	DNS_MX,
+	DNS_A,
+	DNS_AAAA,
+	DNS_TLSA
+};
+
+/* DNSSEC status of an answer, as validated locally. */
+enum dnssec_status {
+	DNSSEC_SECURE,        /* signed, chain to the anchor verified */
+	DNSSEC_INSECURE,      /* provably unsigned (secure proof of no DS) */
+	DNSSEC_BOGUS,         /* signatures or proofs do not verify */
+	DNSSEC_INDETERMINATE  /* no anchor covers the name: unknown */
+};
+
+/* What a lookup found.  Only DNS_FAIL means "ask again later". */
+enum dns_result {
+	DNS_FOUND,    /* NOERROR with records of the type (count > 0) */
+	DNS_NODATA,   /* NOERROR, name exists, no records of the type */
+	DNS_NXDOMAIN, /* the name does not exist */
+	DNS_FAIL      /* SERVFAIL, REFUSED, other rcodes, timeout, a bogus
+	                 answer, a malformed answer, local error */
+};
+
+/* One MX record. */
+struct dns_mx {
+	unsigned pref;  /* preference, lower first */
+	char host[256]; /* target host name, no trailing dot, lower case;
+	                   "" for the root "." (a null MX, RFC 7505) */
+};
+
+/* One TLSA record (RFC 6698). */
+struct dns_tlsa {
+	uint8_t usage, selector, mtype;
+	uint16_t len;         /* bytes in data */
+	const uint8_t *data;  /* certificate association data */
+};
+
+/* An answer, valid only during the callback. */
+struct dns_answer {
+	enum dns_type type;
+	enum dns_result result;
+	enum dnssec_status dnssec; /* of the answer (or of the denial) */
+	const char *name;          /* the name asked, as given */
+	/* The owner of the records after following CNAMEs, lower case and
+	 * without trailing dot; equals name when no CNAME was involved. */
+	const char *canonical;
+	/* For DNS_FAIL: why, one line, e.g. "SERVFAIL", "timeout",
+	 * "DNSSEC validation failed (bogus)".  "" otherwise. */
+	const char *error;
+	size_t count;                 /* records in the array below */
+	const struct dns_mx *mx;      /* DNS_MX */
+	const struct sockaddr_storage *addr; /* DNS_A/DNS_AAAA; port 0 */
+	const struct dns_tlsa *tlsa;  /* DNS_TLSA */
+};
+
+/* Resolver settings. */
+struct dns_config {
+	struct event_base *base;   /* borrowed */
+	/* NULL-terminated "ADDR" / "ADDR#PORT" upstreams (IPv4 or IPv6);
+	 * NULL: the nameservers of /etc/resolv.conf. */
+	const char *const *upstreams;
+	/* DS/DNSKEY zone-file lines; NULL: /usr/share/dns/root.key. */
+	const char *trust_anchor_file;
+	unsigned timeout_ms;       /* per lookup; 0: 10000 */
+	unsigned max_outstanding;  /* lookups inside getdns at once; the rest
+	                              wait in order here; 0: 100 */
+};
+
+/* Receives the answer of a lookup. */
+typedef void dns_callback(void *arg, const struct dns_answer *answer);
+
+/*
+ * Creates a resolver.  The internet trust-anchor fetch is switched off and
+ * /etc/resolv.conf is read only when no upstreams are given.  Returns NULL
+ * with a one-line reason in err.
+ */
+struct dns *dns_new(const struct dns_config *config, char *err,
+                    size_t errlen);
+/* Cancels outstanding lookups (their callbacks are not called), then frees.
+ * Must not be called from inside a dns callback. */
+void dns_free(struct dns *dns);
+/*
+ * Starts a lookup of `name` (no trailing dot needed).  The callback runs
+ * exactly once, never from inside dns_lookup(), unless the lookup is
+ * cancelled first.  Returns NULL when memory runs out or the name is not a
+ * valid DNS name (the caller reports that itself).
+ */
+struct dns_query *dns_lookup(struct dns *dns, const char *name,
+                             enum dns_type type, dns_callback *cb, void *arg);
+/* Cancels a lookup whose callback has not run; it will not run. */
+void dns_cancel(struct dns_query *query);
+/* Name of a status, for logs: "secure", "insecure", "bogus", "indeterminate". */
+const char *dnssec_status_name(enum dnssec_status status);
+
+#endif

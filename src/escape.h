@@ -1,0 +1,17 @@
+/*
+ * escape: makes bytes a remote party controls safe for a terminal or a log.
+ */
+#ifndef MXC_ESCAPE_H
+#define MXC_ESCAPE_H
+
+#include <stddef.h>
+
+/*
+ * Copies `len` bytes of `in` to `out` (size outlen, always NUL-terminated
+ * when outlen > 0): printable ASCII 0x20..0x7e passes except '\', which
+ * becomes "\\"; every other byte becomes "\xHH".  A result that does not fit
+ * is cut at a whole escape and ends with "...".  Returns strlen(out).
+ */
+size_t escape_text(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * message: the shared, read-only, reference-counted message.  Normalised
+ * once (CRLF endings, dot-stuffing, terminating ".") so that every delivery
+ * sends the very same buffer.
+ */
+#ifndef MXC_MESSAGE_H
+#define MXC_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mxclient.h"
+
+struct mxc_message {
+	unsigned refs;   /* references held; the last unref frees */
+	char *wire;      /* the DATA body as sent: CRLF lines, leading dots
+	                    doubled, ending with ".\r\n" after a CRLF */
+	size_t wire_len; /* bytes in wire */
+	uint64_t size;   /* RFC 1870 size: CRLF lines, no stuffing, no "." */
+	bool eightbit;   /* some byte has the high bit set (for BODY=8BITMIME) */
+};
+
+/*
+ * Normalises `in` into `out` (a zeroed struct; refs is left to the caller):
+ * every LF, CRLF or lone CR becomes CRLF, a line starting with "." gets one
+ * more, a missing final line ending is added, then ".\r\n".  Returns 0, or -1
+ * with a reason in err (a NUL byte, with its offset; out of memory).
+ */
+int message_normalise(const char *in, size_t len, struct mxc_message *out,
+                      char *err, size_t errlen);
+
+#endif
