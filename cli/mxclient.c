@@ -1,1 +1,541 @@
-int main(void) { return 0; }
+/*
+ * mxclient: the command.  Reads the message from standard input, delivers
+ * it to every recipient directly at its domain's MX through the library,
+ * reports each result and exits with a sysexits status.  It uses the public
+ * API only: whatever it does, an embedding program can do too.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "mxclient.h"
+
+/* Most --resolver options. */
+#define MAX_RESOLVERS 8
+
+/* One recipient and what became of it. */
+struct rcpt {
+	char *address;
+	struct mxc_delivery *delivery; /* while in flight */
+	bool ended;
+	int exit_status;
+};
+
+/* Everything the command line sets. */
+struct options {
+	const char *sender;           /* NULL: user@host */
+	const char *helo;
+	const char *trust_anchor;
+	const char *resolvers[MAX_RESOLVERS + 1];
+	size_t nresolvers;
+	unsigned port;
+	unsigned jobs;
+	unsigned timeout;
+	const char *rcpt_file;
+	bool json;
+	int verbose;                  /* -v count */
+	bool quiet;
+};
+
+/* The run's state, shared with the callbacks. */
+struct run {
+	struct options opt;
+	struct rcpt *rcpts;
+	size_t nrcpts, cap;
+	size_t pending;               /* deliveries not yet ended */
+	struct event_base *base;
+	FILE *progress;               /* stdout, or stderr with --json */
+};
+
+static const char usage_text[] =
+	"usage: mxclient [-f SENDER] [-F NAME] [-i] [-oOPT] [options] "
+	"RECIPIENT... < message\n"
+	"\n"
+	"Delivers the message on standard input directly to each recipient's MX.\n"
+	"\n"
+	"  -f SENDER            envelope sender (\"\" for the null sender <>)\n"
+	"  -F NAME, -i, -oOPT   accepted for sendmail compatibility, ignored\n"
+	"  --helo NAME          name to give in EHLO/HELO (default: host name)\n"
+	"  --trust-anchor FILE  DNSSEC trust anchor, DS/DNSKEY zone-file lines\n"
+	"                       (default: /usr/share/dns/root.key)\n"
+	"  --resolver ADDR[#PORT]  recursive resolver to use, repeatable\n"
+	"                       (default: the nameservers of /etc/resolv.conf)\n"
+	"  --port N             SMTP port (default 25)\n"
+	"  -j, --jobs N         deliveries in flight at once (default 100)\n"
+	"  --rcpt-file FILE     more recipients, one a line ('#' comments)\n"
+	"  --json               one JSON object per recipient on stdout;\n"
+	"                       progress goes to stderr\n"
+	"  --timeout SEC        longest single wait; RFC 5321 timeouts are\n"
+	"                       scaled by SEC/600 (default: unscaled)\n"
+	"  -v                   show the SMTP transcript (-vv: debug)\n"
+	"  -q                   show failures only\n"
+	"  --help, --version\n"
+	"\n"
+	"Exit status: 0 all delivered, 75 temporary failure (try again later),\n"
+	"64 usage, 65 bad address or message, 66 unreadable file, 67 unknown\n"
+	"user, 68 no such domain or null MX, 69 other permanent failure.\n";
+
+/* Prints a usage error and exits 64. */
+static void usage_error(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("mxclient: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'mxclient --help'.\n", stderr);
+	exit(EX_USAGE);
+}
+
+/* Parses a number in [min, max] or exits with a usage error. */
+static unsigned parse_number(const char *s, unsigned min, unsigned max,
+                             const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min ||
+	    v > max) {
+		fprintf(stderr, "mxclient: %s must be a number from %u to %u, "
+		        "not \"%s\"\nTry 'mxclient --help'.\n", what, min, max, s);
+		exit(EX_USAGE);
+	}
+	return (unsigned)v;
+}
+
+/* Strips one pair of angle brackets: "<a@b>" -> "a@b". */
+static char *strip_brackets(char *s)
+{
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		s[n - 1] = '\0';
+		return s + 1;
+	}
+	return s;
+}
+
+/* Adds a recipient after checking it; exits 65 on a bad one. */
+static void add_rcpt(struct run *run, const char *given)
+{
+	char *copy = strdup(given);
+	if (copy == NULL) {
+		fputs("mxclient: out of memory\n", stderr);
+		exit(EX_OSERR);
+	}
+	char *addr = strip_brackets(copy);
+	char why[256];
+	if (mxc_address_check(addr, 0, why, sizeof why) < 0) {
+		fprintf(stderr, "mxclient: bad recipient address: %s\n", why);
+		exit(EX_DATAERR);
+	}
+	for (size_t i = 0; i < run->nrcpts; i++)
+		if (strcmp(run->rcpts[i].address, addr) == 0) {
+			free(copy); /* each recipient gets one copy */
+			return;
+		}
+	if (run->nrcpts == run->cap) {
+		size_t cap = run->cap ? run->cap * 2 : 16;
+		struct rcpt *p = realloc(run->rcpts, cap * sizeof *p);
+		if (p == NULL) {
+			fputs("mxclient: out of memory\n", stderr);
+			exit(EX_OSERR);
+		}
+		run->rcpts = p;
+		run->cap = cap;
+	}
+	memmove(copy, addr, strlen(addr) + 1);
+	run->rcpts[run->nrcpts++] = (struct rcpt){ .address = copy };
+}
+
+/* Reads recipients from a file, one a line; exits 66 if unreadable. */
+static void read_rcpt_file(struct run *run, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "mxclient: cannot open recipient file %s: %s\n",
+		        path, strerror(errno));
+		exit(EX_NOINPUT);
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		                 line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '\0' && *p != '#')
+			add_rcpt(run, p);
+	}
+	bool failed = ferror(f);
+	free(line);
+	fclose(f);
+	if (failed) {
+		fprintf(stderr, "mxclient: cannot read recipient file %s\n", path);
+		exit(EX_NOINPUT);
+	}
+}
+
+/* Reads standard input to EOF; exits 74 on a read error. */
+static char *read_message(size_t *len)
+{
+	size_t cap = 64 * 1024, used = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (buf == NULL) {
+			fputs("mxclient: out of memory reading the message\n", stderr);
+			exit(EX_OSERR);
+		}
+		ssize_t n = read(STDIN_FILENO, buf + used, cap - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "mxclient: cannot read the message: %s\n",
+			        strerror(errno));
+			exit(EX_IOERR);
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == cap) {
+			cap *= 2;
+			char *p = realloc(buf, cap);
+			if (p == NULL)
+				free(buf);
+			buf = p;
+		}
+	}
+	*len = used;
+	return buf;
+}
+
+/* The sender when -f is not given: the user at this host. */
+static char *default_sender(const char *helo)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char host[256];
+	if (helo != NULL)
+		snprintf(host, sizeof host, "%s", helo);
+	else if (gethostname(host, sizeof host) != 0)
+		host[0] = '\0';
+	host[sizeof host - 1] = '\0';
+	char *s = NULL;
+	if (pw == NULL || asprintf(&s, "%s@%s", pw->pw_name, host) < 0)
+		return NULL;
+	return s;
+}
+
+/* Parses the command line into run->opt and the recipients. */
+static void parse_args(struct run *run, int argc, char **argv)
+{
+	enum { OPT_HELO = 256, OPT_TA, OPT_RESOLVER, OPT_PORT, OPT_RCPT_FILE,
+	       OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
+	static const struct option longopts[] = {
+		{ "helo", required_argument, NULL, OPT_HELO },
+		{ "trust-anchor", required_argument, NULL, OPT_TA },
+		{ "resolver", required_argument, NULL, OPT_RESOLVER },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "rcpt-file", required_argument, NULL, OPT_RCPT_FILE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options *o = &run->opt;
+	int c;
+	opterr = 0;
+	/* '+': stop at the first recipient, as sendmail does. */
+	while ((c = getopt_long(argc, argv, "+f:F:io:b:j:vqt", longopts,
+	                        NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->sender = optarg;
+			break;
+		case 'F': /* full name: we write no headers */
+		case 'i': /* a lone "." never ends input here anyway */
+		case 'o': /* sendmail -oOPT settings have no meaning here */
+			break;
+		case 'b':
+			if (strcmp(optarg, "m") != 0)
+				usage_error("only -bm (deliver mail) is supported, "
+				            "not -b%s", optarg);
+			break;
+		case 't':
+			usage_error("%s", "-t (recipients from headers) is not "
+			            "supported: name the recipients");
+		case 'j':
+			o->jobs = parse_number(optarg, 1, 100000, "--jobs");
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case OPT_HELO:
+			o->helo = optarg;
+			break;
+		case OPT_TA:
+			o->trust_anchor = optarg;
+			break;
+		case OPT_RESOLVER:
+			if (o->nresolvers == MAX_RESOLVERS)
+				usage_error("at most %s resolvers", "8");
+			o->resolvers[o->nresolvers++] = optarg;
+			break;
+		case OPT_PORT:
+			o->port = parse_number(optarg, 1, 65535, "--port");
+			break;
+		case OPT_RCPT_FILE:
+			o->rcpt_file = optarg;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_TIMEOUT:
+			o->timeout = parse_number(optarg, 1, 86400, "--timeout");
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			exit(EX_OK);
+		case OPT_VERSION:
+			printf("mxclient %s (libevent %s)\n", MXCLIENT_VERSION,
+			       event_get_version());
+			exit(EX_OK);
+		default: {
+			char opt[64];
+			if (optopt != 0)
+				snprintf(opt, sizeof opt, "-%c", optopt);
+			else
+				snprintf(opt, sizeof opt, "%s", argv[optind - 1]);
+			bool missing = optopt != 0 && strchr("fFobj", optopt) != NULL;
+			if (missing)
+				usage_error("option %s needs a value", opt);
+			usage_error("unknown option %s", opt);
+		}
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		add_rcpt(run, argv[i]);
+	if (o->rcpt_file != NULL)
+		read_rcpt_file(run, o->rcpt_file);
+	if (run->nrcpts == 0)
+		usage_error("%s", "no recipients given");
+}
+
+/* Writes a JSON string literal (input is UTF-8 or escaped ASCII). */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* Prints one recipient's result as a JSON object on one line. */
+static void print_json(const struct mxc_result *r)
+{
+	static const char *const status[] = { "delivered", "tempfail",
+	                                      "permfail" };
+	static const char *const dane[] = { "none", "verified", "unusable",
+	                                    "failed" };
+	FILE *f = stdout;
+	fputs("{\"recipient\":", f);
+	json_string(f, r->recipient);
+	fprintf(f, ",\"status\":\"%s\",\"exit\":%d,\"mx\":", status[r->outcome],
+	        r->exit_status);
+	json_string(f, r->mx);
+	fputs(",\"address\":", f);
+	json_string(f, r->address);
+	fputs(",\"tls\":", f);
+	if (r->tls_version[0] != '\0')
+		json_string(f, r->tls_version);
+	else
+		fputs("false", f);
+	fprintf(f, ",\"dane\":\"%s\",\"reply\":", dane[r->dane]);
+	json_string(f, r->reply);
+	fputs(",\"detail\":", f);
+	json_string(f, r->detail);
+	fprintf(f, ",\"elapsed_ms\":%llu}\n", (unsigned long long)r->elapsed_ms);
+	fflush(f);
+}
+
+/* A delivery ended. */
+static void on_done(void *arg, struct mxc_delivery *d,
+                    const struct mxc_result *r)
+{
+	struct run *run = arg;
+	(void)d;
+	for (size_t i = 0; i < run->nrcpts; i++) {
+		struct rcpt *rc = &run->rcpts[i];
+		if (rc->delivery == d) {
+			rc->ended = true;
+			rc->exit_status = r->exit_status;
+			rc->delivery = NULL;
+		}
+	}
+	if (run->opt.json)
+		print_json(r);
+	if (--run->pending == 0)
+		event_base_loopbreak(run->base);
+}
+
+/* Prints a progress line, prefixed with its recipient. */
+static void on_log(void *arg, const struct mxc_delivery *d,
+                   enum mxc_log_level level, const char *line)
+{
+	struct run *run = arg;
+	(void)level;
+	fprintf(run->progress, "%s: %s\n",
+	        d != NULL ? mxc_delivery_recipient(d) : "mxclient", line);
+	fflush(run->progress);
+}
+
+/* SIGINT/SIGTERM: cancel everything; each delivery still reports. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *run = arg;
+	(void)what;
+	fprintf(stderr, "mxclient: signal %d: cancelling the deliveries in "
+	        "flight\n", (int)sig);
+	for (size_t i = 0; i < run->nrcpts; i++)
+		if (run->rcpts[i].delivery != NULL)
+			mxc_delivery_cancel(run->rcpts[i].delivery);
+}
+
+/* The overall exit status: all delivered, else any temporary, else the
+ * first permanent failure in recipient order. */
+static int overall_status(const struct run *run)
+{
+	int first_perm = 0;
+	for (size_t i = 0; i < run->nrcpts; i++) {
+		int s = run->rcpts[i].ended ? run->rcpts[i].exit_status
+		                            : EX_TEMPFAIL;
+		if (s == EX_TEMPFAIL)
+			return EX_TEMPFAIL;
+		if (s != 0 && first_perm == 0)
+			first_perm = s;
+	}
+	return first_perm;
+}
+
+int main(int argc, char **argv)
+{
+	struct run run = { 0 };
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(&run, argc, argv);
+	struct options *o = &run.opt;
+	run.progress = o->json ? stderr : stdout;
+
+	char *sender = o->sender != NULL ? strdup(o->sender)
+	                                 : default_sender(o->helo);
+	if (sender == NULL) {
+		fputs("mxclient: cannot make a sender address: give one with "
+		      "-f\n", stderr);
+		return EX_USAGE;
+	}
+	char *from = strip_brackets(sender);
+	char why[256];
+	if (mxc_address_check(from, 1, why, sizeof why) < 0) {
+		fprintf(stderr, "mxclient: bad sender address: %s%s\n", why,
+		        o->sender == NULL ? " (give one with -f)" : "");
+		return o->sender == NULL ? EX_USAGE : EX_DATAERR;
+	}
+
+	size_t len;
+	char *data = read_message(&len);
+	char err[256];
+	struct mxc_message *msg = mxc_message_new(data, len, err, sizeof err);
+	free(data);
+	if (msg == NULL) {
+		fprintf(stderr, "mxclient: bad message: %s\n", err);
+		return EX_DATAERR;
+	}
+
+	run.base = event_base_new();
+	if (run.base == NULL) {
+		fputs("mxclient: cannot create the event loop\n", stderr);
+		return EX_OSERR;
+	}
+	enum mxc_log_level level = o->quiet ? MXC_LOG_ERROR
+	                         : o->verbose >= 2 ? MXC_LOG_DEBUG
+	                         : o->verbose == 1 ? MXC_LOG_PROTOCOL
+	                                           : MXC_LOG_INFO;
+	struct mxc_engine_options eo = {
+		.helo_name = o->helo,
+		.resolvers = o->nresolvers ? o->resolvers : NULL,
+		.trust_anchor_file = o->trust_anchor,
+		.port = o->port,
+		.timeout = o->timeout,
+		.max_concurrent = o->jobs,
+		.log = on_log,
+		.log_arg = &run,
+		.log_level = level,
+	};
+	struct mxc_engine *engine = mxc_engine_new(run.base, &eo, err,
+	                                           sizeof err);
+	if (engine == NULL) {
+		fprintf(stderr, "mxclient: %s\n", err);
+		return EX_TEMPFAIL; /* resolver or TLS setup: nothing was sent */
+	}
+	struct event *sigint = evsignal_new(run.base, SIGINT, on_signal, &run);
+	struct event *sigterm = evsignal_new(run.base, SIGTERM, on_signal, &run);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+
+	for (size_t i = 0; i < run.nrcpts; i++) {
+		struct mxc_delivery_params p = {
+			.sender = from,
+			.recipient = run.rcpts[i].address,
+			.message = msg,
+			.done = on_done,
+			.arg = &run,
+		};
+		run.rcpts[i].delivery = mxc_deliver(engine, &p, err, sizeof err);
+		if (run.rcpts[i].delivery == NULL) {
+			/* addresses were checked above: this is memory */
+			fprintf(stderr, "mxclient: %s: %s\n", run.rcpts[i].address,
+			        err);
+			run.rcpts[i].ended = true;
+			run.rcpts[i].exit_status = EX_TEMPFAIL;
+			continue;
+		}
+		run.pending++;
+	}
+	mxc_message_unref(msg);
+	if (run.pending > 0)
+		event_base_dispatch(run.base);
+
+	int status = overall_status(&run);
+	mxc_engine_free(engine);
+	event_free(sigint);
+	event_free(sigterm);
+	event_base_free(run.base);
+	for (size_t i = 0; i < run.nrcpts; i++)
+		free(run.rcpts[i].address);
+	free(run.rcpts);
+	free(sender);
+	return status;
+}

@@ -1,2 +1,301 @@
-/* placeholder until the module lands */
-#include "mxclient.h"
+/*
+ * connect: happy eyeballs (RFC 8305) as one level-triggered run() and one
+ * stagger timer.  Every change (a target added, an attempt that failed, the
+ * delay that expired) schedules run(), which looks at the whole race and
+ * decides what to start next or whether it is over.  Deciding from one place
+ * keeps the rules readable and the owner's callback off our own stack.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "connect.h"
+
+/* Where one target stands. */
+enum target_state {
+	TARGET_NEW,     /* not tried yet */
+	TARGET_PENDING, /* connect() in progress */
+	TARGET_FAILED,  /* refused, unreachable or timed out */
+	TARGET_WON      /* connected; its socket went to the owner */
+};
+
+struct target {
+	struct sockaddr_storage addr;
+	enum target_state state;
+	int fd;                 /* while pending */
+	struct event *ev;       /* writability or attempt timeout */
+	struct he *he;          /* back pointer for the event callback */
+	char error[96];         /* why it failed */
+};
+
+struct he {
+	struct event_base *base;
+	unsigned port;
+	unsigned attempt_ms;
+	he_callback *cb;
+	void *arg;
+	struct target **targets; /* in trying order; pointers stay put */
+	size_t count, cap;
+	size_t next;             /* first target not started */
+	bool input_closed;       /* he_close_input() called */
+	bool over;               /* the callback has been called */
+	struct timeval last_start; /* when the latest attempt started */
+	bool started_any;
+	struct event *ev_run;    /* runs run() from the loop */
+	struct event *ev_delay;  /* the Connection Attempt Delay */
+};
+
+static void run(struct he *he);
+
+/* Asks for run() from a fresh event. */
+static void schedule(struct he *he)
+{
+	if (!he->over)
+		event_active(he->ev_run, EV_TIMEOUT, 0);
+}
+
+/* Closes a pending attempt. */
+static void close_target(struct target *t)
+{
+	if (t->ev != NULL) {
+		event_free(t->ev);
+		t->ev = NULL;
+	}
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+	}
+}
+
+/* Marks a target failed with a reason. */
+static void target_failed(struct target *t, const char *why)
+{
+	close_target(t);
+	t->state = TARGET_FAILED;
+	snprintf(t->error, sizeof t->error, "%s", why);
+}
+
+/* Ends the race with a winner: close the rest, hand over the socket. */
+static void win(struct he *he, struct target *t, size_t index)
+{
+	int fd = t->fd;
+	t->fd = -1;
+	close_target(t);
+	t->state = TARGET_WON;
+	for (size_t i = 0; i < he->count; i++)
+		if (he->targets[i]->state == TARGET_PENDING) {
+			close_target(he->targets[i]);
+			he->targets[i]->state = TARGET_NEW; /* not failed: abandoned */
+		}
+	he->over = true;
+	event_del(he->ev_delay);
+	he->cb(he->arg, fd, index); /* last: the owner may free us */
+}
+
+/* An attempt's socket became writable (connected or failed) or timed out. */
+static void on_attempt(evutil_socket_t fd, short what, void *arg)
+{
+	struct target *t = arg;
+	struct he *he = t->he;
+	size_t index = 0;
+	while (he->targets[index] != t)
+		index++;
+	if (what & EV_TIMEOUT) {
+		target_failed(t, "connection timed out");
+		run(he);
+		return;
+	}
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		target_failed(t, strerror(err));
+		run(he);
+		return;
+	}
+	win(he, t, index);
+}
+
+/* Starts connecting to one target.  Returns false if it failed at once. */
+static bool start(struct he *he, struct target *t)
+{
+	struct sockaddr_storage sa = t->addr;
+	socklen_t salen;
+	if (sa.ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)he->port);
+		salen = sizeof(struct sockaddr_in6);
+	} else {
+		((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)he->port);
+		salen = sizeof(struct sockaddr_in);
+	}
+	gettimeofday(&he->last_start, NULL);
+	he->started_any = true;
+	t->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0) {
+		target_failed(t, strerror(errno));
+		return false;
+	}
+	if (connect(t->fd, (struct sockaddr *)&sa, salen) < 0 &&
+	    errno != EINPROGRESS) {
+		target_failed(t, strerror(errno));
+		return false;
+	}
+	/* Even a connect() that completed at once reports through the
+	 * writable event, so the owner hears of it from the loop. */
+	t->ev = event_new(he->base, t->fd, EV_WRITE, on_attempt, t);
+	if (t->ev == NULL) {
+		target_failed(t, "out of memory");
+		return false;
+	}
+	struct timeval tv = { .tv_sec = he->attempt_ms / 1000,
+	                      .tv_usec = (he->attempt_ms % 1000) * 1000 };
+	event_add(t->ev, &tv);
+	t->state = TARGET_PENDING;
+	return true;
+}
+
+/* Milliseconds since the latest attempt started. */
+static long since_last_start(const struct he *he)
+{
+	struct timeval now;
+	gettimeofday(&now, NULL);
+	return (now.tv_sec - he->last_start.tv_sec) * 1000L +
+	       (now.tv_usec - he->last_start.tv_usec) / 1000L;
+}
+
+/*
+ * Looks at the whole race: start the next attempt if nothing is pending or
+ * the delay has passed; arm the delay while attempts are pending; report
+ * failure when every target failed and no more will come.
+ */
+static void run(struct he *he)
+{
+	if (he->over)
+		return;
+	for (;;) {
+		size_t pending = 0;
+		for (size_t i = 0; i < he->next; i++)
+			if (he->targets[i]->state == TARGET_PENDING)
+				pending++;
+		if (he->next == he->count) {
+			if (pending == 0 && he->input_closed) {
+				he->over = true;
+				event_del(he->ev_delay);
+				he->cb(he->arg, -1, 0); /* last: may free us */
+			}
+			return;
+		}
+		long waited = since_last_start(he);
+		if (pending > 0 && he->started_any &&
+		    waited < HE_ATTEMPT_DELAY_MS) {
+			long left = HE_ATTEMPT_DELAY_MS - waited;
+			struct timeval tv = { .tv_sec = 0, .tv_usec = left * 1000 };
+			event_add(he->ev_delay, &tv);
+			return;
+		}
+		if (start(he, he->targets[he->next++]))
+			continue; /* look again: maybe more to start later */
+	}
+}
+
+/* run() from the loop. */
+static void on_run(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run(arg);
+}
+
+/* Creates a race. */
+struct he *he_new(struct event_base *base, unsigned port, unsigned attempt_ms,
+                  he_callback *cb, void *arg)
+{
+	struct he *he = calloc(1, sizeof *he);
+	if (he == NULL)
+		return NULL;
+	he->base = base;
+	he->port = port;
+	he->attempt_ms = attempt_ms;
+	he->cb = cb;
+	he->arg = arg;
+	he->ev_run = event_new(base, -1, 0, on_run, he);
+	he->ev_delay = evtimer_new(base, on_run, he);
+	if (he->ev_run == NULL || he->ev_delay == NULL) {
+		he_free(he);
+		return NULL;
+	}
+	return he;
+}
+
+/* Closes everything pending and frees the race. */
+void he_free(struct he *he)
+{
+	if (he == NULL)
+		return;
+	for (size_t i = 0; i < he->count; i++) {
+		close_target(he->targets[i]);
+		free(he->targets[i]);
+	}
+	free(he->targets);
+	if (he->ev_run != NULL)
+		event_free(he->ev_run);
+	if (he->ev_delay != NULL)
+		event_free(he->ev_delay);
+	free(he);
+}
+
+/* Appends a target. */
+int he_add(struct he *he, const struct sockaddr_storage *addr)
+{
+	if (he->count == he->cap) {
+		size_t cap = he->cap ? he->cap * 2 : 8;
+		struct target **p = realloc(he->targets, cap * sizeof *p);
+		if (p == NULL)
+			return -1;
+		he->targets = p;
+		he->cap = cap;
+	}
+	struct target *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return -1;
+	t->addr = *addr;
+	t->fd = -1;
+	t->he = he;
+	he->targets[he->count] = t;
+	schedule(he);
+	return (int)he->count++;
+}
+
+/* No more targets will come. */
+void he_close_input(struct he *he)
+{
+	he->input_closed = true;
+	schedule(he);
+}
+
+/* Targets added so far. */
+size_t he_count(const struct he *he)
+{
+	return he->count;
+}
+
+/* Why a target failed. */
+const char *he_target_error(const struct he *he, size_t index)
+{
+	return index < he->count ? he->targets[index]->error : "";
+}
+
+/* A target's address. */
+const struct sockaddr_storage *he_target_addr(const struct he *he,
+                                              size_t index)
+{
+	return &he->targets[index]->addr;
+}

@@ -1,2 +1,625 @@
-/* placeholder until the module lands */
-#include "mxclient.h"
+/*
+ * delivery: the per-recipient state machine.
+ *
+ *   QUEUED -> MX -> CONNECT <-> SMTP -> DONE
+ *
+ * MX looks up the domain's MX records (or falls back to the implicit MX)
+ * and starts the A and AAAA lookups of every host at once.  CONNECT races
+ * connections (happy eyeballs) over the hosts in preference order, feeding
+ * each host's addresses to the race as soon as that host and every better
+ * one are resolved.  SMTP runs the dialogue with the winner; a host that
+ * fails sends the delivery back to CONNECT with the next host.  DONE reports
+ * once, from its own event.
+ */
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "address.h"
+#include "config.h"
+#include "connect.h"
+#include "delivery.h"
+#include "dns.h"
+#include "escape.h"
+#include "message.h"
+#include "mxlist.h"
+#include "result.h"
+#include "smtp.h"
+
+/* Most addresses taken per family per host (Postfix takes 5 in all). */
+#define ADDRS_PER_FAMILY 8
+/* Connection attempt timeout before scaling, seconds (Postfix: 30). */
+#define CONNECT_TIMEOUT 30
+
+enum dlv_state {
+	DLV_QUEUED,  /* waiting for a slot in the engine */
+	DLV_MX,      /* MX lookup out */
+	DLV_CONNECT, /* resolving hosts and racing connections */
+	DLV_SMTP,    /* talking to one host */
+	DLV_DONE,    /* result known; completion pending */
+	DLV_LAST
+};
+
+static const char *const state_names[DLV_LAST] = {
+	"QUEUED", "MX", "CONNECT", "SMTP", "DONE",
+};
+_Static_assert(sizeof state_names / sizeof state_names[0] == DLV_LAST,
+               "a name for every delivery state");
+
+/* One MX host and what its address lookups found. */
+struct host {
+	struct mxc_delivery *d;       /* the delivery it belongs to */
+	char name[256];
+	unsigned pref;
+	struct dns_query *query[2];   /* [0] AAAA, [1] A, while outstanding */
+	bool answered[2];
+	enum dns_result result[2];
+	char error[2][64];            /* DNS error per family, for reports */
+	struct sockaddr_storage found[2][ADDRS_PER_FAMILY];
+	size_t nfound[2];
+	struct sockaddr_storage *addrs; /* interleaved, once both answered */
+	size_t naddrs;
+};
+
+struct mxc_delivery {
+	TAILQ_ENTRY(mxc_delivery) link; /* in one of the engine's lists */
+	struct mxc_engine *engine;
+	const struct config *config;
+	char *sender;
+	char *recipient;
+	const char *domain;             /* inside recipient */
+	struct mxc_message *message;    /* one reference */
+	mxc_done_fn *done;
+	void *arg;
+	enum dlv_state state;
+	bool started;                   /* delivery_start() was called */
+	struct timespec started_at;
+
+	struct dns_query *mx_query;
+	struct host *hosts;
+	size_t nhosts;
+	bool implicit_mx;
+
+	struct he *he;                  /* the current race */
+	size_t first_host;              /* the race covers hosts from here */
+	size_t next_feed;               /* next host to give to the race */
+	size_t *target_host;            /* race target index -> host index */
+	size_t ntargets_cap;
+
+	struct smtp *smtp;              /* the current session */
+	size_t smtp_host;               /* its host */
+	bool smtp_ended;                /* its outcome is in `session` */
+	struct smtp_outcome session;    /* latest session outcome */
+	bool had_session;               /* some host was talked to */
+
+	struct event *ev_step;          /* continues after smtp and at DONE */
+
+	/* The result, filled as things happen. */
+	enum mxc_outcome outcome;
+	int exit_status;
+	char detail[1280];
+	char mx[256];
+	char address[INET6_ADDRSTRLEN];
+};
+
+static void enter(struct mxc_delivery *d, enum dlv_state next);
+
+/* Logs a line about this delivery. */
+#define dlog(d, level, ...) config_log((d)->config, (d), (level), __VA_ARGS__)
+
+/* Milliseconds since the delivery was created. */
+static uint64_t elapsed_ms(const struct mxc_delivery *d)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t ms = (int64_t)(now.tv_sec - d->started_at.tv_sec) * 1000 +
+	             (now.tv_nsec - d->started_at.tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
+}
+
+/* Ends the delivery with a result (the callback follows from an event). */
+static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
+                   int exit_status, const char *detail)
+{
+	d->outcome = outcome;
+	d->exit_status = exit_status;
+	snprintf(d->detail, sizeof d->detail, "%s", detail);
+	enter(d, DLV_DONE);
+}
+
+/* Formats an address without its port. */
+static void addr_text(const struct sockaddr_storage *ss, char *out,
+                      size_t outlen)
+{
+	const void *a = ss->ss_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	if (inet_ntop(ss->ss_family, a, out, (socklen_t)outlen) == NULL)
+		snprintf(out, outlen, "?");
+}
+
+/* Cancels every outstanding lookup and connection; keeps the result. */
+static void stop_everything(struct mxc_delivery *d)
+{
+	if (d->mx_query != NULL) {
+		dns_cancel(d->mx_query);
+		d->mx_query = NULL;
+	}
+	for (size_t i = 0; i < d->nhosts; i++)
+		for (int f = 0; f < 2; f++)
+			if (d->hosts[i].query[f] != NULL) {
+				dns_cancel(d->hosts[i].query[f]);
+				d->hosts[i].query[f] = NULL;
+			}
+	he_free(d->he);
+	d->he = NULL;
+	smtp_free(d->smtp);
+	d->smtp = NULL;
+}
+
+/* ---- CONNECT: feeding the race, in host order ---- */
+
+/* True when both of a host's address lookups have answered. */
+static bool host_resolved(const struct host *h)
+{
+	return h->answered[0] && h->answered[1];
+}
+
+/* Gives the race every address of the resolved hosts, in order. */
+static void feed_race(struct mxc_delivery *d)
+{
+	while (d->next_feed < d->nhosts && host_resolved(&d->hosts[d->next_feed])) {
+		struct host *h = &d->hosts[d->next_feed];
+		for (size_t i = 0; i < h->naddrs; i++) {
+			int idx = he_add(d->he, &h->addrs[i]);
+			if (idx < 0)
+				break; /* out of memory: fewer targets */
+			if ((size_t)idx >= d->ntargets_cap) {
+				size_t cap = d->ntargets_cap ? d->ntargets_cap * 2 : 16;
+				size_t *p = realloc(d->target_host, cap * sizeof *p);
+				if (p == NULL)
+					break;
+				d->target_host = p;
+				d->ntargets_cap = cap;
+			}
+			d->target_host[idx] = d->next_feed;
+		}
+		d->next_feed++;
+	}
+	if (d->next_feed == d->nhosts)
+		he_close_input(d->he);
+}
+
+/*
+ * The race failed: every address of the remaining hosts was refused or timed
+ * out, or there was none.  Says why as precisely as the evidence allows.
+ */
+static void race_failed(struct mxc_delivery *d)
+{
+	char detail[1280];
+	size_t n = he_count(d->he);
+	/* A server that spoke is the best witness of why mail did not go. */
+	if (d->had_session) {
+		finish(d, MXC_TEMPFAIL, 75, d->session.detail);
+		return;
+	}
+	if (n > 0) {
+		size_t h = d->target_host[n - 1];
+		char a[INET6_ADDRSTRLEN];
+		addr_text(he_target_addr(d->he, n - 1), a, sizeof a);
+		snprintf(detail, sizeof detail, "connect to %s[%s]:%u: %s",
+		         d->hosts[h].name, a, d->config->port,
+		         he_target_error(d->he, n - 1));
+		snprintf(d->mx, sizeof d->mx, "%s", d->hosts[h].name);
+		snprintf(d->address, sizeof d->address, "%s", a);
+		finish(d, MXC_TEMPFAIL, 75, detail);
+		return;
+	}
+	/* No address at all: temporary if any lookup failed, else the
+	 * hosts provably have no address (permanent, like Postfix's 5.4.4). */
+	for (size_t i = 0; i < d->nhosts; i++)
+		for (int f = 0; f < 2; f++)
+			if (d->hosts[i].result[f] == DNS_FAIL) {
+				snprintf(detail, sizeof detail,
+				         "cannot resolve %s (%s): %s",
+				         d->hosts[i].name, f == 0 ? "AAAA" : "A",
+				         d->hosts[i].error[f]);
+				finish(d, MXC_TEMPFAIL, 75, detail);
+				return;
+			}
+	if (d->implicit_mx)
+		snprintf(detail, sizeof detail,
+		         "domain %s has no MX and no address records", d->domain);
+	else
+		snprintf(detail, sizeof detail,
+		         "no MX host of %s has an address", d->domain);
+	finish(d, MXC_PERMFAIL, 68, detail);
+}
+
+/* The SMTP session ended; called from io's stack, so only record it. */
+static void on_smtp_done(void *arg, const struct smtp_outcome *outcome)
+{
+	struct mxc_delivery *d = arg;
+	d->session = *outcome;
+	d->smtp_ended = true;
+	event_active(d->ev_step, EV_TIMEOUT, 0);
+}
+
+/* The race ended: a connection to a host, or nothing left to try. */
+static void on_race(void *arg, int fd, size_t index)
+{
+	struct mxc_delivery *d = arg;
+	if (fd < 0) {
+		race_failed(d);
+		return;
+	}
+	size_t h = d->target_host[index];
+	d->smtp_host = h;
+	snprintf(d->mx, sizeof d->mx, "%s", d->hosts[h].name);
+	addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
+	for (size_t i = 0; i < index; i++)
+		if (he_target_error(d->he, i)[0] != '\0') {
+			char a[INET6_ADDRSTRLEN];
+			addr_text(he_target_addr(d->he, i), a, sizeof a);
+			dlog(d, MXC_LOG_INFO, "connect to %s[%s]:%u: %s",
+			     d->hosts[d->target_host[i]].name, a, d->config->port,
+			     he_target_error(d->he, i));
+		}
+	dlog(d, MXC_LOG_INFO, "connected to %s[%s]:%u", d->mx, d->address,
+	     d->config->port);
+	he_free(d->he); /* allowed from inside its callback */
+	d->he = NULL;
+	struct smtp_params p = {
+		.config = d->config,
+		.delivery = d,
+		.sender = d->sender,
+		.recipient = d->recipient,
+		.message = d->message,
+		.mx = d->mx,
+		.address = d->address,
+	};
+	d->smtp_ended = false;
+	d->smtp = smtp_start(fd, &p, on_smtp_done, d);
+	if (d->smtp == NULL) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	enter(d, DLV_SMTP);
+}
+
+/* Starts a race over the hosts from `first` on. */
+static void start_race(struct mxc_delivery *d, size_t first)
+{
+	d->first_host = first;
+	d->next_feed = first;
+	d->he = he_new(d->config->base, d->config->port,
+	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
+	if (d->he == NULL) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	enter(d, DLV_CONNECT);
+	feed_race(d);
+}
+
+/* After a session: delivered, stopped, or on to the next host. */
+static void after_session(struct mxc_delivery *d)
+{
+	const struct smtp_outcome *o = &d->session;
+	smtp_free(d->smtp);
+	d->smtp = NULL;
+	d->had_session = true;
+	switch (o->verdict) {
+	case VERDICT_DELIVERED:
+		finish(d, MXC_DELIVERED, 0, o->detail);
+		return;
+	case VERDICT_PERMFAIL:
+		finish(d, MXC_PERMFAIL, o->exit_status, o->detail);
+		return;
+	case VERDICT_TEMPFAIL:
+		finish(d, MXC_TEMPFAIL, o->exit_status, o->detail);
+		return;
+	case VERDICT_NEXT_HOST:
+	case VERDICT_CONTINUE:
+		break;
+	}
+	if (d->smtp_host + 1 >= d->nhosts) {
+		finish(d, MXC_TEMPFAIL, 75, o->detail);
+		return;
+	}
+	dlog(d, MXC_LOG_ERROR, "%s; trying the next MX host", o->detail);
+	start_race(d, d->smtp_host + 1);
+}
+
+/* ---- MX and address lookups ---- */
+
+/* One of a host's address lookups answered. */
+static void on_addr(void *arg, const struct dns_answer *a)
+{
+	struct host *h = arg;
+	int f = a->type == DNS_AAAA ? 0 : 1;
+	struct mxc_delivery *d = h->d;
+	h->query[f] = NULL;
+	h->answered[f] = true;
+	h->result[f] = a->result;
+	snprintf(h->error[f], sizeof h->error[f], "%s", a->error);
+	for (size_t i = 0; i < a->count && h->nfound[f] < ADDRS_PER_FAMILY; i++)
+		h->found[f][h->nfound[f]++] = a->addr[i];
+	char list[256] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < h->nfound[f] && used < sizeof list - 50; i++) {
+		char t[INET6_ADDRSTRLEN];
+		addr_text(&h->found[f][i], t, sizeof t);
+		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+		                         i ? " " : "", t);
+	}
+	dlog(d, MXC_LOG_DEBUG, "%s %s: %s%s (dnssec %s)", h->name,
+	     f == 0 ? "AAAA" : "A", a->result == DNS_FOUND ? list : "",
+	     a->result == DNS_FOUND ? "" : a->result == DNS_FAIL ? a->error
+	                                 : a->result == DNS_NODATA ? "none"
+	                                                           : "no such name",
+	     dnssec_status_name(a->dnssec));
+	if (!host_resolved(h))
+		return;
+	h->addrs = calloc(h->nfound[0] + h->nfound[1] + 1, sizeof *h->addrs);
+	if (h->addrs != NULL)
+		h->naddrs = mxlist_interleave(h->found[0], h->nfound[0],
+		                              h->found[1], h->nfound[1], h->addrs);
+	if (d->state == DLV_CONNECT && d->he != NULL)
+		feed_race(d);
+}
+
+/* Random numbers for MX shuffling. */
+static uint32_t random_below(void *arg, uint32_t bound)
+{
+	(void)arg;
+	return bound > 1 ? arc4random_uniform(bound) : 0;
+}
+
+/* Starts the A and AAAA lookups of every host. */
+static bool start_host_lookups(struct mxc_delivery *d)
+{
+	for (size_t i = 0; i < d->nhosts; i++) {
+		struct host *h = &d->hosts[i];
+		h->d = d;
+		h->query[0] = dns_lookup(d->config->dns, h->name, DNS_AAAA,
+		                         on_addr, h);
+		h->query[1] = dns_lookup(d->config->dns, h->name, DNS_A,
+		                         on_addr, h);
+		if (h->query[0] == NULL || h->query[1] == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* The MX answer is in: decide the hosts. */
+static void on_mx(void *arg, const struct dns_answer *a)
+{
+	struct mxc_delivery *d = arg;
+	char detail[600];
+	d->mx_query = NULL;
+	switch (a->result) {
+	case DNS_NXDOMAIN:
+		snprintf(detail, sizeof detail, "domain %s does not exist", d->domain);
+		finish(d, MXC_PERMFAIL, 68, detail);
+		return;
+	case DNS_FAIL:
+		snprintf(detail, sizeof detail, "MX lookup for %s failed: %s",
+		         d->domain, a->error);
+		finish(d, MXC_TEMPFAIL, 75, detail);
+		return;
+	case DNS_NODATA:
+		/* RFC 5321 5.1: no MX means the domain is its own MX. */
+		d->implicit_mx = true;
+		d->nhosts = 1;
+		d->hosts = calloc(1, sizeof *d->hosts);
+		if (d->hosts == NULL)
+			break;
+		snprintf(d->hosts[0].name, sizeof d->hosts[0].name, "%s", d->domain);
+		dlog(d, MXC_LOG_INFO, "no MX for %s (dnssec %s): using the domain "
+		     "itself (implicit MX)", d->domain, dnssec_status_name(a->dnssec));
+		break;
+	case DNS_FOUND: {
+		struct dns_mx order[MXLIST_MAX];
+		size_t n = 0;
+		if (mxlist_order(a->mx, a->count, order, MXLIST_MAX, &n,
+		                 random_below, NULL) == MXLIST_NULL_MX) {
+			snprintf(detail, sizeof detail, "domain %s does not accept "
+			         "mail (null MX, RFC 7505)", d->domain);
+			finish(d, MXC_PERMFAIL, 68, detail);
+			return;
+		}
+		if (n == 0) {
+			snprintf(detail, sizeof detail, "domain %s has no usable MX "
+			         "host", d->domain);
+			finish(d, MXC_PERMFAIL, 68, detail);
+			return;
+		}
+		d->hosts = calloc(n, sizeof *d->hosts);
+		if (d->hosts == NULL)
+			break;
+		d->nhosts = n;
+		char list[512] = "";
+		size_t used = 0;
+		for (size_t i = 0; i < n; i++) {
+			char safe[300];
+			escape_text(order[i].host, strlen(order[i].host), safe,
+			            sizeof safe);
+			snprintf(d->hosts[i].name, sizeof d->hosts[i].name, "%s",
+			         order[i].host);
+			d->hosts[i].pref = order[i].pref;
+			if (used < sizeof list)
+				used += (size_t)snprintf(list + used, sizeof list - used,
+				                         "%s%u %s", i ? ", " : "",
+				                         order[i].pref, safe);
+		}
+		dlog(d, MXC_LOG_INFO, "MX for %s (dnssec %s): %s", d->domain,
+		     dnssec_status_name(a->dnssec), list);
+		break;
+	}
+	}
+	if (d->hosts == NULL || !start_host_lookups(d)) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	start_race(d, 0);
+}
+
+/* ---- the machine ---- */
+
+/* Changes state, logging the step. */
+static void enter(struct mxc_delivery *d, enum dlv_state next)
+{
+	dlog(d, MXC_LOG_DEBUG, "delivery %s -> %s", state_names[d->state],
+	     state_names[next]);
+	d->state = next;
+	if (next == DLV_DONE) {
+		stop_everything(d);
+		event_active(d->ev_step, EV_TIMEOUT, 0);
+	}
+}
+
+/* Reports the result and hands the delivery back to the engine. */
+static void complete(struct mxc_delivery *d)
+{
+	if (d->outcome == MXC_DELIVERED)
+		dlog(d, MXC_LOG_INFO, "%s", d->detail);
+	else
+		dlog(d, MXC_LOG_ERROR, "%s: %s", d->outcome == MXC_TEMPFAIL
+		     ? "deferred" : "bounced", d->detail);
+	const struct smtp_outcome *o = &d->session;
+	struct mxc_result r = {
+		.outcome = d->outcome,
+		.exit_status = d->exit_status,
+		.recipient = d->recipient,
+		.detail = d->detail,
+		.reply_code = d->had_session ? o->code : 0,
+		.enhanced = d->had_session ? o->enhanced : "",
+		.reply = d->had_session ? o->reply : "",
+		.mx = d->mx,
+		.address = d->address,
+		.tls_version = d->had_session ? o->tls_version : "",
+		.tls_cipher = d->had_session ? o->tls_cipher : "",
+		.dane = MXC_DANE_NONE,
+		.elapsed_ms = elapsed_ms(d),
+	};
+	d->done(d->arg, d, &r);
+	engine_delivery_ended(d->engine, d); /* frees d */
+}
+
+/* The step event: continue after a session, or complete. */
+static void on_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct mxc_delivery *d = arg;
+	(void)fd;
+	(void)what;
+	if (d->state == DLV_DONE) {
+		complete(d);
+		return;
+	}
+	if (d->state == DLV_SMTP && d->smtp_ended)
+		after_session(d);
+}
+
+/* Creates a delivery. */
+struct mxc_delivery *delivery_new(struct mxc_engine *engine,
+                                  const struct config *config,
+                                  const struct mxc_delivery_params *params)
+{
+	struct mxc_delivery *d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return NULL;
+	d->engine = engine;
+	d->config = config;
+	d->sender = strdup(params->sender);
+	d->recipient = strdup(params->recipient);
+	d->ev_step = event_new(config->base, -1, 0, on_step, d);
+	if (d->sender == NULL || d->recipient == NULL || d->ev_step == NULL) {
+		delivery_free(d);
+		return NULL;
+	}
+	d->domain = address_domain(d->recipient);
+	d->message = mxc_message_ref(params->message);
+	d->done = params->done;
+	d->arg = params->arg;
+	d->state = DLV_QUEUED;
+	clock_gettime(CLOCK_MONOTONIC, &d->started_at);
+	return d;
+}
+
+/* Sends out the MX lookup. */
+void delivery_start(struct mxc_delivery *d)
+{
+	d->started = true;
+	if (d->state != DLV_QUEUED)
+		return; /* cancelled while queued: already DONE */
+	d->mx_query = dns_lookup(d->config->dns, d->domain, DNS_MX, on_mx, d);
+	if (d->mx_query == NULL) {
+		finish(d, MXC_TEMPFAIL, 71, "cannot start the MX lookup");
+		return;
+	}
+	enter(d, DLV_MX);
+}
+
+/* True once started. */
+bool delivery_started(const struct mxc_delivery *d)
+{
+	return d->started;
+}
+
+/* Frees without reporting. */
+void delivery_free(struct mxc_delivery *d)
+{
+	if (d == NULL)
+		return;
+	stop_everything(d);
+	for (size_t i = 0; i < d->nhosts; i++)
+		free(d->hosts[i].addrs);
+	free(d->hosts);
+	free(d->target_host);
+	if (d->ev_step != NULL)
+		event_free(d->ev_step);
+	if (d->message != NULL)
+		mxc_message_unref(d->message);
+	free(d->sender);
+	free(d->recipient);
+	free(d);
+}
+
+/* Appends to a list. */
+void delivery_list_append(struct delivery_list *list, struct mxc_delivery *d)
+{
+	TAILQ_INSERT_TAIL(list, d, link);
+}
+
+/* Removes from a list. */
+void delivery_list_remove(struct delivery_list *list, struct mxc_delivery *d)
+{
+	TAILQ_REMOVE(list, d, link);
+}
+
+/* ---- public per-delivery calls ---- */
+
+/* Stops a delivery; it still completes once, from an event. */
+void mxc_delivery_cancel(struct mxc_delivery *d)
+{
+	if (d->state == DLV_DONE)
+		return;
+	finish(d, MXC_TEMPFAIL, 75, "cancelled");
+}
+
+/* The caller's argument. */
+void *mxc_delivery_arg(const struct mxc_delivery *d)
+{
+	return d->arg;
+}
+
+/* The recipient. */
+const char *mxc_delivery_recipient(const struct mxc_delivery *d)
+{
+	return d->recipient;
+}

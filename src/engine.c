@@ -1,2 +1,182 @@
-/* placeholder until the module lands */
-#include "mxclient.h"
+/*
+ * engine: what all deliveries share.  Holds the configuration, the resolver
+ * and the TLS context, the queue of deliveries waiting for a slot and the
+ * list of those in flight; starts the next one as each ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "config.h"
+#include "delivery.h"
+#include "dns.h"
+#include "tls.h"
+
+/* Deliveries in flight when the caller does not say. */
+#define DEFAULT_CONCURRENCY 100
+/* DNS lookups inside getdns at once: more crashes it under load. */
+#define DNS_OUTSTANDING 100
+/* Longest DNS lookup, ms (validation included). */
+#define DNS_TIMEOUT_MS 10000
+
+struct mxc_engine {
+	struct config config;
+	struct delivery_list waiting; /* not started, in order */
+	struct delivery_list active;  /* started, not yet ended */
+	unsigned nactive;
+	unsigned max_concurrent;
+};
+
+/* Starts waiting deliveries while slots are free. */
+static void pump(struct mxc_engine *e)
+{
+	while (e->nactive < e->max_concurrent && !TAILQ_EMPTY(&e->waiting)) {
+		struct mxc_delivery *d = TAILQ_FIRST(&e->waiting);
+		delivery_list_remove(&e->waiting, d);
+		delivery_list_append(&e->active, d);
+		e->nactive++;
+		delivery_start(d);
+	}
+}
+
+/* A delivery's completion callback returned: free it, start the next. */
+void engine_delivery_ended(struct mxc_engine *e, struct mxc_delivery *d)
+{
+	if (delivery_started(d)) {
+		delivery_list_remove(&e->active, d);
+		e->nactive--;
+	} else {
+		delivery_list_remove(&e->waiting, d);
+	}
+	delivery_free(d);
+	pump(e);
+}
+
+/* The EHLO name when none is given: this host's name. */
+static void default_helo(char *out, size_t outlen)
+{
+	if (gethostname(out, outlen) != 0 || out[0] == '\0')
+		snprintf(out, outlen, "localhost");
+	out[outlen - 1] = '\0';
+}
+
+/* Creates an engine on the caller's loop. */
+struct mxc_engine *mxc_engine_new(struct event_base *base,
+                                  const struct mxc_engine_options *o,
+                                  char *err, size_t errlen)
+{
+	char scratch[256];
+	if (err == NULL) {
+		err = scratch;
+		errlen = sizeof scratch;
+	}
+	static const struct mxc_engine_options defaults;
+	if (o == NULL)
+		o = &defaults;
+	if (base == NULL) {
+		snprintf(err, errlen, "no event_base given");
+		return NULL;
+	}
+	if (o->port > 65535) {
+		snprintf(err, errlen, "port %u is out of range", o->port);
+		return NULL;
+	}
+	struct mxc_engine *e = calloc(1, sizeof *e);
+	if (e == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	TAILQ_INIT(&e->waiting);
+	TAILQ_INIT(&e->active);
+	struct config *c = &e->config;
+	c->base = base;
+	c->port = o->port ? o->port : 25;
+	c->timeout = o->timeout;
+	c->log = o->log;
+	c->log_arg = o->log_arg;
+	c->log_level = o->log_level;
+	if (o->helo_name != NULL && o->helo_name[0] != '\0')
+		snprintf(c->helo, sizeof c->helo, "%s", o->helo_name);
+	else
+		default_helo(c->helo, sizeof c->helo);
+	e->max_concurrent = o->max_concurrent ? o->max_concurrent
+	                                      : DEFAULT_CONCURRENCY;
+
+	unsigned dns_ms = DNS_TIMEOUT_MS;
+	if (o->timeout != 0 && o->timeout * 1000ull < dns_ms)
+		dns_ms = o->timeout * 1000u;
+	struct dns_config dc = {
+		.base = base,
+		.upstreams = o->resolvers,
+		.trust_anchor_file = o->trust_anchor_file,
+		.timeout_ms = dns_ms,
+		.max_outstanding = DNS_OUTSTANDING,
+	};
+	c->dns = dns_new(&dc, err, errlen);
+	if (c->dns == NULL) {
+		free(e);
+		return NULL;
+	}
+	c->tls = tls_ctx_new(err, errlen);
+	if (c->tls == NULL) {
+		dns_free(c->dns);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Frees the engine; outstanding deliveries end without callbacks. */
+void mxc_engine_free(struct mxc_engine *e)
+{
+	if (e == NULL)
+		return;
+	struct mxc_delivery *d;
+	while ((d = TAILQ_FIRST(&e->waiting)) != NULL) {
+		delivery_list_remove(&e->waiting, d);
+		delivery_free(d);
+	}
+	while ((d = TAILQ_FIRST(&e->active)) != NULL) {
+		delivery_list_remove(&e->active, d);
+		delivery_free(d);
+	}
+	dns_free(e->config.dns);
+	tls_ctx_free(e->config.tls);
+	free(e);
+}
+
+/* Queues a delivery after checking its addresses. */
+struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
+                                 const struct mxc_delivery_params *p,
+                                 char *err, size_t errlen)
+{
+	char scratch[256];
+	if (err == NULL) {
+		err = scratch;
+		errlen = sizeof scratch;
+	}
+	if (p == NULL || p->done == NULL || p->message == NULL ||
+	    p->sender == NULL || p->recipient == NULL) {
+		snprintf(err, errlen, "incomplete delivery parameters");
+		return NULL;
+	}
+	char why[256];
+	if (address_check(p->sender, true, why, sizeof why) < 0) {
+		snprintf(err, errlen, "bad sender: %s", why);
+		return NULL;
+	}
+	if (address_check(p->recipient, false, why, sizeof why) < 0) {
+		snprintf(err, errlen, "bad recipient: %s", why);
+		return NULL;
+	}
+	struct mxc_delivery *d = delivery_new(e, &e->config, p);
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	delivery_list_append(&e->waiting, d);
+	pump(e);
+	return d;
+}

@@ -45,7 +45,7 @@ void iobuf_commit(struct iobuf *buf, size_t len);
 void iobuf_consume(struct iobuf *buf, size_t len);
 /*
  * Takes one line from the front.  A line ends at LF; a CR just before the LF
- * is not part of it.  On IOBUF_LINE, *line/*len give the line without its
+ * is not part of it.  On IOBUF_LINE, *line and *len give the line without its
  * ending (valid until the next append, reserve or free) and the line and its
  * ending are consumed.  A line longer than `max` bytes (ending excluded)
  * gives IOBUF_TOO_LONG and consumes nothing.

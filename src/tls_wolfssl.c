@@ -1,2 +1,244 @@
-/* placeholder until the module lands */
-#include "mxclient.h"
+/*
+ * tls_wolfssl: client TLS sessions with wolfSSL, non-blocking.
+ *
+ * wolfSSL has no DANE API.  Instead the context asks for peer verification
+ * with no CA loaded, so wolfSSL calls our verify callback for every
+ * certificate, the leaf last; at the leaf the store holds the whole chain
+ * as presented.  We copy it there and let the session's owner decide.
+ * Returning 0 aborts the handshake before our Finished, so no application
+ * byte ever reaches a peer the owner refused.
+ */
+#include <wolfssl/options.h> /* first: the package's build flags live here */
+#include <wolfssl/ssl.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tls.h"
+
+struct tls_ctx {
+	WOLFSSL_CTX *ctx;
+};
+
+struct tls {
+	WOLFSSL *ssl;
+	tls_verify_fn *verify;  /* owner's decision, NULL: accept all */
+	void *verify_arg;
+	bool refused;           /* verify said no: the handshake error is ours */
+	struct tls_chain chain; /* copied at the leaf's verify callback */
+	char error[256];        /* why the last step failed */
+};
+
+/* Copies the presented chain out of the store, once. */
+static void keep_chain(struct tls *tls, const WOLFSSL_X509_STORE_CTX *store)
+{
+	if (tls->chain.count > 0 || store->certs == NULL)
+		return;
+	for (int i = 0; i < store->totalCerts && i < TLS_CHAIN_MAX; i++) {
+		const WOLFSSL_BUFFER_INFO *b = &store->certs[i];
+		unsigned char *copy = malloc(b->length ? b->length : 1);
+		if (copy == NULL)
+			return; /* leaves a shorter chain; the owner sees that */
+		memcpy(copy, b->buffer, b->length);
+		tls->chain.certs[i].der = copy;
+		tls->chain.certs[i].len = b->length;
+		tls->chain.count = (size_t)i + 1;
+	}
+}
+
+/*
+ * wolfSSL's verify callback.  `preverify` is ignored: with no CA loaded it
+ * means nothing (it even reads 1 for intermediates).  The decision is made
+ * at depth 0, where the whole chain is known.
+ */
+static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	(void)preverify;
+	struct tls *tls = store->userCtx;
+	if (tls == NULL)
+		return 0; /* not ours: refuse rather than guess */
+	if (store->error_depth != 0)
+		return 1;
+	keep_chain(tls, store);
+	if (tls->verify == NULL)
+		return 1;
+	if (tls->verify(tls->verify_arg, &tls->chain, tls->error,
+	                sizeof tls->error))
+		return 1;
+	tls->refused = true;
+	return 0;
+}
+
+/* Creates the context shared by every session of an engine. */
+struct tls_ctx *tls_ctx_new(char *err, size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		snprintf(err, errlen, "wolfSSL_Init failed");
+		free(c);
+		return NULL;
+	}
+	c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (c->ctx == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context");
+		wolfSSL_Cleanup();
+		free(c);
+		return NULL;
+	}
+	/* TLS 1.0 and 1.1 are broken enough that even opportunistic TLS
+	 * should not negotiate them. */
+	wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2);
+	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, verify_cb);
+	return c;
+}
+
+/* Frees the context; every session must be gone. */
+void tls_ctx_free(struct tls_ctx *c)
+{
+	if (c == NULL)
+		return;
+	wolfSSL_CTX_free(c->ctx);
+	wolfSSL_Cleanup();
+	free(c);
+}
+
+/* Creates a session: done only when STARTTLS starts (~55 KB each). */
+struct tls *tls_new(struct tls_ctx *c, int fd, const char *sni,
+                    tls_verify_fn *verify, void *verify_arg, char *err,
+                    size_t errlen)
+{
+	struct tls *tls = calloc(1, sizeof *tls);
+	if (tls == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	tls->ssl = wolfSSL_new(c->ctx);
+	if (tls->ssl == NULL) {
+		snprintf(err, errlen, "cannot create a TLS session");
+		free(tls);
+		return NULL;
+	}
+	tls->verify = verify;
+	tls->verify_arg = verify_arg;
+	wolfSSL_SetCertCbCtx(tls->ssl, tls);
+	if (wolfSSL_set_fd(tls->ssl, fd) != WOLFSSL_SUCCESS ||
+	    (sni != NULL && *sni != '\0' &&
+	     wolfSSL_UseSNI(tls->ssl, WOLFSSL_SNI_HOST_NAME, sni,
+	                    (unsigned short)strlen(sni)) != WOLFSSL_SUCCESS)) {
+		snprintf(err, errlen, "cannot set up the TLS session");
+		tls_free(tls);
+		return NULL;
+	}
+	wolfSSL_set_using_nonblock(tls->ssl, 1);
+	/* A peer that closes while we write must not kill the process. */
+	wolfSSL_SetIOWriteFlags(tls->ssl, MSG_NOSIGNAL);
+	return tls;
+}
+
+/* Frees a session and its copy of the peer chain. */
+void tls_free(struct tls *tls)
+{
+	if (tls == NULL)
+		return;
+	wolfSSL_free(tls->ssl);
+	for (size_t i = 0; i < tls->chain.count; i++)
+		free(tls->chain.certs[i].der);
+	free(tls);
+}
+
+/* Maps a wolfSSL return value to a status, recording why on error. */
+static enum tls_status status_of(struct tls *tls, int ret)
+{
+	int e = wolfSSL_get_error(tls->ssl, ret);
+	switch (e) {
+	case WOLFSSL_ERROR_WANT_READ:
+		return TLS_WANT_READ;
+	case WOLFSSL_ERROR_WANT_WRITE:
+		return TLS_WANT_WRITE;
+	case WOLFSSL_ERROR_ZERO_RETURN:
+		return TLS_CLOSED;
+	default:
+		break;
+	}
+	if (tls->refused)
+		return TLS_ERROR; /* the verifier already said why */
+	char buf[WOLFSSL_MAX_ERROR_SZ];
+	wolfSSL_ERR_error_string_n((unsigned long)e, buf, sizeof buf);
+	snprintf(tls->error, sizeof tls->error, "%s", buf);
+	return TLS_ERROR;
+}
+
+/* Advances the handshake (it may finish in the very first call). */
+enum tls_status tls_handshake(struct tls *tls)
+{
+	int ret = wolfSSL_connect(tls->ssl);
+	if (ret == WOLFSSL_SUCCESS)
+		return TLS_OK;
+	return status_of(tls, ret);
+}
+
+/* Reads decrypted bytes. */
+enum tls_status tls_read(struct tls *tls, void *buf, size_t len, size_t *got)
+{
+	int n = wolfSSL_read(tls->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0) {
+		*got = (size_t)n;
+		return TLS_OK;
+	}
+	return status_of(tls, n);
+}
+
+/* Writes bytes to be encrypted. */
+enum tls_status tls_write(struct tls *tls, const void *buf, size_t len,
+                          size_t *put)
+{
+	int n = wolfSSL_write(tls->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0) {
+		*put = (size_t)n;
+		return TLS_OK;
+	}
+	return status_of(tls, n);
+}
+
+/* Sends close_notify without waiting for the answer. */
+void tls_shutdown(struct tls *tls)
+{
+	(void)wolfSSL_shutdown(tls->ssl);
+}
+
+/* Negotiated protocol version. */
+const char *tls_version(const struct tls *tls)
+{
+	const char *v = wolfSSL_get_version(tls->ssl);
+	return v != NULL ? v : "";
+}
+
+/* Negotiated cipher suite, in the IANA spelling other tools print. */
+const char *tls_cipher(const struct tls *tls)
+{
+	int suite = wolfSSL_get_current_cipher_suite(tls->ssl);
+	if (suite < 0)
+		return "";
+	const char *name = wolfSSL_get_cipher_name_iana_from_suite(
+		(unsigned char)(suite >> 8), (unsigned char)suite);
+	return name != NULL ? name : "";
+}
+
+/* The chain kept during the handshake. */
+const struct tls_chain *tls_peer_chain(const struct tls *tls)
+{
+	return &tls->chain;
+}
+
+/* Why the last step failed. */
+const char *tls_error(const struct tls *tls)
+{
+	return tls->error[0] != '\0' ? tls->error : "TLS failure";
+}

@@ -1,0 +1,39 @@
+/*
+ * config: helpers every module shares: scaled timeouts and log lines.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* The longest RFC 5321 4.5.3.2 timeout: the final reply, 10 minutes. */
+#define LONGEST_RFC_WAIT 600
+
+/* A stage's timeout, scaled by the configured longest wait. */
+unsigned config_timeout_ms(const struct config *config, unsigned rfc_seconds)
+{
+	if (config->timeout == 0)
+		return rfc_seconds * 1000u;
+	unsigned long long ms = (unsigned long long)rfc_seconds * 1000u *
+	                        config->timeout / LONGEST_RFC_WAIT;
+	if (ms < 1000)
+		ms = 1000;
+	if (ms > 24ull * 3600 * 1000)
+		ms = 24ull * 3600 * 1000;
+	return (unsigned)ms;
+}
+
+/* Formats and emits one log line. */
+void config_log(const struct config *config,
+                const struct mxc_delivery *delivery,
+                enum mxc_log_level level, const char *fmt, ...)
+{
+	if (!config_logs(config, level))
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	config->log(config->log_arg, delivery, level, line);
+}

@@ -1,0 +1,46 @@
+/*
+ * config: the engine-wide settings and shared objects every delivery and
+ * SMTP session reads.  Owned by the engine; the others only borrow it.
+ */
+#ifndef MXC_CONFIG_H
+#define MXC_CONFIG_H
+
+#include "mxclient.h"
+
+struct event_base;
+struct dns;
+struct tls_ctx;
+
+struct config {
+	struct event_base *base;  /* the caller's loop */
+	struct dns *dns;          /* the resolver */
+	struct tls_ctx *tls;      /* the TLS context */
+	char helo[256];           /* EHLO/HELO name */
+	unsigned port;            /* SMTP port */
+	unsigned timeout;         /* 0: RFC 5321 timeouts; else the longest
+	                             single wait in seconds (see timeout_ms) */
+	mxc_log_fn *log;          /* NULL: no logging */
+	void *log_arg;
+	enum mxc_log_level log_level;
+};
+
+/*
+ * A stage's timeout in ms: its RFC value, or scaled so the longest RFC wait
+ * (10 minutes, the final reply) becomes config->timeout, never below 1 s.
+ */
+unsigned config_timeout_ms(const struct config *config, unsigned rfc_seconds);
+
+/* True when a line at `level` would reach the log callback. */
+#define config_logs(config, level) \
+	((config)->log != NULL && (level) <= (config)->log_level)
+
+/*
+ * Formats one log line about `delivery` (NULL: the engine) and hands it to
+ * the log callback.  Text from outside must already be escaped.
+ */
+void config_log(const struct config *config,
+                const struct mxc_delivery *delivery,
+                enum mxc_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

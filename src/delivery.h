@@ -1,0 +1,41 @@
+/*
+ * delivery: one recipient's way from the MX lookup to a result.  The engine
+ * creates deliveries, starts them when a slot is free and frees them after
+ * their completion callback.
+ */
+#ifndef MXC_DELIVERY_H
+#define MXC_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+#include "mxclient.h"
+
+struct config;
+
+/* A list of deliveries, linked through the deliveries themselves. */
+TAILQ_HEAD(delivery_list, mxc_delivery);
+
+/*
+ * Called after a delivery's completion callback returned: the engine takes
+ * it off its list, frees it and starts the next.  Defined in engine.c.
+ */
+void engine_delivery_ended(struct mxc_engine *engine,
+                           struct mxc_delivery *delivery);
+
+/* Creates a delivery (addresses already checked).  NULL: out of memory. */
+struct mxc_delivery *delivery_new(struct mxc_engine *engine,
+                                  const struct config *config,
+                                  const struct mxc_delivery_params *params);
+/* Starts it: the MX lookup goes out. */
+void delivery_start(struct mxc_delivery *delivery);
+/* True once delivery_start() was called. */
+bool delivery_started(const struct mxc_delivery *delivery);
+/* Frees a delivery without calling its completion callback. */
+void delivery_free(struct mxc_delivery *delivery);
+/* List operations (the link lives inside the delivery). */
+void delivery_list_append(struct delivery_list *list, struct mxc_delivery *d);
+void delivery_list_remove(struct delivery_list *list, struct mxc_delivery *d);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * result: what an SMTP reply at a given stage means for the delivery, as
+ * data (RFC 5321 4.2.1 reply classes, RFC 3463 enhanced codes), and the
+ * words that name each stage in reports.  Pure, so the whole policy sits in
+ * one table that a test walks.
+ */
+#ifndef MXC_RESULT_H
+#define MXC_RESULT_H
+
+#include <stdbool.h>
+
+/* sysexits.h values, named here so the policy reads without the header. */
+enum {
+	EXIT_DELIVERED = 0,
+	EXIT_USAGE = 64,       /* EX_USAGE */
+	EXIT_DATAERR = 65,     /* EX_DATAERR: bad address or message */
+	EXIT_NOINPUT = 66,     /* EX_NOINPUT */
+	EXIT_NOUSER = 67,      /* EX_NOUSER: 5.1.x to RCPT */
+	EXIT_NOHOST = 68,      /* EX_NOHOST: no such domain, null MX */
+	EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: other permanent rejection */
+	EXIT_SOFTWARE = 70,    /* EX_SOFTWARE */
+	EXIT_OSERR = 71,       /* EX_OSERR: out of memory and the like */
+	EXIT_IOERR = 74,       /* EX_IOERR */
+	EXIT_TEMPFAIL = 75     /* EX_TEMPFAIL */
+};
+
+/* Where in the dialogue a reply or a failure happened. */
+enum stage {
+	STAGE_GREETING,
+	STAGE_EHLO,
+	STAGE_HELO,
+	STAGE_STARTTLS,
+	STAGE_TLS,       /* the TLS handshake itself */
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA,
+	STAGE_BODY,      /* sending the message, dot not yet sent */
+	STAGE_DOT,       /* the final dot sent, waiting for the reply */
+	STAGE_QUIT,
+	STAGE_LAST
+};
+
+/* What the session concludes. */
+enum verdict {
+	VERDICT_CONTINUE,  /* a good reply: go on with the dialogue */
+	VERDICT_DELIVERED, /* 2xx after the final dot */
+	VERDICT_NEXT_HOST, /* this host failed before judging the recipient */
+	VERDICT_TEMPFAIL,  /* stop now, temporary */
+	VERDICT_PERMFAIL   /* stop now, permanent */
+};
+
+/*
+ * What a complete reply with `code` (and enhanced code, "" if none) means at
+ * `stage`; *exit_status receives the sysexits code for TEMPFAIL/PERMFAIL.
+ * EHLO's 5xx is VERDICT_CONTINUE here: the caller falls back to HELO.
+ * STARTTLS refused is also CONTINUE (opportunistic TLS goes on in clear).
+ */
+enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
+                             int *exit_status);
+
+/*
+ * What losing the connection (or a timeout, or a protocol error) at `stage`
+ * means: before the dot, try the next host; after it, the message may have
+ * arrived, so a temporary failure that is never retried elsewhere now.
+ */
+enum verdict result_of_loss(enum stage stage, int *exit_status);
+
+/* "while sending RCPT TO": for "lost connection with X while ...". */
+const char *stage_while(enum stage stage);
+/* "RCPT TO command": for "host X said: ... (in reply to ...)". */
+const char *stage_in_reply(enum stage stage);
+/* Short name for logs: "RCPT". */
+const char *stage_name(enum stage stage);
+
+#endif

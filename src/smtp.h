@@ -1,0 +1,53 @@
+/*
+ * smtp: one SMTP client session on a connected socket, from the greeting to
+ * QUIT, for one sender, one recipient and the shared message.  It reports a
+ * verdict; choosing another host or ending the delivery is delivery.c's job.
+ */
+#ifndef MXC_SMTP_H
+#define MXC_SMTP_H
+
+#include "reply.h"
+#include "result.h"
+
+struct config;
+struct mxc_delivery;
+struct mxc_message;
+struct smtp;
+
+/* What the session found out, all text escaped and NUL-terminated. */
+struct smtp_outcome {
+	enum verdict verdict;  /* DELIVERED, NEXT_HOST, TEMPFAIL or PERMFAIL */
+	int exit_status;       /* sysexits code */
+	enum stage stage;      /* where it ended */
+	int code;              /* the deciding reply's code, 0 if none */
+	char enhanced[12];     /* its enhanced code or "" */
+	char reply[1024];      /* the deciding reply, lines joined by a space */
+	char detail[1280];     /* one line for people */
+	char tls_version[32];  /* "" when the session stayed in clear */
+	char tls_cipher[64];
+};
+
+/* One session's inputs; strings must outlive the session. */
+struct smtp_params {
+	const struct config *config;
+	const struct mxc_delivery *delivery; /* for log lines */
+	const char *sender;                  /* "" for <> */
+	const char *recipient;
+	const struct mxc_message *message;
+	const char *mx;                      /* host name, for SNI and reports */
+	const char *address;                 /* its IP as text, for reports */
+};
+
+/*
+ * The session ended.  Called from inside the event loop's I/O callbacks:
+ * the owner must not free the session from inside it (defer to an event).
+ */
+typedef void smtp_done_fn(void *arg, const struct smtp_outcome *outcome);
+
+/* Starts a session on `fd` (taken over).  NULL when memory runs out. */
+struct smtp *smtp_start(int fd, const struct smtp_params *params,
+                        smtp_done_fn *done, void *arg);
+/* Ends a session at once (no QUIT) and closes its connection. */
+void smtp_free(struct smtp *smtp);
+
+#endif

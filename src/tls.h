@@ -1,0 +1,82 @@
+/*
+ * tls: the only module that uses wolfSSL.  A client TLS session on a
+ * non-blocking socket, driven step by step by the io layer, that keeps the
+ * peer's certificate chain (for reports and for DANE) and lets its owner
+ * decide, during the handshake, whether the peer is acceptable.
+ */
+#ifndef MXC_TLS_H
+#define MXC_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tls_ctx;
+struct tls;
+
+/* Most certificates kept from a peer's chain. */
+#define TLS_CHAIN_MAX 10
+
+/* One certificate in DER. */
+struct tls_cert {
+	unsigned char *der;
+	size_t len;
+};
+
+/* The peer's chain as presented, leaf first. */
+struct tls_chain {
+	size_t count;
+	struct tls_cert certs[TLS_CHAIN_MAX];
+};
+
+/*
+ * Decides whether a peer is acceptable, called once during the handshake
+ * with the whole presented chain, before the client's Finished message.
+ * Returns true to go on; false (with a one-line reason in why) aborts the
+ * handshake, so nothing is ever sent to that peer.
+ */
+typedef bool tls_verify_fn(void *arg, const struct tls_chain *chain,
+                           char *why, size_t whylen);
+
+/* Result of a step. */
+enum tls_status {
+	TLS_OK,         /* done (handshake complete, or bytes moved) */
+	TLS_WANT_READ,  /* call again when the socket is readable */
+	TLS_WANT_WRITE, /* call again when the socket is writable */
+	TLS_CLOSED,     /* the peer closed the session */
+	TLS_ERROR       /* failed; tls_error() says why */
+};
+
+/* Creates the engine-wide context (TLS 1.2 and 1.3). NULL + err on failure. */
+struct tls_ctx *tls_ctx_new(char *err, size_t errlen);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/*
+ * Creates a client session on the connected socket `fd` (not taken over).
+ * `sni` is the server name sent (NULL: none).  `verify` may be NULL: every
+ * peer is accepted (opportunistic TLS) and its chain still kept.
+ */
+struct tls *tls_new(struct tls_ctx *ctx, int fd, const char *sni,
+                    tls_verify_fn *verify, void *verify_arg, char *err,
+                    size_t errlen);
+void tls_free(struct tls *tls);
+
+/* One step of the handshake. */
+enum tls_status tls_handshake(struct tls *tls);
+/* Reads up to len bytes; *got receives the count on TLS_OK. */
+enum tls_status tls_read(struct tls *tls, void *buf, size_t len, size_t *got);
+/* Writes up to len bytes; *put receives the count on TLS_OK. */
+enum tls_status tls_write(struct tls *tls, const void *buf, size_t len,
+                          size_t *put);
+/* Sends close_notify, best effort, without waiting for the peer's. */
+void tls_shutdown(struct tls *tls);
+
+/* Negotiated protocol, e.g. "TLSv1.3" ("" before the handshake). */
+const char *tls_version(const struct tls *tls);
+/* Negotiated cipher suite, e.g. "TLS_AES_256_GCM_SHA384". */
+const char *tls_cipher(const struct tls *tls);
+/* The peer's chain kept during the handshake (count 0 if none yet). */
+const struct tls_chain *tls_peer_chain(const struct tls *tls);
+/* Why the last step failed, one line. */
+const char *tls_error(const struct tls *tls);
+
+#endif
