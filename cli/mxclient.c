@@ -95,7 +95,7 @@ static void usage_error(const char *fmt, ...)
 	fputs("mxclient: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'mxclient --help'.\n", stderr);
+	fputs(" (see mxclient --help)\n", stderr);
 	exit(EX_USAGE);
 }
 
@@ -109,7 +109,7 @@ static unsigned parse_number(const char *s, unsigned min, unsigned max,
 	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min ||
 	    v > max) {
 		fprintf(stderr, "mxclient: %s must be a number from %u to %u, "
-		        "not \"%s\"\nTry 'mxclient --help'.\n", what, min, max, s);
+		        "not \"%s\"\n", what, min, max, s);
 		exit(EX_USAGE);
 	}
 	return (unsigned)v;

@@ -117,6 +117,12 @@ enum mxc_outcome {
 	MXC_PERMFAIL   /* rejected; retrying will not help */
 };
 
+/* One certificate in DER. */
+struct mxc_cert {
+	const unsigned char *der;
+	size_t len;
+};
+
 /*
  * What became of a delivery.  Strings are NUL-terminated, never NULL
  * (empty when unknown), escaped as log lines are, and valid only during the
@@ -136,6 +142,10 @@ struct mxc_result {
 	const char *tls_version;/* e.g. "TLSv1.3", "" when not encrypted */
 	const char *tls_cipher; /* e.g. "TLS_AES_128_GCM_SHA256", or "" */
 	enum mxc_dane dane;
+	/* The certificate chain the last server presented, leaf first, as
+	 * sent (not validated); count 0 without TLS. */
+	const struct mxc_cert *peer_chain;
+	size_t peer_chain_count;
 	uint64_t elapsed_ms;    /* from mxc_deliver() to the end */
 };
 

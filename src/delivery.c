@@ -29,6 +29,7 @@
 #include "mxlist.h"
 #include "result.h"
 #include "smtp.h"
+#include "tls.h"
 
 /* Most addresses taken per family per host (Postfix takes 5 in all). */
 #define ADDRS_PER_FAMILY 8
@@ -244,7 +245,8 @@ static void race_failed(struct mxc_delivery *d)
 static void on_smtp_done(void *arg, const struct smtp_outcome *outcome)
 {
 	struct mxc_delivery *d = arg;
-	d->session = *outcome;
+	tls_chain_free(&d->session.chain); /* the previous host's */
+	d->session = *outcome;              /* takes over the chain */
 	d->smtp_ended = true;
 	event_active(d->ev_step, EV_TIMEOUT, 0);
 }
@@ -492,6 +494,10 @@ static void complete(struct mxc_delivery *d)
 		dlog(d, MXC_LOG_ERROR, "%s: %s", d->outcome == MXC_TEMPFAIL
 		     ? "deferred" : "bounced", d->detail);
 	const struct smtp_outcome *o = &d->session;
+	struct mxc_cert certs[TLS_CHAIN_MAX];
+	for (size_t i = 0; i < o->chain.count; i++)
+		certs[i] = (struct mxc_cert){ o->chain.certs[i].der,
+		                              o->chain.certs[i].len };
 	struct mxc_result r = {
 		.outcome = d->outcome,
 		.exit_status = d->exit_status,
@@ -505,6 +511,8 @@ static void complete(struct mxc_delivery *d)
 		.tls_version = d->had_session ? o->tls_version : "",
 		.tls_cipher = d->had_session ? o->tls_cipher : "",
 		.dane = MXC_DANE_NONE,
+		.peer_chain = certs,
+		.peer_chain_count = o->chain.count,
 		.elapsed_ms = elapsed_ms(d),
 	};
 	d->done(d->arg, d, &r);
@@ -581,6 +589,7 @@ void delivery_free(struct mxc_delivery *d)
 		free(d->hosts[i].addrs);
 	free(d->hosts);
 	free(d->target_host);
+	tls_chain_free(&d->session.chain);
 	if (d->ev_step != NULL)
 		event_free(d->ev_step);
 	if (d->message != NULL)

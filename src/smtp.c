@@ -397,11 +397,12 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 		         "%s", tls_version(tls));
 		snprintf(s->outcome.tls_cipher, sizeof s->outcome.tls_cipher,
 		         "%s", tls_cipher(tls));
+		tls_take_chain(tls, &s->outcome.chain);
 		config_log(s->p.config, s->p.delivery, MXC_LOG_INFO,
 		           "TLS with %s[%s]: %s %s, %zu certificate(s), not "
 		           "authenticated", s->p.mx, s->p.address,
 		           s->outcome.tls_version, s->outcome.tls_cipher,
-		           tls_peer_chain(tls)->count);
+		           s->outcome.chain.count);
 		enter(s, STAGE_EHLO);
 		return;
 	}
@@ -447,5 +448,7 @@ void smtp_free(struct smtp *s)
 		return;
 	if (s->io != NULL)
 		io_free(s->io);
+	if (!s->finished) /* else the chain went with the outcome */
+		tls_chain_free(&s->outcome.chain);
 	free(s);
 }

@@ -8,6 +8,7 @@
 
 #include "reply.h"
 #include "result.h"
+#include "tls.h"
 
 struct config;
 struct mxc_delivery;
@@ -25,6 +26,10 @@ struct smtp_outcome {
 	char detail[1280];     /* one line for people */
 	char tls_version[32];  /* "" when the session stayed in clear */
 	char tls_cipher[64];
+	/* The peer's certificate chain, leaf first, moved here from the TLS
+	 * session when the handshake ended; the receiver of the outcome owns
+	 * it (tls_chain_free).  Empty without TLS. */
+	struct tls_chain chain;
 };
 
 /* One session's inputs; strings must outlive the session. */

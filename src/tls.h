@@ -76,6 +76,11 @@ const char *tls_version(const struct tls *tls);
 const char *tls_cipher(const struct tls *tls);
 /* The peer's chain kept during the handshake (count 0 if none yet). */
 const struct tls_chain *tls_peer_chain(const struct tls *tls);
+/* Moves the kept chain into *out (the caller frees it with
+ * tls_chain_free); the session keeps none. */
+void tls_take_chain(struct tls *tls, struct tls_chain *out);
+/* Frees a chain's certificates and empties it. */
+void tls_chain_free(struct tls_chain *chain);
 /* Why the last step failed, one line. */
 const char *tls_error(const struct tls *tls);
 

@@ -148,8 +148,7 @@ void tls_free(struct tls *tls)
 	if (tls == NULL)
 		return;
 	wolfSSL_free(tls->ssl);
-	for (size_t i = 0; i < tls->chain.count; i++)
-		free(tls->chain.certs[i].der);
+	tls_chain_free(&tls->chain);
 	free(tls);
 }
 
@@ -235,6 +234,21 @@ const char *tls_cipher(const struct tls *tls)
 const struct tls_chain *tls_peer_chain(const struct tls *tls)
 {
 	return &tls->chain;
+}
+
+/* Hands the chain over. */
+void tls_take_chain(struct tls *tls, struct tls_chain *out)
+{
+	*out = tls->chain;
+	memset(&tls->chain, 0, sizeof tls->chain);
+}
+
+/* Frees a chain. */
+void tls_chain_free(struct tls_chain *chain)
+{
+	for (size_t i = 0; i < chain->count; i++)
+		free(chain->certs[i].der);
+	memset(chain, 0, sizeof *chain);
 }
 
 /* Why the last step failed. */

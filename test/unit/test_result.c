@@ -1,0 +1,126 @@
+/*
+ * Tests result.c: the delivery policy for each stage and reply class, and
+ * the sysexits code each verdict carries.  The table below is the policy
+ * written out a second time, by hand, so that a change to either shows.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "result.h"
+
+struct reply_case {
+	enum stage stage;
+	int code;
+	const char *enhanced;
+	enum verdict verdict;
+	int exit_status;
+};
+
+static const struct reply_case reply_cases[] = {
+	/* Greeting: any refusal is the host's; try the next MX. */
+	{ STAGE_GREETING, 220, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_GREETING, 421, "4.3.2", VERDICT_NEXT_HOST, 75 },
+	{ STAGE_GREETING, 554, "5.7.1", VERDICT_NEXT_HOST, 75 },
+	/* EHLO 5xx falls back to HELO (CONTINUE); 4xx is the host's. */
+	{ STAGE_EHLO, 250, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_EHLO, 502, "5.5.1", VERDICT_CONTINUE, 0 },
+	{ STAGE_EHLO, 421, "", VERDICT_NEXT_HOST, 75 },
+	{ STAGE_HELO, 250, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_HELO, 501, "", VERDICT_NEXT_HOST, 75 },
+	/* STARTTLS refused: carry on in clear (opportunistic). */
+	{ STAGE_STARTTLS, 220, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_STARTTLS, 454, "4.7.0", VERDICT_CONTINUE, 0 },
+	{ STAGE_STARTTLS, 502, "", VERDICT_CONTINUE, 0 },
+	/* MAIL: 4xx next host, 5xx permanent (never 67: not a mailbox). */
+	{ STAGE_MAIL, 250, "2.1.0", VERDICT_CONTINUE, 0 },
+	{ STAGE_MAIL, 451, "4.3.0", VERDICT_NEXT_HOST, 75 },
+	{ STAGE_MAIL, 553, "5.1.8", VERDICT_PERMFAIL, 69 },
+	/* RCPT: 4xx stops (greylisting would repeat), 5.1.x is 67. */
+	{ STAGE_RCPT, 250, "2.1.5", VERDICT_CONTINUE, 0 },
+	{ STAGE_RCPT, 251, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_RCPT, 450, "4.2.0", VERDICT_TEMPFAIL, 75 },
+	{ STAGE_RCPT, 550, "5.1.1", VERDICT_PERMFAIL, 67 },
+	{ STAGE_RCPT, 553, "5.1.3", VERDICT_PERMFAIL, 67 },
+	{ STAGE_RCPT, 550, "5.7.1", VERDICT_PERMFAIL, 69 },
+	{ STAGE_RCPT, 550, "", VERDICT_PERMFAIL, 69 },
+	{ STAGE_RCPT, 550, "5.10.1", VERDICT_PERMFAIL, 69 },
+	/* DATA: 354 goes on, 4xx next host, 5xx permanent. */
+	{ STAGE_DATA, 354, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_DATA, 451, "", VERDICT_NEXT_HOST, 75 },
+	{ STAGE_DATA, 554, "5.5.1", VERDICT_PERMFAIL, 69 },
+	{ STAGE_DATA, 550, "5.1.1", VERDICT_PERMFAIL, 69 },
+	/* A reply while the body is still going out. */
+	{ STAGE_BODY, 452, "", VERDICT_TEMPFAIL, 75 },
+	{ STAGE_BODY, 554, "", VERDICT_PERMFAIL, 69 },
+	/* The final reply: only 2xx is delivered. */
+	{ STAGE_DOT, 250, "2.0.0", VERDICT_DELIVERED, 0 },
+	{ STAGE_DOT, 452, "4.3.1", VERDICT_TEMPFAIL, 75 },
+	{ STAGE_DOT, 554, "5.7.1", VERDICT_PERMFAIL, 69 },
+	{ STAGE_DOT, 354, "", VERDICT_CONTINUE, 0 }, /* session: protocol error */
+	/* QUIT cannot change a verdict. */
+	{ STAGE_QUIT, 221, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_QUIT, 421, "", VERDICT_CONTINUE, 0 },
+	{ STAGE_QUIT, 554, "", VERDICT_CONTINUE, 0 },
+};
+
+struct loss_case {
+	enum stage stage;
+	enum verdict verdict;
+	int exit_status;
+};
+
+/* Before the dot: another host; after it: temporary, never redelivered. */
+static const struct loss_case loss_cases[] = {
+	{ STAGE_GREETING, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_EHLO, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_HELO, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_STARTTLS, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_TLS, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_MAIL, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_RCPT, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_DATA, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_BODY, VERDICT_NEXT_HOST, 75 },
+	{ STAGE_DOT, VERDICT_TEMPFAIL, 75 },
+	{ STAGE_QUIT, VERDICT_CONTINUE, 0 },
+};
+
+int main(void)
+{
+	int failures = 0;
+	for (size_t i = 0; i < sizeof reply_cases / sizeof reply_cases[0]; i++) {
+		const struct reply_case *c = &reply_cases[i];
+		int exit_status = -1;
+		enum verdict v = result_of_reply(c->stage, c->code, c->enhanced,
+		                                 &exit_status);
+		if (v != c->verdict || exit_status != c->exit_status) {
+			printf("FAIL reply %s %d %s: verdict %d exit %d, want %d %d\n",
+			       stage_name(c->stage), c->code, c->enhanced, v,
+			       exit_status, c->verdict, c->exit_status);
+			failures++;
+		}
+	}
+	for (size_t i = 0; i < sizeof loss_cases / sizeof loss_cases[0]; i++) {
+		const struct loss_case *c = &loss_cases[i];
+		int exit_status = -1;
+		enum verdict v = result_of_loss(c->stage, &exit_status);
+		if (v != c->verdict || exit_status != c->exit_status) {
+			printf("FAIL loss %s: verdict %d exit %d, want %d %d\n",
+			       stage_name(c->stage), v, exit_status, c->verdict,
+			       c->exit_status);
+			failures++;
+		}
+	}
+	/* Every stage has report wording. */
+	for (int s = 0; s < STAGE_LAST; s++)
+		if (strlen(stage_while((enum stage)s)) == 0 ||
+		    strlen(stage_in_reply((enum stage)s)) == 0) {
+			printf("FAIL stage %d has no wording\n", s);
+			failures++;
+		}
+	if (strstr(stage_while(STAGE_RCPT), "RCPT TO") == NULL) {
+		printf("FAIL RCPT wording: %s\n", stage_while(STAGE_RCPT));
+		failures++;
+	}
+	printf("%d failure(s)\n", failures);
+	return failures != 0;
+}
