@@ -39,7 +39,8 @@ enum mxc_log_level {
  * Receives one log line.  `delivery` is the delivery the line is about, or
  * NULL for the engine.  `line` has no newline; text a remote server or DNS
  * controls has been escaped (bytes outside printable ASCII as \xHH), so the
- * line is safe for a terminal.  Valid only during the call.
+ * line is safe for a terminal.  Valid only during the call.  The callback
+ * runs deep inside the engine: it must not call any mxc_ function.
  */
 typedef void mxc_log_fn(void *arg, const struct mxc_delivery *delivery,
                         enum mxc_log_level level, const char *line);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "connect.h"
@@ -46,7 +47,7 @@ struct he {
 	size_t next;             /* first target not started */
 	bool input_closed;       /* he_close_input() called */
 	bool over;               /* the callback has been called */
-	struct timeval last_start; /* when the latest attempt started */
+	struct timespec last_start; /* when the latest attempt started */
 	bool started_any;
 	struct event *ev_run;    /* runs run() from the loop */
 	struct event *ev_delay;  /* the Connection Attempt Delay */
@@ -136,7 +137,7 @@ static bool start(struct he *he, struct target *t)
 		((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)he->port);
 		salen = sizeof(struct sockaddr_in);
 	}
-	gettimeofday(&he->last_start, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &he->last_start);
 	he->started_any = true;
 	t->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0) {
@@ -165,10 +166,10 @@ static bool start(struct he *he, struct target *t)
 /* Milliseconds since the latest attempt started. */
 static long since_last_start(const struct he *he)
 {
-	struct timeval now;
-	gettimeofday(&now, NULL);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - he->last_start.tv_sec) * 1000L +
-	       (now.tv_usec - he->last_start.tv_usec) / 1000L;
+	       (now.tv_nsec - he->last_start.tv_nsec) / 1000000L;
 }
 
 /*

@@ -515,6 +515,7 @@ static void complete(struct mxc_delivery *d)
 		.peer_chain_count = o->chain.count,
 		.elapsed_ms = elapsed_ms(d),
 	};
+	engine_delivery_reporting(d->engine, d);
 	d->done(d->arg, d, &r);
 	engine_delivery_ended(d->engine, d); /* frees d */
 }

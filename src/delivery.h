@@ -17,6 +17,9 @@ struct config;
 /* A list of deliveries, linked through the deliveries themselves. */
 TAILQ_HEAD(delivery_list, mxc_delivery);
 
+/* Called just before a delivery's completion callback (engine.c). */
+void engine_delivery_reporting(struct mxc_engine *engine,
+                               struct mxc_delivery *delivery);
 /*
  * Called after a delivery's completion callback returned: the engine takes
  * it off its list, frees it and starts the next.  Defined in engine.c.

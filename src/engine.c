@@ -3,6 +3,7 @@
  * and the TLS context, the queue of deliveries waiting for a slot and the
  * list of those in flight; starts the next one as each ends.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@ struct mxc_engine {
 	struct delivery_list active;  /* started, not yet ended */
 	unsigned nactive;
 	unsigned max_concurrent;
+	/* The delivery whose completion callback is running, if any: the
+	 * callback may free the engine, which must then wait for it. */
+	struct mxc_delivery *reporting;
+	bool freed;                   /* mxc_engine_free() ran during it */
 };
 
 /* Starts waiting deliveries while slots are free. */
@@ -41,9 +46,21 @@ static void pump(struct mxc_engine *e)
 	}
 }
 
+/* A delivery's completion callback is about to run. */
+void engine_delivery_reporting(struct mxc_engine *e, struct mxc_delivery *d)
+{
+	e->reporting = d;
+}
+
 /* A delivery's completion callback returned: free it, start the next. */
 void engine_delivery_ended(struct mxc_engine *e, struct mxc_delivery *d)
 {
+	e->reporting = NULL;
+	if (e->freed) { /* the callback freed the engine: finish the job */
+		delivery_free(d);
+		free(e);
+		return;
+	}
 	if (delivery_started(d)) {
 		delivery_list_remove(&e->active, d);
 		e->nactive--;
@@ -128,22 +145,32 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	return e;
 }
 
+/* Frees every delivery on a list but the one being reported. */
+static void free_list(struct mxc_engine *e, struct delivery_list *list)
+{
+	struct mxc_delivery *d;
+	while ((d = TAILQ_FIRST(list)) != NULL) {
+		delivery_list_remove(list, d);
+		if (d != e->reporting)
+			delivery_free(d);
+	}
+}
+
 /* Frees the engine; outstanding deliveries end without callbacks. */
 void mxc_engine_free(struct mxc_engine *e)
 {
-	if (e == NULL)
+	if (e == NULL || e->freed)
 		return;
-	struct mxc_delivery *d;
-	while ((d = TAILQ_FIRST(&e->waiting)) != NULL) {
-		delivery_list_remove(&e->waiting, d);
-		delivery_free(d);
-	}
-	while ((d = TAILQ_FIRST(&e->active)) != NULL) {
-		delivery_list_remove(&e->active, d);
-		delivery_free(d);
-	}
+	free_list(e, &e->waiting);
+	free_list(e, &e->active);
 	dns_free(e->config.dns);
 	tls_ctx_free(e->config.tls);
+	if (e->reporting != NULL) {
+		/* Inside a completion callback: that delivery and the engine
+		 * itself go when the callback returns. */
+		e->freed = true;
+		return;
+	}
 	free(e);
 }
 

@@ -1,0 +1,214 @@
+/*
+ * apitest: exercises the library's lifetime rules on a real loop, for the
+ * lab to run under ASan.  Each scenario prints "ok SCENARIO" or
+ * "FAIL SCENARIO: why" and the program exits non-zero on any failure.
+ *
+ *   apitest --resolver ADDR --trust-anchor FILE --silent RCPT --good RCPT
+ *
+ * --silent names a recipient whose MX accepts connections and never greets;
+ * --good one whose MX accepts mail.
+ */
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxclient.h"
+
+/* What one scenario observed. */
+struct seen {
+	struct event_base *base;
+	struct mxc_engine *engine;
+	unsigned completions;
+	unsigned delivered;
+	unsigned cancelled;
+	bool free_engine_in_callback;
+	size_t expected;     /* completions after which the loop stops */
+};
+
+static const char *resolver, *anchor, *silent, *good;
+static int failures;
+
+/* Records a failure. */
+static void fail(const char *scenario, const char *why)
+{
+	printf("FAIL %s: %s\n", scenario, why);
+	failures++;
+}
+
+/* Counts completions; may free the engine from inside. */
+static void on_done(void *arg, struct mxc_delivery *d,
+                    const struct mxc_result *r)
+{
+	struct seen *s = arg;
+	(void)d;
+	s->completions++;
+	if (r->outcome == MXC_DELIVERED)
+		s->delivered++;
+	if (strcmp(r->detail, "cancelled") == 0 && r->exit_status == 75)
+		s->cancelled++;
+	if (s->free_engine_in_callback) {
+		mxc_engine_free(s->engine);
+		s->engine = NULL;
+		event_base_loopexit(s->base, NULL);
+	}
+	if (s->completions == s->expected)
+		event_base_loopexit(s->base, NULL);
+}
+
+/* Makes an engine with the lab's resolver and short timeouts. */
+static struct mxc_engine *engine(struct seen *s, unsigned max_concurrent)
+{
+	const char *res[] = { resolver, NULL };
+	struct mxc_engine_options o = {
+		.resolvers = res,
+		.trust_anchor_file = anchor,
+		.timeout = 60,
+		.max_concurrent = max_concurrent,
+	};
+	char err[256];
+	s->base = event_base_new();
+	s->engine = mxc_engine_new(s->base, &o, err, sizeof err);
+	if (s->engine == NULL) {
+		printf("engine: %s\n", err);
+		exit(2);
+	}
+	return s->engine;
+}
+
+/* Queues one delivery to rcpt. */
+static struct mxc_delivery *deliver(struct seen *s, const char *rcpt)
+{
+	static const char text[] = "Subject: apitest\n\nhello\n";
+	char err[256];
+	struct mxc_message *m = mxc_message_new(text, sizeof text - 1, err,
+	                                        sizeof err);
+	struct mxc_delivery_params p = {
+		.sender = "apitest@sender.example",
+		.recipient = rcpt,
+		.message = m,
+		.done = on_done,
+		.arg = s,
+	};
+	struct mxc_delivery *d = mxc_deliver(s->engine, &p, err, sizeof err);
+	mxc_message_unref(m);
+	return d;
+}
+
+/* Runs the loop for at most `seconds`. */
+static void run_for(struct seen *s, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+	event_base_loopexit(s->base, &tv);
+	event_base_dispatch(s->base);
+}
+
+/* Frees what a scenario made. */
+static void teardown(struct seen *s)
+{
+	mxc_engine_free(s->engine);
+	event_base_free(s->base);
+}
+
+/* Cancel one delivery in flight, one waiting: each completes once. */
+static void scenario_cancel(void)
+{
+	struct seen s = { .expected = 2 };
+	engine(&s, 1);
+	struct mxc_delivery *a = deliver(&s, silent);
+	struct mxc_delivery *b = deliver(&s, silent); /* waits: 1 slot */
+	if (a == NULL || b == NULL) {
+		fail("cancel", "mxc_deliver refused a good recipient");
+		return;
+	}
+	run_for(&s, 1); /* a is connected and waiting for a greeting */
+	if (s.completions != 0)
+		fail("cancel", "a completion before any cancel");
+	mxc_delivery_cancel(b);
+	mxc_delivery_cancel(a);
+	if (s.completions != 0)
+		fail("cancel", "completion called from inside cancel");
+	run_for(&s, 5);
+	if (s.completions != 2 || s.cancelled != 2)
+		fail("cancel", "want 2 cancelled completions");
+	else
+		printf("ok cancel\n");
+	teardown(&s);
+}
+
+/* The engine freed from inside a completion with others outstanding. */
+static void scenario_free_in_callback(void)
+{
+	struct seen s = { .free_engine_in_callback = true, .expected = 99 };
+	engine(&s, 10);
+	deliver(&s, good);
+	deliver(&s, silent);
+	deliver(&s, silent);
+	run_for(&s, 20);
+	if (s.completions != 1 || s.delivered != 1 || s.engine != NULL)
+		fail("free-in-callback", "want exactly one (delivered) completion");
+	else
+		printf("ok free-in-callback\n");
+	event_base_free(s.base);
+}
+
+/* The engine freed with deliveries in every state: no callbacks at all. */
+static void scenario_free_outstanding(void)
+{
+	struct seen s = { .expected = 99 };
+	engine(&s, 1);
+	deliver(&s, silent);
+	deliver(&s, silent);
+	run_for(&s, 1);
+	mxc_engine_free(s.engine);
+	s.engine = NULL;
+	run_for(&s, 1);
+	if (s.completions != 0)
+		fail("free-outstanding", "a callback after mxc_engine_free");
+	else
+		printf("ok free-outstanding\n");
+	event_base_free(s.base);
+}
+
+/* Bad parameters are refused at once, with a reason and no callback. */
+static void scenario_bad_params(void)
+{
+	struct seen s = { .expected = 99 };
+	engine(&s, 1);
+	static const char *const bad[] = { "no-at-sign", "a@[192.0.2.1]",
+	                                   "a@b..c", "", "a b@c.example" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (deliver(&s, bad[i]) != NULL)
+			fail("bad-params", bad[i]);
+	run_for(&s, 1);
+	if (s.completions != 0)
+		fail("bad-params", "a callback for a refused delivery");
+	else
+		printf("ok bad-params\n");
+	teardown(&s);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--resolver") == 0)
+			resolver = argv[i + 1];
+		else if (strcmp(argv[i], "--trust-anchor") == 0)
+			anchor = argv[i + 1];
+		else if (strcmp(argv[i], "--silent") == 0)
+			silent = argv[i + 1];
+		else if (strcmp(argv[i], "--good") == 0)
+			good = argv[i + 1];
+	}
+	if (!resolver || !anchor || !silent || !good) {
+		fprintf(stderr, "usage: apitest --resolver A --trust-anchor F "
+		        "--silent RCPT --good RCPT\n");
+		return 64;
+	}
+	scenario_cancel();
+	scenario_free_in_callback();
+	scenario_free_outstanding();
+	scenario_bad_params();
+	return failures != 0;
+}
