@@ -1,0 +1,476 @@
+/*
+ * x509_wolfssl: the certificate operations of x509.h on wolfSSL.
+ *
+ * Chain verification walks the presented chain one link at a time with a
+ * private certificate manager holding only the issuer of that link, so a
+ * certificate can be vouched for by the next one in the chain and by nothing
+ * else: no global store, no reordering, no skipped intermediate.  wolfSSL
+ * checks a verified certificate's dates but not those of a loaded CA, and it
+ * loads a non-CA certificate as a CA without complaint, so the anchor's
+ * dates and every issuer's CA flag are checked here.
+ *
+ * Host names are matched here rather than with wolfSSL_X509_check_host():
+ * in 5.5.4 it keeps a trailing dot significant ("mx1.example.net." does not
+ * match), and its wildcard rules are its own, where RFC 7672 3.2.3 wants
+ * RFC 6125's, and both CN and SAN handling are easier to state and test
+ * here.
+ */
+#include <wolfssl/options.h> /* first: the package's build flags live here */
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+#include <wolfssl/wolfcrypt/sha512.h>
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "escape.h"
+#include "x509.h"
+
+/* Longest host name shown in a reason (escaped form). */
+#define SHOWN_NAME_MAX 80
+
+static void say(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Writes a one-line reason into the caller's buffer, if there is one. */
+static void say(char *why, size_t whylen, const char *fmt, ...)
+{
+	if (why == NULL || whylen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/* Parses one certificate; NULL if it is empty, too large or not DER X.509. */
+static WOLFSSL_X509 *parse(const struct tls_cert *cert)
+{
+	if (cert == NULL || cert->der == NULL || cert->len == 0 ||
+	    cert->len > INT_MAX)
+		return NULL;
+	return wolfSSL_X509_d2i(NULL, cert->der, (int)cert->len);
+}
+
+/* Words for a wolfSSL verification error; `buf` holds the fallback text. */
+static const char *verify_error(int rc, char *buf, size_t len)
+{
+	switch (rc) {
+	case ASN_AFTER_DATE_E:
+		return "has expired";
+	case ASN_BEFORE_DATE_E:
+		return "is not yet valid";
+	case ASN_NO_SIGNER_E:
+		return "is not issued by the next certificate in the chain";
+	case ASN_SELF_SIGNED_E:
+		return "is self-signed, not issued by the next certificate in "
+		       "the chain";
+	case ASN_SIG_CONFIRM_E:
+		return "has a signature that does not verify";
+	default: {
+		char text[80];
+		wolfSSL_ERR_error_string_n((unsigned long)rc, text,
+		                           sizeof text);
+		snprintf(buf, len, "is rejected: %s (%d)", text, rc);
+		return buf;
+	}
+	}
+}
+
+/* Copies the SubjectPublicKeyInfo of a certificate. */
+bool x509_spki(const struct tls_cert *cert, unsigned char *out, size_t room,
+               size_t *outlen, char *why, size_t whylen)
+{
+	WOLFSSL_X509 *x = parse(cert);
+	if (x == NULL) {
+		say(why, whylen, "certificate does not parse");
+		return false;
+	}
+	int sz = room > INT_MAX ? INT_MAX : (int)room;
+	int rc = wolfSSL_X509_get_pubkey_buffer(x, out, &sz);
+	wolfSSL_X509_free(x);
+	/* wolfSSL reports success and the size needed, copying nothing, when
+	 * the buffer is too small. */
+	if (rc != WOLFSSL_SUCCESS || sz <= 0) {
+		say(why, whylen, "certificate has no readable public key");
+		return false;
+	}
+	if ((size_t)sz > room) {
+		say(why, whylen, "public key too large (%d bytes)", sz);
+		return false;
+	}
+	*outlen = (size_t)sz;
+	return true;
+}
+
+/* Computes TLSA association data of one matching type. */
+bool x509_digest(unsigned mtype, const unsigned char *in, size_t len,
+                 unsigned char *out, size_t room, size_t *outlen, char *why,
+                 size_t whylen)
+{
+	if (len > UINT32_MAX) {
+		say(why, whylen, "input too large to digest");
+		return false;
+	}
+	switch (mtype) {
+	case X509_MTYPE_FULL:
+		if (len > room) {
+			say(why, whylen, "data too large (%zu bytes)", len);
+			return false;
+		}
+		if (len > 0)
+			memcpy(out, in, len);
+		*outlen = len;
+		return true;
+	case X509_MTYPE_SHA256:
+		if (room < WC_SHA256_DIGEST_SIZE)
+			break;
+		if (wc_Sha256Hash(in, (word32)len, out) != 0) {
+			say(why, whylen, "SHA-256 failed");
+			return false;
+		}
+		*outlen = WC_SHA256_DIGEST_SIZE;
+		return true;
+	case X509_MTYPE_SHA512:
+		if (room < WC_SHA512_DIGEST_SIZE)
+			break;
+		if (wc_Sha512Hash(in, (word32)len, out) != 0) {
+			say(why, whylen, "SHA-512 failed");
+			return false;
+		}
+		*outlen = WC_SHA512_DIGEST_SIZE;
+		return true;
+	default:
+		say(why, whylen, "unknown matching type %u", mtype);
+		return false;
+	}
+	say(why, whylen, "digest buffer too small");
+	return false;
+}
+
+/* Checks that the certificate at `depth` is within its validity dates. */
+static bool in_dates(WOLFSSL_X509 *x, size_t depth, char *why, size_t whylen)
+{
+	/* cmp_current_time: -1 for a time in the past, 1 in the future,
+	 * 0 when it cannot tell. */
+	const WOLFSSL_ASN1_TIME *nb = wolfSSL_X509_get_notBefore(x);
+	const WOLFSSL_ASN1_TIME *na = wolfSSL_X509_get_notAfter(x);
+	int before = wolfSSL_X509_cmp_current_time(nb);
+	int after = wolfSSL_X509_cmp_current_time(na);
+	if (before == 0 || after == 0) {
+		say(why, whylen,
+		    "certificate at depth %zu has unreadable dates", depth);
+		return false;
+	}
+	if (before > 0) {
+		say(why, whylen, "certificate at depth %zu is not yet valid",
+		    depth);
+		return false;
+	}
+	if (after < 0) {
+		say(why, whylen, "certificate at depth %zu has expired", depth);
+		return false;
+	}
+	return true;
+}
+
+/* Checks one certificate's dates (if asked) and that it is a CA (if asked). */
+static bool check_one(const struct tls_chain *chain, size_t depth, bool dates,
+                      bool ca, char *why, size_t whylen)
+{
+	WOLFSSL_X509 *x = parse(&chain->certs[depth]);
+	if (x == NULL) {
+		say(why, whylen, "certificate at depth %zu does not parse",
+		    depth);
+		return false;
+	}
+	bool ok = !dates || in_dates(x, depth, why, whylen);
+	if (ok && ca && wolfSSL_X509_get_isCA(x) != 1) {
+		say(why, whylen, "certificate at depth %zu is not a CA", depth);
+		ok = false;
+	}
+	wolfSSL_X509_free(x);
+	return ok;
+}
+
+/* Verifies chain[0..k-1] link by link up to the anchor chain[k]. */
+bool x509_chain_verify(const struct tls_chain *chain, size_t k, char *why,
+                       size_t whylen)
+{
+	if (chain == NULL || k >= chain->count || k >= TLS_CHAIN_MAX) {
+		say(why, whylen, "no certificate at depth %zu", k);
+		return false;
+	}
+	for (size_t i = 0; i <= k; i++) {
+		if (chain->certs[i].der == NULL || chain->certs[i].len == 0 ||
+		    chain->certs[i].len > LONG_MAX) {
+			say(why, whylen, "certificate at depth %zu is empty",
+			    i);
+			return false;
+		}
+	}
+	/* The anchor's dates (wolfSSL checks only those of the certificates
+	 * it verifies) and every issuer's CA flag. */
+	if (!check_one(chain, k, true, k > 0, why, whylen))
+		return false;
+	for (size_t i = 1; i < k; i++)
+		if (!check_one(chain, i, false, true, why, whylen))
+			return false;
+	if (k == 0)
+		return true;
+
+	WOLFSSL_CERT_MANAGER *cm = wolfSSL_CertManagerNew();
+	if (cm == NULL) {
+		say(why, whylen, "cannot create a certificate manager");
+		return false;
+	}
+	bool ok = true;
+	char buf[128];
+	for (size_t i = k; ok && i-- > 0;) {
+		const struct tls_cert *issuer = &chain->certs[i + 1];
+		const struct tls_cert *subject = &chain->certs[i];
+		wolfSSL_CertManagerUnloadCAs(cm);
+		int rc = wolfSSL_CertManagerLoadCABuffer(cm, issuer->der,
+		                                         (long)issuer->len,
+		                                         WOLFSSL_FILETYPE_ASN1);
+		if (rc != WOLFSSL_SUCCESS) {
+			say(why, whylen,
+			    "certificate at depth %zu cannot be an issuer: %s",
+			    i + 1, verify_error(rc, buf, sizeof buf));
+			ok = false;
+			break;
+		}
+		rc = wolfSSL_CertManagerVerifyBuffer(cm, subject->der,
+		                                     (long)subject->len,
+		                                     WOLFSSL_FILETYPE_ASN1);
+		if (rc != WOLFSSL_SUCCESS) {
+			say(why, whylen, "certificate at depth %zu %s", i,
+			    verify_error(rc, buf, sizeof buf));
+			ok = false;
+		}
+	}
+	wolfSSL_CertManagerFree(cm);
+	return ok;
+}
+
+/* Size of the DER element at p (header and contents), 0 if it is malformed
+ * or runs past len. */
+static size_t der_size(const unsigned char *p, size_t len)
+{
+	if (len < 2)
+		return 0;
+	size_t hdr = 2, n = p[1];
+	if (n & 0x80) {
+		size_t bytes = n & 0x7f;
+		if (bytes == 0 || bytes > 4 || bytes > len - 2)
+			return 0;
+		n = 0;
+		for (size_t i = 0; i < bytes; i++)
+			n = n << 8 | p[2 + i];
+		hdr += bytes;
+	}
+	return n <= len - hdr ? hdr + n : 0;
+}
+
+/* Verifies a certificate's signature with a bare public key. */
+bool x509_signed_by_key(const struct tls_cert *cert, const unsigned char *spki,
+                        size_t len, char *why, size_t whylen)
+{
+	if (spki == NULL || len == 0 || len > LONG_MAX) {
+		say(why, whylen, "no public key");
+		return false;
+	}
+	/* Exactly one SubjectPublicKeyInfo SEQUENCE: wolfSSL would ignore
+	 * bytes after it. */
+	if (spki[0] != 0x30 || der_size(spki, len) != len) {
+		say(why, whylen, "TLSA data is not a public key");
+		return false;
+	}
+	const unsigned char *p = spki;
+	WOLFSSL_EVP_PKEY *key = wolfSSL_d2i_PUBKEY(NULL, &p, (long)len);
+	if (key == NULL) {
+		say(why, whylen, "TLSA data is not a usable public key");
+		return false;
+	}
+	WOLFSSL_X509 *x = parse(cert);
+	if (x == NULL) {
+		wolfSSL_EVP_PKEY_free(key);
+		say(why, whylen, "certificate does not parse");
+		return false;
+	}
+	bool ok = wolfSSL_X509_verify(x, key) == WOLFSSL_SUCCESS;
+	if (!ok)
+		say(why, whylen, "certificate is not signed by the TLSA key");
+	wolfSSL_X509_free(x);
+	wolfSSL_EVP_PKEY_free(key);
+	return ok;
+}
+
+/* ASCII lower case, independent of the locale. */
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Compares two byte strings of equal length, ASCII case-insensitively. */
+static bool same_name(const char *a, const char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* Matches a certificate name against a host name (RFC 6125 rules). */
+bool x509_host_match(const char *pattern, size_t len, const char *host)
+{
+	if (pattern == NULL || host == NULL || memchr(pattern, '\0', len))
+		return false;
+	size_t hlen = strlen(host);
+	if (len > 0 && pattern[len - 1] == '.')
+		len--;
+	if (hlen > 0 && host[hlen - 1] == '.')
+		hlen--;
+	if (len == 0 || hlen == 0 || memchr(host, '*', hlen))
+		return false;
+
+	if (len > 2 && pattern[0] == '*' && pattern[1] == '.') {
+		const char *suffix = pattern + 2;
+		size_t slen = len - 2;
+		/* Two labels at least under the wildcard, and no other '*'. */
+		if (memchr(suffix, '*', slen) || !memchr(suffix, '.', slen) ||
+		    suffix[0] == '.')
+			return false;
+		const char *dot = memchr(host, '.', hlen);
+		if (dot == NULL || dot == host)
+			return false;
+		size_t rest = hlen - (size_t)(dot + 1 - host);
+		return rest == slen && same_name(dot + 1, suffix, slen);
+	}
+	if (memchr(pattern, '*', len))
+		return false;
+	return len == hlen && same_name(pattern, host, len);
+}
+
+/* Appends text to a reason being built, keeping it NUL-terminated. */
+static void append(char *why, size_t whylen, size_t *used, const char *text)
+{
+	if (why == NULL || *used + 1 >= whylen)
+		return;
+	int n = snprintf(why + *used, whylen - *used, "%s", text);
+	if (n > 0)
+		*used += (size_t)n < whylen - *used ? (size_t)n
+		                                    : whylen - *used - 1;
+}
+
+/* Appends a name from a certificate or DNS, escaped for a log. */
+static void append_name(char *why, size_t whylen, size_t *used,
+                        const char *name, size_t len)
+{
+	char shown[SHOWN_NAME_MAX];
+	escape_text(name, len, shown, sizeof shown);
+	append(why, whylen, used, shown);
+}
+
+/* Explains that the leaf names none of the hosts, listing what it names. */
+static void explain_names(const struct DecodedCert *dc, bool use_cn,
+                          const char *const *hosts, size_t n, char *why,
+                          size_t whylen)
+{
+	size_t used = 0;
+	if (why == NULL || whylen == 0)
+		return;
+	why[0] = '\0';
+	if (n == 0) {
+		append(why, whylen, &used, "no host name to check");
+		return;
+	}
+	append(why, whylen, &used,
+	       n == 1 ? "certificate does not name "
+	              : n == 2 ? "certificate names neither "
+	                       : "certificate names none of ");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			append(why, whylen, &used, n == 2 ? " nor " : ", ");
+		append_name(why, whylen, &used, hosts[i], strlen(hosts[i]));
+	}
+	append(why, whylen, &used, " (it names ");
+	bool any = false;
+	if (use_cn) {
+		if (dc->subjectCN != NULL && dc->subjectCNLen > 0) {
+			append(why, whylen, &used, "CN ");
+			append_name(why, whylen, &used, dc->subjectCN,
+			            (size_t)dc->subjectCNLen);
+			any = true;
+		}
+	} else {
+		const DNS_entry *e;
+		for (e = dc->altNames; e != NULL; e = e->next) {
+			if (e->type != ASN_DNS_TYPE || e->name == NULL)
+				continue;
+			if (any)
+				append(why, whylen, &used, ", ");
+			append_name(why, whylen, &used, e->name,
+			            e->len > 0 ? (size_t)e->len : 0);
+			any = true;
+		}
+	}
+	if (!any)
+		append(why, whylen, &used, "nothing");
+	append(why, whylen, &used, ")");
+}
+
+/* Finds the first of the hosts the leaf certificate names. */
+int x509_leaf_names(const struct tls_cert *leaf, const char *const *hosts,
+                    size_t n, char *why, size_t whylen)
+{
+	if (leaf == NULL || leaf->der == NULL || leaf->len == 0 ||
+	    leaf->len > UINT32_MAX) {
+		say(why, whylen, "no leaf certificate");
+		return -1;
+	}
+	struct DecodedCert dc;
+	wc_InitDecodedCert(&dc, leaf->der, (word32)leaf->len, NULL);
+	if (wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL) != 0) {
+		wc_FreeDecodedCert(&dc);
+		say(why, whylen, "leaf certificate does not parse");
+		return -1;
+	}
+	/* RFC 6125 6.4.4: the CN only when there is no dNSName at all. */
+	bool use_cn = true;
+	for (const DNS_entry *e = dc.altNames; e != NULL; e = e->next)
+		if (e->type == ASN_DNS_TYPE)
+			use_cn = false;
+
+	int found = -1;
+	for (size_t i = 0; found < 0 && i < n && i < INT_MAX; i++) {
+		if (hosts[i] == NULL)
+			continue;
+		if (use_cn) {
+			if (dc.subjectCN != NULL && dc.subjectCNLen > 0 &&
+			    x509_host_match(dc.subjectCN,
+			                    (size_t)dc.subjectCNLen, hosts[i]))
+				found = (int)i;
+			continue;
+		}
+		const DNS_entry *e;
+		for (e = dc.altNames; e != NULL; e = e->next) {
+			if (e->type == ASN_DNS_TYPE && e->name != NULL &&
+			    e->len > 0 &&
+			    x509_host_match(e->name, (size_t)e->len,
+			                    hosts[i])) {
+				found = (int)i;
+				break;
+			}
+		}
+	}
+	if (found < 0)
+		explain_names(&dc, use_cn, hosts, n, why, whylen);
+	wc_FreeDecodedCert(&dc);
+	return found;
+}
