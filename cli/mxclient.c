@@ -41,6 +41,7 @@ struct options {
 	unsigned port;
 	unsigned jobs;
 	unsigned timeout;
+	enum mxc_tls_level tls_level;
 	const char *rcpt_file;
 	bool json;
 	int verbose;                  /* -v count */
@@ -77,6 +78,10 @@ static const char usage_text[] =
 	"                       progress goes to stderr\n"
 	"  --timeout SEC        longest single wait; RFC 5321 timeouts are\n"
 	"                       scaled by SEC/600 (default: unscaled)\n"
+	"  --tls-level LEVEL    may: opportunistic TLS, no DANE;\n"
+	"                       encrypt: TLS required, any certificate;\n"
+	"                       dane (default): DANE where published (RFC 7672),\n"
+	"                       else opportunistic; dane-only: DANE required\n"
 	"  -v                   show the SMTP transcript (-vv: debug)\n"
 	"  -q                   show failures only\n"
 	"  --help, --version\n"
@@ -113,6 +118,25 @@ static unsigned parse_number(const char *s, unsigned min, unsigned max,
 		exit(EX_USAGE);
 	}
 	return (unsigned)v;
+}
+
+/* Parses --tls-level (Postfix's names) or exits with a usage error. */
+static enum mxc_tls_level parse_tls_level(const char *s)
+{
+	static const struct {
+		const char *name;
+		enum mxc_tls_level level;
+	} levels[] = {
+		{ "may", MXC_TLS_MAY },
+		{ "encrypt", MXC_TLS_ENCRYPT },
+		{ "dane", MXC_TLS_DANE },
+		{ "dane-only", MXC_TLS_DANE_ONLY },
+	};
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (strcmp(s, levels[i].name) == 0)
+			return levels[i].level;
+	usage_error("--tls-level must be may, encrypt, dane or dane-only, "
+	            "not \"%s\"", s);
 }
 
 /* Strips one pair of angle brackets: "<a@b>" -> "a@b". */
@@ -243,7 +267,7 @@ static char *default_sender(const char *helo)
 static void parse_args(struct run *run, int argc, char **argv)
 {
 	enum { OPT_HELO = 256, OPT_TA, OPT_RESOLVER, OPT_PORT, OPT_RCPT_FILE,
-	       OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
+	       OPT_JSON, OPT_TIMEOUT, OPT_TLS_LEVEL, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "helo", required_argument, NULL, OPT_HELO },
 		{ "trust-anchor", required_argument, NULL, OPT_TA },
@@ -253,6 +277,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 		{ "rcpt-file", required_argument, NULL, OPT_RCPT_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "tls-level", required_argument, NULL, OPT_TLS_LEVEL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -310,6 +335,9 @@ static void parse_args(struct run *run, int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			o->timeout = parse_number(optarg, 1, 86400, "--timeout");
+			break;
+		case OPT_TLS_LEVEL:
+			o->tls_level = parse_tls_level(optarg);
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -489,6 +517,7 @@ int main(int argc, char **argv)
 		.trust_anchor_file = o->trust_anchor,
 		.port = o->port,
 		.timeout = o->timeout,
+		.tls_level = o->tls_level,
 		.max_concurrent = o->jobs,
 		.log = on_log,
 		.log_arg = &run,

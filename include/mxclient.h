@@ -45,12 +45,32 @@ enum mxc_log_level {
 typedef void mxc_log_fn(void *arg, const struct mxc_delivery *delivery,
                         enum mxc_log_level level, const char *line);
 
-/* DANE state of a delivery (RFC 7672); this release never verifies. */
+/* DANE state of a delivery (RFC 7672). */
 enum mxc_dane {
 	MXC_DANE_NONE,     /* no DANE for the host used (or DANE not consulted) */
 	MXC_DANE_VERIFIED, /* the peer matched a DNSSEC-validated TLSA record */
 	MXC_DANE_UNUSABLE, /* TLSA present but unusable: TLS unauthenticated */
-	MXC_DANE_FAILED    /* DANE required and no host passed the check */
+	MXC_DANE_FAILED    /* DANE was required and no host passed the check */
+};
+
+/*
+ * TLS security level, in Postfix's vocabulary.  Whatever the level, DNSSEC
+ * is validated locally and a bogus answer is never taken as insecure.
+ */
+enum mxc_tls_level {
+	/* Default.  Where the MX, address and TLSA records are DNSSEC-secure
+	 * and usable TLSA records exist, STARTTLS is mandatory and the server
+	 * must match them (RFC 7672); with only unusable TLSA records TLS is
+	 * mandatory but unauthenticated; without DANE, opportunistic. */
+	MXC_TLS_DANE,
+	/* Opportunistic TLS: STARTTLS when offered, any certificate; no
+	 * TLSA lookups. */
+	MXC_TLS_MAY,
+	/* TLS mandatory with any certificate; no TLSA lookups. */
+	MXC_TLS_ENCRYPT,
+	/* Only DANE-authenticated TLS: a host without usable, secure TLSA
+	 * records, or that fails to match them, is a temporary failure. */
+	MXC_TLS_DANE_ONLY
 };
 
 /* Engine settings.  Zero every field you do not set: zero means default. */
@@ -70,6 +90,8 @@ struct mxc_engine_options {
 	 * scaled by timeout/600, so the final reply waits `timeout` seconds and
 	 * the shorter stages proportionally less (never below one second). */
 	unsigned timeout;
+	/* TLS security level for every delivery; 0: MXC_TLS_DANE. */
+	enum mxc_tls_level tls_level;
 	/* Deliveries in flight at once; the rest wait in order.  0: 100. */
 	unsigned max_concurrent;
 	/* Log sink and its argument; NULL: no logging.  Lines above

@@ -17,6 +17,7 @@ struct config {
 	struct tls_ctx *tls;      /* the TLS context */
 	char helo[256];           /* EHLO/HELO name */
 	unsigned port;            /* SMTP port */
+	enum mxc_tls_level tls_level; /* what TLS every delivery requires */
 	unsigned timeout;         /* 0: RFC 5321 timeouts; else the longest
 	                             single wait in seconds (see timeout_ms) */
 	mxc_log_fn *log;          /* NULL: no logging */

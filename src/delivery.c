@@ -4,12 +4,13 @@
  *   QUEUED -> MX -> CONNECT <-> SMTP -> DONE
  *
  * MX looks up the domain's MX records (or falls back to the implicit MX)
- * and starts the A and AAAA lookups of every host at once.  CONNECT races
+ * and creates every host at once; each host resolves its addresses and
+ * TLSA records and decides what TLS it must give (host.c).  CONNECT races
  * connections (happy eyeballs) over the hosts in preference order, feeding
  * each host's addresses to the race as soon as that host and every better
- * one are resolved.  SMTP runs the dialogue with the winner; a host that
- * fails sends the delivery back to CONNECT with the next host.  DONE reports
- * once, from its own event.
+ * one are decided.  SMTP runs the dialogue with the winner; a host that
+ * fails sends the delivery back to CONNECT with the next host.  DONE
+ * reports once, from its own event.
  */
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -24,22 +25,20 @@
 #include "connect.h"
 #include "delivery.h"
 #include "dns.h"
-#include "escape.h"
+#include "host.h"
 #include "message.h"
 #include "mxlist.h"
 #include "result.h"
 #include "smtp.h"
 #include "tls.h"
 
-/* Most addresses taken per family per host (Postfix takes 5 in all). */
-#define ADDRS_PER_FAMILY 8
 /* Connection attempt timeout before scaling, seconds (Postfix: 30). */
 #define CONNECT_TIMEOUT 30
 
 enum dlv_state {
 	DLV_QUEUED,  /* waiting for a slot in the engine */
 	DLV_MX,      /* MX lookup out */
-	DLV_CONNECT, /* resolving hosts and racing connections */
+	DLV_CONNECT, /* hosts resolving, connections racing */
 	DLV_SMTP,    /* talking to one host */
 	DLV_DONE,    /* result known; completion pending */
 	DLV_LAST
@@ -50,21 +49,6 @@ static const char *const state_names[DLV_LAST] = {
 };
 _Static_assert(sizeof state_names / sizeof state_names[0] == DLV_LAST,
                "a name for every delivery state");
-
-/* One MX host and what its address lookups found. */
-struct host {
-	struct mxc_delivery *d;       /* the delivery it belongs to */
-	char name[256];
-	unsigned pref;
-	struct dns_query *query[2];   /* [0] AAAA, [1] A, while outstanding */
-	bool answered[2];
-	enum dns_result result[2];
-	char error[2][64];            /* DNS error per family, for reports */
-	struct sockaddr_storage found[2][ADDRS_PER_FAMILY];
-	size_t nfound[2];
-	struct sockaddr_storage *addrs; /* interleaved, once both answered */
-	size_t naddrs;
-};
 
 struct mxc_delivery {
 	TAILQ_ENTRY(mxc_delivery) link; /* in one of the engine's lists */
@@ -81,12 +65,11 @@ struct mxc_delivery {
 	struct timespec started_at;
 
 	struct dns_query *mx_query;
-	struct host *hosts;
+	struct host *hosts[MXLIST_MAX]; /* in the order to try */
 	size_t nhosts;
 	bool implicit_mx;
 
 	struct he *he;                  /* the current race */
-	size_t first_host;              /* the race covers hosts from here */
 	size_t next_feed;               /* next host to give to the race */
 	size_t *target_host;            /* race target index -> host index */
 	size_t ntargets_cap;
@@ -96,13 +79,16 @@ struct mxc_delivery {
 	bool smtp_ended;                /* its outcome is in `session` */
 	struct smtp_outcome session;    /* latest session outcome */
 	bool had_session;               /* some host was talked to */
+	struct host_tls session_tls;    /* what that session had to achieve */
+	const char *names[2];           /* its DANE reference names */
 
 	struct event *ev_step;          /* continues after smtp and at DONE */
 
 	/* The result, filled as things happen. */
 	enum mxc_outcome outcome;
 	int exit_status;
-	char detail[1280];
+	enum mxc_dane dane;
+	char detail[2048];
 	char mx[256];
 	char address[INET6_ADDRSTRLEN];
 };
@@ -150,33 +136,71 @@ static void stop_everything(struct mxc_delivery *d)
 		dns_cancel(d->mx_query);
 		d->mx_query = NULL;
 	}
-	for (size_t i = 0; i < d->nhosts; i++)
-		for (int f = 0; f < 2; f++)
-			if (d->hosts[i].query[f] != NULL) {
-				dns_cancel(d->hosts[i].query[f]);
-				d->hosts[i].query[f] = NULL;
-			}
+	for (size_t i = 0; i < d->nhosts; i++) {
+		host_free(d->hosts[i]);
+		d->hosts[i] = NULL;
+	}
+	d->nhosts = 0;
 	he_free(d->he);
 	d->he = NULL;
 	smtp_free(d->smtp);
 	d->smtp = NULL;
 }
 
-/* ---- CONNECT: feeding the race, in host order ---- */
+/* ---- giving up: which host failed which way ---- */
 
-/* True when both of a host's address lookups have answered. */
-static bool host_resolved(const struct host *h)
+/*
+ * Ends the delivery when no host is left.  Permanent only when every host
+ * provably has no address (like Postfix's 5.4.4); otherwise temporary, with
+ * every host's reason when there were several.
+ */
+static void give_up(struct mxc_delivery *d)
 {
-	return h->answered[0] && h->answered[1];
+	size_t failed = 0, no_address = 0;
+	bool dane = false;
+	for (size_t i = 0; i < d->nhosts; i++) {
+		failed += host_failure(d->hosts[i])[0] != '\0';
+		no_address += host_has_no_address(d->hosts[i]);
+		dane |= host_dane_failed(d->hosts[i]);
+	}
+	if (dane)
+		d->dane = MXC_DANE_FAILED;
+	char detail[sizeof d->detail];
+	if (no_address == d->nhosts) {
+		if (d->implicit_mx)
+			snprintf(detail, sizeof detail, "domain %s has no MX and no "
+			         "address records", d->domain);
+		else
+			snprintf(detail, sizeof detail, "no MX host of %s has an "
+			         "address", d->domain);
+		finish(d, MXC_PERMFAIL, 68, detail);
+		return;
+	}
+	size_t used = 0;
+	detail[0] = '\0';
+	if (failed > 1)
+		used = (size_t)snprintf(detail, sizeof detail,
+		                        "every MX host of %s failed: ", d->domain);
+	for (size_t i = 0, n = 0; i < d->nhosts && used < sizeof detail; i++) {
+		const char *why = host_failure(d->hosts[i]);
+		if (why[0] == '\0')
+			continue;
+		used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s",
+		                         n++ ? "; " : "", why);
+	}
+	finish(d, MXC_TEMPFAIL, 75, detail);
 }
 
-/* Gives the race every address of the resolved hosts, in order. */
+/* ---- CONNECT: feeding the race, in host order ---- */
+
+/* Gives the race every address of the decided hosts, in order. */
 static void feed_race(struct mxc_delivery *d)
 {
-	while (d->next_feed < d->nhosts && host_resolved(&d->hosts[d->next_feed])) {
-		struct host *h = &d->hosts[d->next_feed];
-		for (size_t i = 0; i < h->naddrs; i++) {
-			int idx = he_add(d->he, &h->addrs[i]);
+	while (d->next_feed < d->nhosts && host_ready(d->hosts[d->next_feed])) {
+		const struct sockaddr_storage *addrs;
+		size_t n = host_addrs(d->hosts[d->next_feed], &addrs);
+		for (size_t i = 0; i < n; i++) {
+			int idx = he_add(d->he, &addrs[i]);
 			if (idx < 0)
 				break; /* out of memory: fewer targets */
 			if ((size_t)idx >= d->ntargets_cap) {
@@ -195,50 +219,35 @@ static void feed_race(struct mxc_delivery *d)
 		he_close_input(d->he);
 }
 
-/*
- * The race failed: every address of the remaining hosts was refused or timed
- * out, or there was none.  Says why as precisely as the evidence allows.
- */
+/* A host is decided: its addresses may join the race. */
+static void on_host_ready(void *arg, struct host *h)
+{
+	struct mxc_delivery *d = arg;
+	(void)h;
+	if (d->state == DLV_CONNECT && d->he != NULL)
+		feed_race(d);
+}
+
+/* The race failed: every address of the remaining hosts failed. */
 static void race_failed(struct mxc_delivery *d)
 {
-	char detail[1280];
+	/* Each host keeps the last connection error among its addresses. */
 	size_t n = he_count(d->he);
-	/* A server that spoke is the best witness of why mail did not go. */
-	if (d->had_session) {
-		finish(d, MXC_TEMPFAIL, 75, d->session.detail);
-		return;
-	}
-	if (n > 0) {
-		size_t h = d->target_host[n - 1];
+	for (size_t i = 0; i < n; i++) {
+		const char *err = he_target_error(d->he, i);
+		if (err[0] == '\0')
+			continue;
+		struct host *h = d->hosts[d->target_host[i]];
 		char a[INET6_ADDRSTRLEN];
-		addr_text(he_target_addr(d->he, n - 1), a, sizeof a);
-		snprintf(detail, sizeof detail, "connect to %s[%s]:%u: %s",
-		         d->hosts[h].name, a, d->config->port,
-		         he_target_error(d->he, n - 1));
-		snprintf(d->mx, sizeof d->mx, "%s", d->hosts[h].name);
+		addr_text(he_target_addr(d->he, i), a, sizeof a);
+		dlog(d, MXC_LOG_INFO, "connect to %s[%s]:%u: %s", host_name(h), a,
+		     d->config->port, err);
+		host_fail(h, false, "connect to %s[%s]:%u: %s", host_name(h), a,
+		          d->config->port, err);
+		snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
 		snprintf(d->address, sizeof d->address, "%s", a);
-		finish(d, MXC_TEMPFAIL, 75, detail);
-		return;
 	}
-	/* No address at all: temporary if any lookup failed, else the
-	 * hosts provably have no address (permanent, like Postfix's 5.4.4). */
-	for (size_t i = 0; i < d->nhosts; i++)
-		for (int f = 0; f < 2; f++)
-			if (d->hosts[i].result[f] == DNS_FAIL) {
-				snprintf(detail, sizeof detail,
-				         "cannot resolve %s (%s): %s",
-				         d->hosts[i].name, f == 0 ? "AAAA" : "A",
-				         d->hosts[i].error[f]);
-				finish(d, MXC_TEMPFAIL, 75, detail);
-				return;
-			}
-	if (d->implicit_mx)
-		snprintf(detail, sizeof detail,
-		         "domain %s has no MX and no address records", d->domain);
-	else
-		snprintf(detail, sizeof detail,
-		         "no MX host of %s has an address", d->domain);
-	finish(d, MXC_PERMFAIL, 68, detail);
+	give_up(d);
 }
 
 /* The SMTP session ended; called from io's stack, so only record it. */
@@ -259,22 +268,30 @@ static void on_race(void *arg, int fd, size_t index)
 		race_failed(d);
 		return;
 	}
-	size_t h = d->target_host[index];
-	d->smtp_host = h;
-	snprintf(d->mx, sizeof d->mx, "%s", d->hosts[h].name);
+	size_t hi = d->target_host[index];
+	struct host *h = d->hosts[hi];
+	d->smtp_host = hi;
+	snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
 	addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
 	for (size_t i = 0; i < index; i++)
 		if (he_target_error(d->he, i)[0] != '\0') {
 			char a[INET6_ADDRSTRLEN];
 			addr_text(he_target_addr(d->he, i), a, sizeof a);
 			dlog(d, MXC_LOG_INFO, "connect to %s[%s]:%u: %s",
-			     d->hosts[d->target_host[i]].name, a, d->config->port,
-			     he_target_error(d->he, i));
+			     host_name(d->hosts[d->target_host[i]]), a,
+			     d->config->port, he_target_error(d->he, i));
 		}
 	dlog(d, MXC_LOG_INFO, "connected to %s[%s]:%u", d->mx, d->address,
 	     d->config->port);
 	he_free(d->he); /* allowed from inside its callback */
 	d->he = NULL;
+
+	host_tls(h, &d->session_tls);
+	const struct host_tls *t = &d->session_tls;
+	/* RFC 7672 3.2.2: the reference names are the TLSA base domain and
+	 * the MX host name; 8.1: SNI is the TLSA base domain. */
+	d->names[0] = t->base;
+	d->names[1] = d->mx;
 	struct smtp_params p = {
 		.config = d->config,
 		.delivery = d,
@@ -283,6 +300,12 @@ static void on_race(void *arg, int fd, size_t index)
 		.message = d->message,
 		.mx = d->mx,
 		.address = d->address,
+		.tls = t->need,
+		.sni = t->base[0] != '\0' ? t->base : d->mx,
+		.tlsa = t->tlsa,
+		.ntlsa = t->ntlsa,
+		.names = d->names,
+		.nnames = 2,
 	};
 	d->smtp_ended = false;
 	d->smtp = smtp_start(fd, &p, on_smtp_done, d);
@@ -296,7 +319,6 @@ static void on_race(void *arg, int fd, size_t index)
 /* Starts a race over the hosts from `first` on. */
 static void start_race(struct mxc_delivery *d, size_t first)
 {
-	d->first_host = first;
 	d->next_feed = first;
 	d->he = he_new(d->config->base, d->config->port,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
@@ -308,6 +330,17 @@ static void start_race(struct mxc_delivery *d, size_t first)
 	feed_race(d);
 }
 
+/* What DANE achieved in a session that carried mail. */
+static enum mxc_dane session_dane(const struct mxc_delivery *d)
+{
+	if (d->session_tls.need == SMTP_TLS_DANE && d->session.dane_checked &&
+	    d->session.dane.authenticated)
+		return MXC_DANE_VERIFIED;
+	if (d->session_tls.tlsa_present)
+		return MXC_DANE_UNUSABLE;
+	return MXC_DANE_NONE;
+}
+
 /* After a session: delivered, stopped, or on to the next host. */
 static void after_session(struct mxc_delivery *d)
 {
@@ -317,63 +350,33 @@ static void after_session(struct mxc_delivery *d)
 	d->had_session = true;
 	switch (o->verdict) {
 	case VERDICT_DELIVERED:
+		d->dane = session_dane(d);
 		finish(d, MXC_DELIVERED, 0, o->detail);
 		return;
 	case VERDICT_PERMFAIL:
-		finish(d, MXC_PERMFAIL, o->exit_status, o->detail);
-		return;
 	case VERDICT_TEMPFAIL:
-		finish(d, MXC_TEMPFAIL, o->exit_status, o->detail);
+		d->dane = session_dane(d);
+		finish(d, o->verdict == VERDICT_PERMFAIL ? MXC_PERMFAIL
+		                                         : MXC_TEMPFAIL,
+		       o->exit_status, o->detail);
 		return;
 	case VERDICT_NEXT_HOST:
 	case VERDICT_CONTINUE:
 		break;
 	}
+	/* A host that could not give the TLS its TLSA records demand failed
+	 * its DANE check. */
+	bool dane = d->session_tls.tlsa_present && o->tls_failed;
+	host_fail(d->hosts[d->smtp_host], dane, "%s", o->detail);
 	if (d->smtp_host + 1 >= d->nhosts) {
-		finish(d, MXC_TEMPFAIL, 75, o->detail);
+		give_up(d);
 		return;
 	}
 	dlog(d, MXC_LOG_ERROR, "%s; trying the next MX host", o->detail);
 	start_race(d, d->smtp_host + 1);
 }
 
-/* ---- MX and address lookups ---- */
-
-/* One of a host's address lookups answered. */
-static void on_addr(void *arg, const struct dns_answer *a)
-{
-	struct host *h = arg;
-	int f = a->type == DNS_AAAA ? 0 : 1;
-	struct mxc_delivery *d = h->d;
-	h->query[f] = NULL;
-	h->answered[f] = true;
-	h->result[f] = a->result;
-	snprintf(h->error[f], sizeof h->error[f], "%s", a->error);
-	for (size_t i = 0; i < a->count && h->nfound[f] < ADDRS_PER_FAMILY; i++)
-		h->found[f][h->nfound[f]++] = a->addr[i];
-	char list[256] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < h->nfound[f] && used < sizeof list - 50; i++) {
-		char t[INET6_ADDRSTRLEN];
-		addr_text(&h->found[f][i], t, sizeof t);
-		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
-		                         i ? " " : "", t);
-	}
-	dlog(d, MXC_LOG_DEBUG, "%s %s: %s%s (dnssec %s)", h->name,
-	     f == 0 ? "AAAA" : "A", a->result == DNS_FOUND ? list : "",
-	     a->result == DNS_FOUND ? "" : a->result == DNS_FAIL ? a->error
-	                                 : a->result == DNS_NODATA ? "none"
-	                                                           : "no such name",
-	     dnssec_status_name(a->dnssec));
-	if (!host_resolved(h))
-		return;
-	h->addrs = calloc(h->nfound[0] + h->nfound[1] + 1, sizeof *h->addrs);
-	if (h->addrs != NULL)
-		h->naddrs = mxlist_interleave(h->found[0], h->nfound[0],
-		                              h->found[1], h->nfound[1], h->addrs);
-	if (d->state == DLV_CONNECT && d->he != NULL)
-		feed_race(d);
-}
+/* ---- MX lookup ---- */
 
 /* Random numbers for MX shuffling. */
 static uint32_t random_below(void *arg, uint32_t bound)
@@ -382,18 +385,24 @@ static uint32_t random_below(void *arg, uint32_t bound)
 	return bound > 1 ? arc4random_uniform(bound) : 0;
 }
 
-/* Starts the A and AAAA lookups of every host. */
-static bool start_host_lookups(struct mxc_delivery *d)
+/* Creates the hosts to try and starts their lookups. */
+static bool make_hosts(struct mxc_delivery *d, const struct dns_mx *mx,
+                       size_t n, bool mx_secure)
 {
-	for (size_t i = 0; i < d->nhosts; i++) {
-		struct host *h = &d->hosts[i];
-		h->d = d;
-		h->query[0] = dns_lookup(d->config->dns, h->name, DNS_AAAA,
-		                         on_addr, h);
-		h->query[1] = dns_lookup(d->config->dns, h->name, DNS_A,
-		                         on_addr, h);
-		if (h->query[0] == NULL || h->query[1] == NULL)
+	for (size_t i = 0; i < n; i++) {
+		struct host_params p = {
+			.config = d->config,
+			.delivery = d,
+			.name = mx[i].host,
+			.pref = mx[i].pref,
+			.mx_secure = mx_secure,
+			.ready = on_host_ready,
+			.arg = d,
+		};
+		d->hosts[i] = host_new(&p);
+		if (d->hosts[i] == NULL)
 			return false;
+		d->nhosts = i + 1;
 	}
 	return true;
 }
@@ -403,13 +412,15 @@ static void on_mx(void *arg, const struct dns_answer *a)
 {
 	struct mxc_delivery *d = arg;
 	char detail[600];
+	struct dns_mx order[MXLIST_MAX];
+	size_t n = 0;
 	d->mx_query = NULL;
 	switch (a->result) {
 	case DNS_NXDOMAIN:
 		snprintf(detail, sizeof detail, "domain %s does not exist", d->domain);
 		finish(d, MXC_PERMFAIL, 68, detail);
 		return;
-	case DNS_FAIL:
+	case DNS_FAIL: /* SERVFAIL, timeout, bogus: never "no MX" */
 		snprintf(detail, sizeof detail, "MX lookup for %s failed: %s",
 		         d->domain, a->error);
 		finish(d, MXC_TEMPFAIL, 75, detail);
@@ -417,17 +428,13 @@ static void on_mx(void *arg, const struct dns_answer *a)
 	case DNS_NODATA:
 		/* RFC 5321 5.1: no MX means the domain is its own MX. */
 		d->implicit_mx = true;
-		d->nhosts = 1;
-		d->hosts = calloc(1, sizeof *d->hosts);
-		if (d->hosts == NULL)
-			break;
-		snprintf(d->hosts[0].name, sizeof d->hosts[0].name, "%s", d->domain);
+		snprintf(order[0].host, sizeof order[0].host, "%s", d->domain);
+		order[0].pref = 0;
+		n = 1;
 		dlog(d, MXC_LOG_INFO, "no MX for %s (dnssec %s): using the domain "
 		     "itself (implicit MX)", d->domain, dnssec_status_name(a->dnssec));
 		break;
-	case DNS_FOUND: {
-		struct dns_mx order[MXLIST_MAX];
-		size_t n = 0;
+	case DNS_FOUND:
 		if (mxlist_order(a->mx, a->count, order, MXLIST_MAX, &n,
 		                 random_below, NULL) == MXLIST_NULL_MX) {
 			snprintf(detail, sizeof detail, "domain %s does not accept "
@@ -441,30 +448,17 @@ static void on_mx(void *arg, const struct dns_answer *a)
 			finish(d, MXC_PERMFAIL, 68, detail);
 			return;
 		}
-		d->hosts = calloc(n, sizeof *d->hosts);
-		if (d->hosts == NULL)
-			break;
-		d->nhosts = n;
 		char list[512] = "";
 		size_t used = 0;
-		for (size_t i = 0; i < n; i++) {
-			char safe[300];
-			escape_text(order[i].host, strlen(order[i].host), safe,
-			            sizeof safe);
-			snprintf(d->hosts[i].name, sizeof d->hosts[i].name, "%s",
-			         order[i].host);
-			d->hosts[i].pref = order[i].pref;
-			if (used < sizeof list)
-				used += (size_t)snprintf(list + used, sizeof list - used,
-				                         "%s%u %s", i ? ", " : "",
-				                         order[i].pref, safe);
-		}
+		for (size_t i = 0; i < n && used < sizeof list; i++)
+			used += (size_t)snprintf(list + used, sizeof list - used,
+			                         "%s%u %s", i ? ", " : "",
+			                         order[i].pref, order[i].host);
 		dlog(d, MXC_LOG_INFO, "MX for %s (dnssec %s): %s", d->domain,
 		     dnssec_status_name(a->dnssec), list);
 		break;
 	}
-	}
-	if (d->hosts == NULL || !start_host_lookups(d)) {
+	if (!make_hosts(d, order, n, a->dnssec == DNSSEC_SECURE)) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
 		return;
 	}
@@ -480,7 +474,15 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 	     state_names[next]);
 	d->state = next;
 	if (next == DLV_DONE) {
-		stop_everything(d);
+		/* Hosts stay until the report: it reads their failures. */
+		if (d->mx_query != NULL) {
+			dns_cancel(d->mx_query);
+			d->mx_query = NULL;
+		}
+		he_free(d->he);
+		d->he = NULL;
+		smtp_free(d->smtp);
+		d->smtp = NULL;
 		event_active(d->ev_step, EV_TIMEOUT, 0);
 	}
 }
@@ -488,6 +490,7 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 /* Reports the result and hands the delivery back to the engine. */
 static void complete(struct mxc_delivery *d)
 {
+	stop_everything(d);
 	if (d->outcome == MXC_DELIVERED)
 		dlog(d, MXC_LOG_INFO, "%s", d->detail);
 	else
@@ -510,7 +513,7 @@ static void complete(struct mxc_delivery *d)
 		.address = d->address,
 		.tls_version = d->had_session ? o->tls_version : "",
 		.tls_cipher = d->had_session ? o->tls_cipher : "",
-		.dane = MXC_DANE_NONE,
+		.dane = d->dane,
 		.peer_chain = certs,
 		.peer_chain_count = o->chain.count,
 		.elapsed_ms = elapsed_ms(d),
@@ -586,9 +589,6 @@ void delivery_free(struct mxc_delivery *d)
 	if (d == NULL)
 		return;
 	stop_everything(d);
-	for (size_t i = 0; i < d->nhosts; i++)
-		free(d->hosts[i].addrs);
-	free(d->hosts);
 	free(d->target_host);
 	tls_chain_free(&d->session.chain);
 	if (d->ev_step != NULL)

@@ -96,6 +96,10 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		snprintf(err, errlen, "no event_base given");
 		return NULL;
 	}
+	if (o->tls_level > MXC_TLS_DANE_ONLY) {
+		snprintf(err, errlen, "unknown TLS level %d", (int)o->tls_level);
+		return NULL;
+	}
 	if (o->port > 65535) {
 		snprintf(err, errlen, "port %u is out of range", o->port);
 		return NULL;
@@ -111,6 +115,7 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	c->base = base;
 	c->port = o->port ? o->port : 25;
 	c->timeout = o->timeout;
+	c->tls_level = o->tls_level;
 	c->log = o->log;
 	c->log_arg = o->log_arg;
 	c->log_level = o->log_level;

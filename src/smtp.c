@@ -118,6 +118,7 @@ static void lost(struct smtp *s, const char *how, const char *why)
 	         why != NULL ? " (" : "", why != NULL ? why : "",
 	         why != NULL ? ")" : "");
 	conclude(s, v, exit_status, detail);
+	s->outcome.tls_failed = s->stage == STAGE_TLS;
 	finish(s);
 }
 
@@ -229,6 +230,41 @@ static bool can_send(struct smtp *s)
 	return true;
 }
 
+/*
+ * Authenticates the peer against the TLSA records, inside the handshake
+ * and before our Finished: a peer that fails never receives a byte of
+ * SMTP (RFC 7672 3.1).
+ */
+static bool verify_dane(void *arg, const struct tls_chain *chain, char *why,
+                        size_t whylen)
+{
+	struct smtp *s = arg;
+	dane_check(s->p.tlsa, s->p.ntlsa, chain, s->p.names, s->p.nnames,
+	           &s->outcome.dane);
+	s->outcome.dane_checked = true;
+	if (s->outcome.dane.authenticated)
+		return true;
+	snprintf(why, whylen, "DANE authentication failed: %s",
+	         s->outcome.dane.why);
+	return false;
+}
+
+/*
+ * Concludes that this host cannot give the TLS required of it: it goes no
+ * further than EHLO, in clear, and the next host is tried.
+ */
+static void tls_refused(struct smtp *s, const char *what)
+{
+	char text[1024] = "", detail[1280];
+	if (s->reply.code >= 400) /* the refusal itself says more */
+		reply_line(&s->reply, text, sizeof text);
+	snprintf(detail, sizeof detail, "TLS is required, but host %s[%s] %s%s%s",
+	         s->p.mx, s->p.address, what, text[0] != '\0' ? ": " : "", text);
+	conclude(s, VERDICT_NEXT_HOST, EXIT_TEMPFAIL, detail);
+	s->outcome.tls_failed = true;
+	enter(s, STAGE_QUIT);
+}
+
 /* Starts TLS after the server's 220 to STARTTLS. */
 static void begin_tls(struct smtp *s)
 {
@@ -241,7 +277,9 @@ static void begin_tls(struct smtp *s)
 		return;
 	}
 	char err[128];
-	struct tls *tls = tls_new(s->p.config->tls, s->fd, s->p.mx, NULL, NULL,
+	bool dane = s->p.tls == SMTP_TLS_DANE;
+	struct tls *tls = tls_new(s->p.config->tls, s->fd, s->p.sni,
+	                          dane ? verify_dane : NULL, dane ? s : NULL,
 	                          err, sizeof err);
 	if (tls == NULL) {
 		lost(s, "cannot start TLS with", err);
@@ -293,13 +331,24 @@ static void on_reply(struct smtp *s)
 		enter(s, STAGE_EHLO);
 		return;
 	case STAGE_EHLO:
+		if (!ok && io_tls(s->io) == NULL &&
+		    s->p.tls != SMTP_TLS_OPPORTUNISTIC) {
+			tls_refused(s, "refused EHLO"); /* HELO has no STARTTLS */
+			return;
+		}
 		if (!ok) { /* EHLO refused: RFC 5321 4.1.4 says try HELO */
 			enter(s, STAGE_HELO);
 			return;
 		}
 		ehlo_parse(r, &s->caps);
-		if (s->caps.starttls && io_tls(s->io) == NULL) {
+		if (io_tls(s->io) != NULL)
+			break;
+		if (s->caps.starttls) {
 			enter(s, STAGE_STARTTLS);
+			return;
+		}
+		if (s->p.tls != SMTP_TLS_OPPORTUNISTIC) {
+			tls_refused(s, "did not offer STARTTLS");
 			return;
 		}
 		break;
@@ -309,6 +358,10 @@ static void on_reply(struct smtp *s)
 	case STAGE_STARTTLS:
 		if (ok) {
 			begin_tls(s);
+			return;
+		}
+		if (s->p.tls != SMTP_TLS_OPPORTUNISTIC) {
+			tls_refused(s, "refused STARTTLS");
 			return;
 		}
 		/* Opportunistic: a refused STARTTLS leaves the session as it
@@ -399,10 +452,14 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 		         "%s", tls_cipher(tls));
 		tls_take_chain(tls, &s->outcome.chain);
 		config_log(s->p.config, s->p.delivery, MXC_LOG_INFO,
-		           "TLS with %s[%s]: %s %s, %zu certificate(s), not "
-		           "authenticated", s->p.mx, s->p.address,
-		           s->outcome.tls_version, s->outcome.tls_cipher,
-		           s->outcome.chain.count);
+		           "TLS with %s[%s]: %s %s, %zu certificate(s), %s%s",
+		           s->p.mx, s->p.address, s->outcome.tls_version,
+		           s->outcome.tls_cipher, s->outcome.chain.count,
+		           s->p.tls == SMTP_TLS_DANE ? "DANE verified: "
+		           : s->p.tls == SMTP_TLS_REQUIRED
+		               ? "required, not authenticated"
+		               : "opportunistic, not authenticated",
+		           s->p.tls == SMTP_TLS_DANE ? s->outcome.dane.why : "");
 		enter(s, STAGE_EHLO);
 		return;
 	}
@@ -413,9 +470,13 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 		lost(s, "lost connection with", NULL);
 		return;
 	case IO_ERROR:
-		lost(s, s->stage == STAGE_TLS ? "TLS failed with"
-		                              : "lost connection with",
-		     io_error(s->io));
+		if (s->outcome.dane_checked && !s->outcome.dane.authenticated)
+			lost(s, "DANE authentication failed for",
+			     s->outcome.dane.why);
+		else
+			lost(s, s->stage == STAGE_TLS ? "TLS failed with"
+			                              : "lost connection with",
+			     io_error(s->io));
 		return;
 	}
 }

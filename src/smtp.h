@@ -6,11 +6,20 @@
 #ifndef MXC_SMTP_H
 #define MXC_SMTP_H
 
+#include "dane.h"
 #include "reply.h"
 #include "result.h"
 #include "tls.h"
 
 struct config;
+
+/* What TLS a session must achieve before the envelope is sent. */
+enum smtp_tls {
+	SMTP_TLS_OPPORTUNISTIC, /* STARTTLS when offered, any peer; else clear */
+	SMTP_TLS_REQUIRED,      /* STARTTLS mandatory, any peer */
+	SMTP_TLS_DANE           /* STARTTLS mandatory, the peer must match the
+	                           TLSA records during the handshake */
+};
 struct mxc_delivery;
 struct mxc_message;
 struct smtp;
@@ -26,6 +35,9 @@ struct smtp_outcome {
 	char detail[1280];     /* one line for people */
 	char tls_version[32];  /* "" when the session stayed in clear */
 	char tls_cipher[64];
+	bool tls_failed;       /* the TLS required was refused or failed */
+	bool dane_checked;     /* the handshake reached the DANE check */
+	struct dane_result dane; /* its result (SMTP_TLS_DANE only) */
 	/* The peer's certificate chain, leaf first, moved here from the TLS
 	 * session when the handshake ended; the receiver of the outcome owns
 	 * it (tls_chain_free).  Empty without TLS. */
@@ -41,6 +53,14 @@ struct smtp_params {
 	const struct mxc_message *message;
 	const char *mx;                      /* host name, for SNI and reports */
 	const char *address;                 /* its IP as text, for reports */
+	enum smtp_tls tls;                   /* what TLS must be achieved */
+	const char *sni;                     /* name sent in SNI: the TLSA base
+	                                        domain under DANE, else mx */
+	const struct dane_tlsa *tlsa;        /* SMTP_TLS_DANE: the records */
+	size_t ntlsa;
+	const char *const *names;            /* SMTP_TLS_DANE: reference names
+	                                        (TLSA base domain, MX host) */
+	size_t nnames;
 };
 
 /*

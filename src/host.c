@@ -1,0 +1,431 @@
+/*
+ * host: resolve one MX host and decide what TLS it must give.
+ *
+ * The A, AAAA and (when DANE may apply) TLSA lookups go out together, so
+ * DANE costs no extra round trip in the common case.  The decision follows
+ * RFC 7672 2.2:
+ *   - DANE applies only when the MX RRset and the host's address records
+ *     are DNSSEC-secure;
+ *   - when the address lookup followed a secure CNAME, the TLSA records of
+ *     the expanded name are tried first, then those of the MX host name
+ *     (2.2.2), and the name whose records are used is the TLSA base domain;
+ *   - secure TLSA records make STARTTLS mandatory (authenticated when some
+ *     record is usable); a secure denial or an insecure answer means no
+ *     DANE; a bogus answer or a failed lookup in a signed zone makes the
+ *     host unusable, never "no DANE".
+ * The TLS level then maps that to what a session needs.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dns.h"
+#include "host.h"
+#include "mxlist.h"
+
+/* Most addresses taken per family (Postfix takes 5 in all). */
+#define ADDRS_PER_FAMILY 8
+
+/* Address families, in lookup order. */
+enum { FAM6, FAM4, FAM_LAST };
+
+/* What one TLSA lookup said, for DANE's purposes. */
+enum tlsa_kind {
+	TLSA_PENDING, /* not answered (or not asked) */
+	TLSA_NONE,    /* no DANE: secure denial, or an insecure answer */
+	TLSA_RECORDS, /* DNSSEC-secure records (usable or not) */
+	TLSA_FAIL     /* bogus, unvalidated, or a failed lookup */
+};
+
+/* One TLSA lookup: at the MX host name, or at its CNAME-expanded name. */
+struct tlsa_lookup {
+	struct host *host;
+	char qname[300];           /* _PORT._tcp.NAME */
+	char base[256];            /* NAME: the TLSA base domain if used */
+	struct dns_query *query;   /* while outstanding */
+	bool asked;
+	enum tlsa_kind kind;
+	struct dane_tlsa *recs;    /* TLSA_RECORDS: our copy */
+	size_t nrecs;
+	char error[128];           /* TLSA_FAIL: why */
+};
+
+/* One address family's lookup. */
+struct addr_lookup {
+	struct host *host;
+	enum dns_type type;
+	struct dns_query *query;   /* while outstanding */
+	bool answered;
+	enum dns_result result;
+	enum dnssec_status dnssec;
+	char error[96];
+	struct sockaddr_storage found[ADDRS_PER_FAMILY];
+	size_t nfound;
+};
+
+struct host {
+	struct host_params p;
+	char name[256];
+	struct addr_lookup addr[FAM_LAST];
+	char canonical[256];       /* owner of the addresses after CNAMEs */
+	struct tlsa_lookup tlsa[2]; /* [0] the host name, [1] the CNAME target */
+	bool dane_possible;        /* TLS level and MX security allow DANE */
+	bool ready;                /* decided */
+	struct sockaddr_storage addrs[FAM_LAST * ADDRS_PER_FAMILY];
+	size_t naddrs;
+	struct host_tls tls;       /* the decision */
+	char failure[700];         /* why the host failed, "" if it did not */
+	bool dane_failed;
+	bool no_address;
+};
+
+static void decide(struct host *h);
+
+/* Logs a line about the host's delivery. */
+#define hlog(h, level, ...) \
+	config_log((h)->p.config, (h)->p.delivery, (level), __VA_ARGS__)
+
+/* Records why the host failed; the first reason stays. */
+void host_fail(struct host *h, bool dane, const char *fmt, ...)
+{
+	if (h->failure[0] != '\0')
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->failure, sizeof h->failure, fmt, ap);
+	va_end(ap);
+	h->dane_failed = dane;
+}
+
+/* Classifies a TLSA answer (the host's address records being secure). */
+static void take_tlsa(struct tlsa_lookup *t, const struct dns_answer *a)
+{
+	t->query = NULL;
+	if (a->result == DNS_FAIL) {
+		t->kind = TLSA_FAIL;
+		snprintf(t->error, sizeof t->error, "%s", a->error);
+		return;
+	}
+	if (a->dnssec == DNSSEC_INSECURE) {
+		t->kind = TLSA_NONE; /* provably unsigned: no DANE */
+		return;
+	}
+	if (a->dnssec != DNSSEC_SECURE) {
+		/* Indeterminate is not insecure: it could hide records. */
+		t->kind = TLSA_FAIL;
+		snprintf(t->error, sizeof t->error, "answer not validated (%s)",
+		         dnssec_status_name(a->dnssec));
+		return;
+	}
+	if (a->result != DNS_FOUND) {
+		t->kind = TLSA_NONE; /* secure proof that none exist */
+		return;
+	}
+	struct dane_tlsa recs[DANE_TLSA_MAX];
+	if (a->count > DANE_TLSA_MAX) {
+		t->kind = TLSA_FAIL;
+		snprintf(t->error, sizeof t->error, "%zu TLSA records, more than "
+		         "the %d accepted", a->count, DANE_TLSA_MAX);
+		return;
+	}
+	for (size_t i = 0; i < a->count; i++)
+		recs[i] = (struct dane_tlsa){ a->tlsa[i].usage, a->tlsa[i].selector,
+		                              a->tlsa[i].mtype, a->tlsa[i].len,
+		                              a->tlsa[i].data };
+	t->recs = dane_tlsa_dup(recs, a->count);
+	if (t->recs == NULL) {
+		t->kind = TLSA_FAIL;
+		snprintf(t->error, sizeof t->error, "out of memory");
+		return;
+	}
+	t->nrecs = a->count;
+	t->kind = TLSA_RECORDS;
+}
+
+/* A TLSA answer arrived. */
+static void on_tlsa(void *arg, const struct dns_answer *a)
+{
+	struct tlsa_lookup *t = arg;
+	take_tlsa(t, a);
+	decide(t->host);
+}
+
+/* Sends a TLSA lookup for `name`. */
+static void ask_tlsa(struct host *h, struct tlsa_lookup *t, const char *name)
+{
+	t->host = h;
+	t->asked = true;
+	snprintf(t->base, sizeof t->base, "%s", name);
+	snprintf(t->qname, sizeof t->qname, "_%u._tcp.%s", h->p.config->port,
+	         name);
+	t->query = dns_lookup(h->p.config->dns, t->qname, DNS_TLSA, on_tlsa, t);
+	if (t->query == NULL) {
+		t->kind = TLSA_FAIL;
+		snprintf(t->error, sizeof t->error, "cannot start the lookup");
+	}
+}
+
+/* An address answer arrived. */
+static void on_addr(void *arg, const struct dns_answer *a)
+{
+	struct addr_lookup *l = arg;
+	struct host *h = l->host;
+	l->query = NULL;
+	l->answered = true;
+	l->result = a->result;
+	l->dnssec = a->dnssec;
+	snprintf(l->error, sizeof l->error, "%s", a->error);
+	for (size_t i = 0; i < a->count && l->nfound < ADDRS_PER_FAMILY; i++)
+		l->found[l->nfound++] = a->addr[i];
+	if (a->result == DNS_FOUND && h->canonical[0] == '\0')
+		snprintf(h->canonical, sizeof h->canonical, "%s", a->canonical);
+	decide(h);
+}
+
+/* Both families answered, and each that exists is DNSSEC-secure. */
+static bool addresses_secure(const struct host *h)
+{
+	bool any = false;
+	for (int f = 0; f < FAM_LAST; f++) {
+		if (h->addr[f].result == DNS_FAIL)
+			continue; /* its addresses are not used at all */
+		if (h->addr[f].dnssec != DNSSEC_SECURE)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * Picks the TLSA answer that decides (RFC 7672 2.2.2): the expanded name's
+ * when it has records or failed, else the MX host name's.  NULL while a
+ * needed answer is still out.
+ */
+static const struct tlsa_lookup *deciding_tlsa(struct host *h)
+{
+	struct tlsa_lookup *named = &h->tlsa[0], *expanded = &h->tlsa[1];
+	bool cname = h->canonical[0] != '\0' &&
+	             strcmp(h->canonical, h->name) != 0;
+	if (cname && !expanded->asked)
+		ask_tlsa(h, expanded, h->canonical);
+	if (cname) {
+		if (expanded->kind == TLSA_PENDING)
+			return NULL;
+		if (expanded->kind != TLSA_NONE)
+			return expanded;
+	}
+	return named->kind == TLSA_PENDING ? NULL : named;
+}
+
+/* Logs the host's DNS and TLS decision in one line. */
+static void log_decision(struct host *h, const struct tlsa_lookup *t,
+                         const char *what)
+{
+	char recs[DANE_TLSA_MAX * DANE_DESCRIBE_MAX] = "";
+	size_t used = 0;
+	for (size_t i = 0; t != NULL && i < t->nrecs; i++) {
+		char one[DANE_DESCRIBE_MAX];
+		dane_tlsa_describe(&t->recs[i], one, sizeof one);
+		used += (size_t)snprintf(recs + used, sizeof recs - used, "%s%s%s",
+		                         i ? ", " : "", one,
+		                         dane_tlsa_usable(&t->recs[i]) ? ""
+		                                                       : " (unusable)");
+		if (used >= sizeof recs)
+			break;
+	}
+	char tlsa[sizeof recs + 400] = "";
+	if (t != NULL)
+		snprintf(tlsa, sizeof tlsa, "; TLSA %s (%s): %s", t->qname,
+		         t->kind == TLSA_RECORDS ? "secure"
+		         : t->kind == TLSA_NONE ? "none" : t->error,
+		         recs[0] != '\0' ? recs : "-");
+	hlog(h, MXC_LOG_INFO, "MX %u %s: AAAA %s, A %s%s; %s", h->p.pref, h->name,
+	     dnssec_status_name(h->addr[FAM6].dnssec),
+	     dnssec_status_name(h->addr[FAM4].dnssec), tlsa, what);
+}
+
+/* Collects the addresses once both families have answered. */
+static void collect_addresses(struct host *h)
+{
+	h->naddrs = mxlist_interleave(h->addr[FAM6].found, h->addr[FAM6].nfound,
+	                              h->addr[FAM4].found, h->addr[FAM4].nfound,
+	                              h->addrs);
+	if (h->naddrs > 0)
+		return;
+	for (int f = 0; f < FAM_LAST; f++)
+		if (h->addr[f].result == DNS_FAIL) {
+			host_fail(h, false, "cannot resolve %s (%s): %s", h->name,
+			          f == FAM6 ? "AAAA" : "A", h->addr[f].error);
+			return;
+		}
+	h->no_address = true;
+	host_fail(h, false, "%s has no address records", h->name);
+}
+
+/*
+ * Decides, once everything needed has answered, what TLS the host must
+ * give; then tells the delivery.  Called after every answer.
+ */
+static void decide(struct host *h)
+{
+	if (h->ready || !h->addr[FAM6].answered || !h->addr[FAM4].answered)
+		return;
+	enum mxc_tls_level level = h->p.config->tls_level;
+	const struct tlsa_lookup *t = NULL;
+	const char *what;
+	struct host_tls *tls = &h->tls;
+	tls->base = "";
+	if (!h->dane_possible || !addresses_secure(h)) {
+		/* No DANE.  dane-only refuses; the others go by level. */
+		tls->need = level == MXC_TLS_ENCRYPT ? SMTP_TLS_REQUIRED
+		                                     : SMTP_TLS_OPPORTUNISTIC;
+		what = level == MXC_TLS_ENCRYPT ? "TLS required (encrypt)"
+		       : level == MXC_TLS_MAY ? "TLS opportunistic (may)"
+		                              : "no DANE: TLS opportunistic";
+		if (level == MXC_TLS_DANE_ONLY) {
+			what = "no DANE: unusable at level dane-only";
+			host_fail(h, true, "%s: no DANE (%s): level dane-only",
+			          h->name, !h->p.mx_secure
+			                       ? "MX records not DNSSEC-secure"
+			                       : "address records not DNSSEC-secure");
+		}
+	} else {
+		t = deciding_tlsa(h);
+		if (t == NULL)
+			return; /* a TLSA answer is still out */
+		size_t usable = 0;
+		for (size_t i = 0; i < t->nrecs; i++)
+			usable += dane_tlsa_usable(&t->recs[i]);
+		if (t->kind == TLSA_FAIL) {
+			what = "unusable: TLSA lookup failed";
+			host_fail(h, true, "%s: TLSA lookup for %s failed: %s",
+			          h->name, t->qname, t->error);
+		} else if (t->kind == TLSA_NONE) {
+			tls->need = SMTP_TLS_OPPORTUNISTIC;
+			what = "no TLSA records: TLS opportunistic";
+			if (level == MXC_TLS_DANE_ONLY) {
+				what = "no TLSA records: unusable at level dane-only";
+				host_fail(h, true, "%s: no TLSA records at %s: level "
+				          "dane-only", h->name, t->qname);
+			}
+		} else if (usable > 0) {
+			tls->need = SMTP_TLS_DANE;
+			tls->tlsa = t->recs;
+			tls->ntlsa = t->nrecs;
+			tls->base = t->base;
+			tls->tlsa_present = true;
+			what = "DANE: STARTTLS required, peer must match";
+		} else {
+			/* RFC 7672 2.2: unusable records still make TLS
+			 * mandatory, unauthenticated. */
+			tls->need = SMTP_TLS_REQUIRED;
+			tls->base = t->base;
+			tls->tlsa_present = true;
+			what = "TLSA records all unusable: TLS required, "
+			       "not authenticated";
+			if (level == MXC_TLS_DANE_ONLY) {
+				what = "TLSA records all unusable: unusable at level "
+				       "dane-only";
+				host_fail(h, true, "%s: every TLSA record at %s is "
+				          "unusable: level dane-only", h->name,
+				          t->qname);
+			}
+		}
+	}
+	h->ready = true;
+	if (h->failure[0] == '\0')
+		collect_addresses(h);
+	log_decision(h, t, what);
+	h->p.ready(h->p.arg, h); /* last: the delivery may act on it */
+}
+
+/* Creates a host and starts its lookups. */
+struct host *host_new(const struct host_params *p)
+{
+	struct host *h = calloc(1, sizeof *h);
+	if (h == NULL)
+		return NULL;
+	h->p = *p;
+	snprintf(h->name, sizeof h->name, "%s", p->name);
+	enum mxc_tls_level level = p->config->tls_level;
+	h->dane_possible = p->mx_secure && (level == MXC_TLS_DANE ||
+	                                    level == MXC_TLS_DANE_ONLY);
+	for (int f = 0; f < FAM_LAST; f++) {
+		struct addr_lookup *l = &h->addr[f];
+		l->host = h;
+		l->type = f == FAM6 ? DNS_AAAA : DNS_A;
+		l->query = dns_lookup(p->config->dns, h->name, l->type, on_addr, l);
+		if (l->query == NULL) {
+			host_free(h);
+			return NULL;
+		}
+	}
+	/* TLSA in parallel with the addresses, so DANE adds no round trip;
+	 * the answer counts only if the addresses turn out secure. */
+	if (h->dane_possible)
+		ask_tlsa(h, &h->tlsa[0], h->name);
+	return h;
+}
+
+/* Cancels the lookups and frees the host. */
+void host_free(struct host *h)
+{
+	if (h == NULL)
+		return;
+	for (int f = 0; f < FAM_LAST; f++)
+		if (h->addr[f].query != NULL)
+			dns_cancel(h->addr[f].query);
+	for (int i = 0; i < 2; i++) {
+		if (h->tlsa[i].query != NULL)
+			dns_cancel(h->tlsa[i].query);
+		dane_tlsa_free(h->tlsa[i].recs);
+	}
+	free(h);
+}
+
+/* The MX host name. */
+const char *host_name(const struct host *h)
+{
+	return h->name;
+}
+
+/* Decided. */
+bool host_ready(const struct host *h)
+{
+	return h->ready;
+}
+
+/* Addresses to try (none once failed). */
+size_t host_addrs(const struct host *h, const struct sockaddr_storage **addrs)
+{
+	*addrs = h->addrs;
+	return h->failure[0] == '\0' ? h->naddrs : 0;
+}
+
+/* The TLS requirement. */
+void host_tls(const struct host *h, struct host_tls *tls)
+{
+	*tls = h->tls;
+}
+
+/* Why it failed. */
+const char *host_failure(const struct host *h)
+{
+	return h->failure;
+}
+
+/* The failure was DANE's. */
+bool host_dane_failed(const struct host *h)
+{
+	return h->dane_failed;
+}
+
+/* Provably no address. */
+bool host_has_no_address(const struct host *h)
+{
+	return h->no_address;
+}
