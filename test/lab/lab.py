@@ -1,0 +1,374 @@
+"""The integration lab: real DNS and SMTP servers for one test case.
+
+A case describes its world (zones, Postfix MX hosts, scripted SMTP servers,
+blackholed addresses), calls start(), runs the client under test, and checks
+what the servers saw.  Everything runs inside the case's own network
+namespace (see labnet.py and labrun.py); this module only assumes it is
+there.
+
+    with Lab("basic") as lab:
+        lab.zone("pref.example", records=["@ MX 10 mx1", "mx1 A 192.0.2.10"])
+        mx = lab.postfix("mx1.pref.example", ["192.0.2.10"], ["pref.example"])
+        lab.start()
+        run = lab.run_client(["user@pref.example"], b"Subject: hi\\n\\nhi\\n")
+
+Every process is tracked by pid and stopped in close(); the temporary
+directory is removed unless MXC_LAB_KEEP=1.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import labdns
+import labnet
+import labpostfix
+import labsmtp
+
+RESOLVER = labdns.RESOLVER_ADDR
+SENDER = "lab-sender@sender.example"
+
+# Test data must not be shortened by the lab itself: generous output limits.
+DIAG_LIMIT = 6000
+
+
+class LabError(Exception):
+    """The lab could not be built: a failure, never a skip."""
+
+
+class CaseFailure(AssertionError):
+    """A check of the case did not hold."""
+
+
+def expect(condition, message):
+    """The one assertion of the lab: fails the case with `message`."""
+    if not condition:
+        raise CaseFailure(message)
+
+
+class ClientRun:
+    """One run of the client under test: argv, exit, output, timing."""
+
+    def __init__(self, argv, exit_code, stdout, stderr, elapsed):
+        self.argv = argv
+        self.exit = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.elapsed = elapsed
+        self.records = []      # one dict per JSON line of stdout
+        self.bad_lines = []    # stdout lines that were not JSON objects
+        for line in stdout.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                self.bad_lines.append(line)
+                continue
+            if isinstance(record, dict):
+                self.records.append(record)
+            else:
+                self.bad_lines.append(line)
+
+    def record_for(self, recipient):
+        """The JSON result line for one recipient (case-insensitive)."""
+        found = [r for r in self.records
+                 if str(r.get("recipient", "")).lower() == recipient.lower()]
+        expect(len(found) == 1, "expected exactly one JSON line for %s, got %d"
+               % (recipient, len(found)))
+        return found[0]
+
+    def describe(self):
+        """Everything about the run, for a failing case's diagnostics."""
+        return ("client: %s\n  exit %s after %.2f s\n--- stdout ---\n%s\n"
+                "--- stderr ---\n%s" % (
+                    " ".join(self.argv), self.exit, self.elapsed,
+                    clip(self.stdout), clip(self.stderr)))
+
+
+def clip(text, limit=DIAG_LIMIT):
+    """Keeps diagnostics readable: the end of long output matters most."""
+    if len(text) <= limit:
+        return text
+    return "[... %d chars cut ...]\n" % (len(text) - limit) + text[-limit:]
+
+
+def tail(path, lines=40):
+    """The last lines of a log file, or a note that it is missing."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return "(no file %s)\n" % path
+
+
+class Lab:
+    """One case's world of servers, built in a temporary directory."""
+
+    def __init__(self, name):
+        self.name = name
+        self.workdir = tempfile.mkdtemp(prefix="mxc-lab-%s-" % name)
+        # Postfix runs as user postfix and must traverse this directory.
+        os.chmod(self.workdir, 0o755)
+        self.dns = labdns.DnsTree(self.workdir)
+        self.postfixes = []
+        self.servers = []
+        self.blackholes = []
+        self.extra_addresses = set()
+        self.daemons = []          # (name, Popen, log path) for nsd, unbound
+        self.client_runs = []
+        self.trust_anchor = None
+        self.started = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # --- describing the world (before start) ---
+
+    def zone(self, name, signed=True, records=(), corrupt_rrsig=None,
+             wrong_ds=False):
+        """Adds a zone below example. (see labdns.Zone for the arguments)."""
+        return self.dns.add(labdns.Zone(name, signed, records,
+                                        corrupt_rrsig, wrong_ds))
+
+    def servfail_name(self, name):
+        """Makes `name` (below example.) answer SERVFAIL: a lame delegation."""
+        self.dns.add_lame_delegation(name)
+        return name
+
+    def postfix(self, hostname, addresses, domains):
+        """Adds a Postfix MX on `addresses` accepting mail for `domains`."""
+        pf = labpostfix.Postfix(self.workdir, hostname, addresses, domains)
+        self.postfixes.append(pf)
+        return pf
+
+    def smtp_server(self, address, script=None, port=25):
+        """Adds a scripted SMTP server (see scripted_smtp.DEFAULT_SCRIPT)."""
+        cert = None
+        if script and script.get("tls"):
+            certdir = os.path.join(self.workdir, "cert-%s-%d"
+                                   % (address.replace(":", "_"), port))
+            os.makedirs(certdir)
+            cert = labpostfix.make_certificate(certdir, "scripted.lab")
+        server = labsmtp.ScriptedServer(self.workdir, address, script, port,
+                                        cert)
+        self.servers.append(server)
+        return server
+
+    def blackhole(self, address):
+        """Makes TCP SYNs to address:25 vanish (the host looks unreachable)."""
+        self.blackholes.append(address)
+
+    def address(self, address):
+        """Puts an address on lo that no zone or server mentions."""
+        self.extra_addresses.add(address)
+
+    # --- running it ---
+
+    def start(self):
+        """Brings up addresses, DNS, Postfix and scripted servers; waits
+        until each answers.  Raises LabError with the logs if one does not."""
+        self.started = True
+        try:
+            addrs = set(self.dns.addresses()) | self.extra_addresses
+            addrs |= {labdns.RESOLVER_ADDR, labdns.AUTH_ADDR,
+                      labdns.LAME_ADDR}
+            for pf in self.postfixes:
+                addrs |= set(pf.addresses)
+            addrs |= {s.address for s in self.servers}
+            addrs |= set(self.blackholes)
+            labnet.add_addresses(addrs)
+            if self.blackholes:
+                labnet.blackhole(self.blackholes)
+            self.start_dns()
+            for pf in self.postfixes:
+                pf.start()
+            for server in self.servers:
+                server.start()
+            for pf in self.postfixes:
+                self.wait_for_smtp(pf)
+        except (RuntimeError, OSError, ValueError,
+                subprocess.SubprocessError) as e:
+            raise LabError("lab %s: cannot start its servers: %s"
+                           % (self.name, e)) from e
+
+    def start_dns(self):
+        """Signs the zones, starts nsd and unbound, waits for a validated
+        answer (the AD bit) from unbound."""
+        self.trust_anchor = self.dns.build()
+        nsd_conf = os.path.join(self.workdir, "nsd.conf")
+        with open(nsd_conf, "w") as f:
+            f.write(labdns.nsd_config(self.workdir, self.dns.zones.values()))
+        unbound_conf = os.path.join(self.workdir, "unbound.conf")
+        with open(unbound_conf, "w") as f:
+            f.write(labdns.unbound_config(self.workdir, self.trust_anchor))
+
+        self.start_daemon("nsd", ["nsd", "-d", "-c", nsd_conf])
+        self.wait_for_dns("nsd", labdns.AUTH_ADDR, need_ad=False)
+        if self.dns.lame:
+            lame_conf = os.path.join(self.workdir, "nsd-lame.conf")
+            with open(lame_conf, "w") as f:
+                f.write(labdns.nsd_config(self.workdir, [], labdns.LAME_ADDR,
+                                          "nsd-lame"))
+            self.start_daemon("nsd-lame", ["nsd", "-d", "-c", lame_conf])
+            self.wait_for_dns("nsd-lame", labdns.LAME_ADDR, need_ad=False,
+                              rcode="REFUSED")
+        self.start_daemon("unbound", ["unbound", "-d", "-c", unbound_conf])
+        self.wait_for_dns("unbound", labdns.RESOLVER_ADDR, need_ad=True)
+
+    def start_daemon(self, name, argv):
+        """Starts a foreground daemon as our child, output to a log file."""
+        log_path = os.path.join(self.workdir, name + ".out")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        self.daemons.append((name, proc, log_path))
+
+    def wait_for_dns(self, name, server, need_ad, rcode="NOERROR", timeout=10):
+        """Polls `server` for example. SOA until it answers `rcode`
+        (with the AD bit, if `need_ad`: the chain of trust works)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            proc = [p for n, p, _ in self.daemons if n == name][0]
+            if proc.poll() is not None:
+                raise RuntimeError("%s exited (%d) at start:\n%s%s" % (
+                    name, proc.returncode,
+                    tail(os.path.join(self.workdir, name + ".out")),
+                    tail(os.path.join(self.workdir, name + ".log"))))
+            last = labdns.probe(server, "example.", "SOA")
+            if last and last[0] == rcode and (not need_ad or last[1]):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("%s gave no %sanswer for example. SOA (last: %s):\n%s"
+                           % (name, "validated " if need_ad else "", last,
+                              tail(os.path.join(self.workdir, name + ".log"))))
+
+    def wait_for_smtp(self, pf, timeout=10):
+        """Waits until a Postfix instance accepts on each of its addresses."""
+        for addr in pf.addresses:
+            family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            deadline = time.monotonic() + timeout
+            while True:
+                s = socket.socket(family, socket.SOCK_STREAM)
+                s.settimeout(1)
+                try:
+                    s.connect((addr, 25))
+                    greeting = s.recv(512)
+                    s.sendall(b"QUIT\r\n")
+                    if greeting.startswith(b"220"):
+                        break
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+                if time.monotonic() > deadline:
+                    raise RuntimeError("postfix %s does not answer on %s:\n%s"
+                                       % (pf.hostname, addr, pf.maillog_tail()))
+                time.sleep(0.1)
+
+    def close(self):
+        """Stops every process by pid, then removes (or keeps) the workdir."""
+        for server in self.servers:
+            server.stop()
+        for pf in self.postfixes:
+            pf.stop()
+        for _name, proc, _log in reversed(self.daemons):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if os.environ.get("MXC_LAB_KEEP") == "1":
+            print("lab %s: files kept in %s" % (self.name, self.workdir))
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- the client under test ---
+
+    def message_file(self, message):
+        """Stores a message (bytes) for the client's stdin; returns its path."""
+        path = os.path.join(self.workdir, "message-%d.eml"
+                            % len(self.client_runs))
+        with open(path, "wb") as f:
+            f.write(message)
+        return path
+
+    def run_client(self, recipients, message, args=(), sender=SENDER,
+                   json_output=True, timeout=60):
+        """Runs $MXCLIENT against the lab resolver; returns a ClientRun."""
+        argv = [client_path("MXCLIENT"), "--resolver", RESOLVER,
+                "--trust-anchor", self.trust_anchor]
+        if json_output:
+            argv.append("--json")
+        if sender is not None:
+            argv += ["-f", sender]
+        argv += list(args) + list(recipients)
+        return self.run_program(argv, message, timeout)
+
+    def run_example(self, recipients, message, sender=SENDER, timeout=60):
+        """Runs the example program ($MXC_EXAMPLE) against the lab."""
+        argv = [client_path("MXC_EXAMPLE"), "--resolver", RESOLVER,
+                "--trust-anchor", self.trust_anchor, sender] + list(recipients)
+        return self.run_program(argv, message, timeout)
+
+    def run_program(self, argv, message, timeout):
+        """Runs one program with the message on stdin, timing it."""
+        with open(self.message_file(message), "rb") as stdin:
+            start = time.monotonic()
+            try:
+                p = subprocess.run(argv, stdin=stdin, capture_output=True,
+                                   timeout=timeout)
+                code, out, err = p.returncode, p.stdout, p.stderr
+            except subprocess.TimeoutExpired as e:
+                code = "killed after %d s timeout" % timeout
+                out, err = e.stdout or b"", e.stderr or b""
+            elapsed = time.monotonic() - start
+        run = ClientRun(argv, code, out.decode("utf-8", "replace"),
+                        err.decode("utf-8", "replace"), elapsed)
+        self.client_runs.append(run)
+        return run
+
+    # --- diagnostics ---
+
+    def diagnostics(self):
+        """What a failing case prints: client output, transcripts, logs."""
+        parts = ["==== lab %s diagnostics (workdir %s)" % (self.name,
+                                                           self.workdir)]
+        for run in self.client_runs:
+            parts.append(run.describe())
+        for server in self.servers:
+            parts.append(server.describe())
+        for pf in self.postfixes:
+            parts.append("--- postfix %s maillog (tail) ---\n%s"
+                         % (pf.hostname, pf.maillog_tail()))
+            if pf.deferred():
+                parts.append("    deferred/held: %s" % pf.deferred())
+        if self.started:
+            parts.append("--- unbound.log (tail) ---\n"
+                         + tail(os.path.join(self.workdir, "unbound.log"), 25))
+            parts.append("--- nsd.log (tail) ---\n"
+                         + tail(os.path.join(self.workdir, "nsd.log"), 10))
+        return "\n".join(parts)
+
+
+def client_path(variable):
+    """The program under test, from the environment meson sets."""
+    path = os.environ.get(variable)
+    if not path:
+        raise LabError("%s is not set: run the lab through `meson test`"
+                       % variable)
+    if not os.access(path, os.X_OK):
+        raise LabError("%s=%s is not an executable (not built yet?)"
+                       % (variable, path))
+    return path

@@ -1,0 +1,113 @@
+"""The lab's network: a private namespace, its addresses, its firewall.
+
+Every lab case runs in its own anonymous network namespace (and PID
+namespace), made by re-executing the case under unshare(1).  Nothing in it
+can reach or be reached from the machine's real network, it vanishes with its
+last process, and cases can run in parallel because each one has its own
+198.51.100.53 and its own port 25.
+
+Only documentation addresses are used (RFC 5737, RFC 3849).
+"""
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import sys
+
+# Set in the environment of the re-executed process, so it knows it is inside.
+INSIDE_ENV = "MXC_LAB_IN_NETNS"
+
+# The only networks the lab may put on its interfaces or send traffic to.
+DOC_NETWORKS = [ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+
+SKIP_MESSAGE = "SKIP: lab tests need root (network namespaces)"
+EXIT_SKIP = 77
+
+
+def can_make_namespaces():
+    """Tells whether this process could run a lab case (root and unshare)."""
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def inside_namespace():
+    """Tells whether we already are the re-executed process in the lab."""
+    return os.environ.get(INSIDE_ENV) == "1"
+
+
+def reexec_in_namespace(argv):
+    """Replaces this process with itself under unshare, in fresh namespaces.
+
+    --net gives the private network; --pid --fork --mount-proc make the case
+    PID 1 of its own PID namespace, so every daemon it starts (even one that
+    double-forks, like Postfix's master) is killed by the kernel when the
+    case ends, whatever way it ends; --kill-child does the same when unshare
+    itself is killed (a meson timeout).
+    """
+    env = dict(os.environ)
+    env[INSIDE_ENV] = "1"
+    cmd = ["unshare", "--net", "--pid", "--fork", "--mount-proc",
+           "--kill-child", sys.executable] + argv
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe("unshare", cmd, env)
+
+
+def check_documentation_address(addr):
+    """Refuses any address outside the documentation ranges (a lab bug)."""
+    ip = ipaddress.ip_address(addr)
+    if not any(ip in net for net in DOC_NETWORKS):
+        raise ValueError("lab address %s is not a documentation address" % addr)
+    return ip
+
+
+def bring_up_loopback():
+    """lo starts down in a new namespace; nothing works until it is up."""
+    run(["ip", "link", "set", "lo", "up"])
+
+
+def add_addresses(addrs):
+    """Puts addresses on lo: IPv4 as /32, IPv6 as /128 without DAD.
+
+    Without `nodad` an IPv6 address stays "tentative" for a second or two and
+    cannot be bound.  All addresses go in one `ip -batch` call.
+    """
+    lines = []
+    for addr in sorted(set(addrs)):
+        ip = check_documentation_address(addr)
+        if ip.version == 4:
+            lines.append("addr add %s/32 dev lo" % ip)
+        else:
+            lines.append("addr add %s/128 dev lo nodad" % ip)
+    if lines:
+        run(["ip", "-batch", "-"], "\n".join(lines) + "\n")
+
+
+def blackhole(addrs, port=25):
+    """Makes SYNs to addr:port vanish, as if the host were unreachable.
+
+    The addresses are on lo, so the packets only pass the output hook before
+    they would be delivered locally: a drop there leaves connect() hanging
+    until the client's own timeout, which is what happy eyeballs must race.
+    """
+    rules = []
+    for addr in addrs:
+        ip = check_documentation_address(addr)
+        family = "ip" if ip.version == 4 else "ip6"
+        rules.append("    %s daddr %s tcp dport %d drop" % (family, ip, port))
+    ruleset = ("table inet lab {\n"
+               "  chain output {\n"
+               "    type filter hook output priority 0; policy accept;\n"
+               + "\n".join(rules) + "\n"
+               "  }\n"
+               "}\n")
+    run(["nft", "-f", "-"], ruleset)
+
+
+def run(cmd, stdin_text=None):
+    """Runs a network tool; its stderr becomes the error when it fails."""
+    p = subprocess.run(cmd, input=stdin_text, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s"
+                           % (" ".join(cmd), p.returncode, p.stderr.strip()))
