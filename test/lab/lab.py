@@ -16,6 +16,7 @@ Every process is tracked by pid and stopped in close(); the temporary
 directory is removed unless MXC_LAB_KEEP=1.
 """
 
+import ipaddress
 import json
 import os
 import shutil
@@ -180,7 +181,7 @@ class Lab:
         try:
             addrs = set(self.dns.addresses()) | self.extra_addresses
             addrs |= {labdns.RESOLVER_ADDR, labdns.AUTH_ADDR,
-                      labdns.LAME_ADDR}
+                      labdns.LAME_ADDR, labdns.PROBE_ADDR}
             for pf in self.postfixes:
                 addrs |= set(pf.addresses)
             addrs |= {s.address for s in self.servers}
@@ -339,6 +340,21 @@ class Lab:
         self.client_runs.append(run)
         return run
 
+    def resolver_queries(self):
+        """The (name, type) pairs unbound was asked, from its query log,
+        except the lab's own checks (asked from PROBE_ADDR)."""
+        queries = []
+        with open(os.path.join(self.workdir, "unbound.log"),
+                  encoding="utf-8", errors="replace") as f:
+            for line in f:
+                # "[time] unbound[pid:0] info: 198.51.100.53 name. MX IN"
+                fields = line.split(" info: ", 1)[-1].split()
+                if len(fields) == 4 and fields[3] == "IN" and \
+                        is_address(fields[0]) and \
+                        fields[0] != labdns.PROBE_ADDR:
+                    queries.append((fields[1].lower(), fields[2].upper()))
+        return queries
+
     # --- diagnostics ---
 
     def diagnostics(self):
@@ -360,6 +376,15 @@ class Lab:
             parts.append("--- nsd.log (tail) ---\n"
                          + tail(os.path.join(self.workdir, "nsd.log"), 10))
         return "\n".join(parts)
+
+
+def is_address(text):
+    """Tells whether text is an IP address (to pick log lines apart)."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def client_path(variable):

@@ -25,6 +25,7 @@ AUTH_ADDR = "198.51.100.54"       # nsd: authoritative for every lab zone
 NS_NAME = "ns.example."           # the one name server name of every zone
 LAME_ADDR = "198.51.100.55"       # a second nsd serving nothing: REFUSED
 LAME_NS_NAME = "ns-lame.example."
+PROBE_ADDR = "198.51.100.99"      # source of the lab's own DNS checks
 
 # Signatures are valid from an hour ago (no clock-skew surprises) for a week.
 SIG_BACKDATE = 3600
@@ -274,6 +275,9 @@ def unbound_config(workdir, anchor):
         "    num-threads: 1",
         "    verbosity: 1",
         "    val-log-level: 2",
+        # Every query the client makes is logged, so a case can check that
+        # a failure was really the answer's and not a lookup never made.
+        "    log-queries: yes",
         "    use-syslog: no",
         "    logfile: \"%s/unbound.log\"" % workdir,
         "    pidfile: \"%s/unbound.pid\"" % workdir,
@@ -321,6 +325,7 @@ def probe(server, name, rrtype, timeout=0.2):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         try:
+            s.bind((PROBE_ADDR, 0))
             s.connect((server, 53))
             s.send(query)
             reply = s.recv(4096)
@@ -335,10 +340,11 @@ def probe(server, name, rrtype, timeout=0.2):
 def drill(name, rrtype, server=RESOLVER_ADDR, dnssec=True, timeout=2):
     """Asks a lab server; returns (rcode, flags, answer lines) or None.
 
-    Used to wait for the servers and to check the lab's own zones; None
-    means no answer at all (server not up yet).
+    Used to check the lab's own zones; None means no answer at all.  It
+    asks from PROBE_ADDR, so the lab's questions are not taken for the
+    client's in the resolver's query log.
     """
-    cmd = ["drill"]
+    cmd = ["drill", "-I", PROBE_ADDR]
     if dnssec:
         cmd.append("-D")
     cmd += ["@" + server, name, rrtype]

@@ -1,0 +1,812 @@
+#!/usr/bin/env python3
+"""End-to-end lab cases: the real client against real DNS and SMTP servers.
+
+Run one case:  lab_case.py CASE      (meson registers each as lab-CASE)
+List them:     lab_case.py --list
+
+Each case builds its own world in its own network namespace (see
+test/lab/), runs $MXCLIENT (or $MXC_EXAMPLE) and checks BOTH the client's
+exit status / JSON results AND what the servers actually received.  Checks
+are made so that each one can fail: mailboxes are checked empty before,
+copies are counted exactly, and the lab itself is probed so a case cannot
+pass for the wrong reason (e.g. a "refused" host that was not refusing).
+
+Exit codes of the client (sysexits): see EX_* below.
+"""
+
+import os
+import re
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lab"))
+
+import labdns   # noqa: E402
+import labrun   # noqa: E402
+from lab import CaseFailure, expect   # noqa: E402
+
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_NOUSER = 67
+EX_NOHOST = 68
+EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+
+# A short --timeout keeps a misbehaving client from eating the case's time;
+# scaled stage timeouts never go below one second.
+TIMEOUT_ARGS = ["--timeout", "10"]
+
+CASES = {}
+
+
+def case(name):
+    """Registers a case function under its meson name."""
+    def register(func):
+        if name in CASES:
+            raise RuntimeError("case %s defined twice" % name)
+        CASES[name] = func
+        return func
+    return register
+
+
+# --- helpers ---------------------------------------------------------------
+
+def message(tag, body=b"", extra_headers=b""):
+    """A complete message with a unique marker, so copies can be identified.
+
+    Date and Message-ID are included so Postfix adds none of its own.
+    """
+    marker = ("lab-marker-%s-%d" % (tag, os.getpid())).encode()
+    return (b"From: Lab Sender <lab-sender@sender.example>\n"
+            b"To: lab recipients <undisclosed@example>\n"
+            b"Subject: lab case " + tag.encode() + b"\n"
+            b"Date: Mon, 23 Nov 2026 00:00:00 +0000\n"
+            b"Message-ID: <" + marker + b"@sender.example>\n"
+            + extra_headers +
+            b"X-Lab-Marker: " + marker + b"\n"
+            b"\n"
+            b"Hello from the lab (" + marker + b").\n" + body), marker
+
+
+def expect_exit(run, code):
+    """The client's exit status must be exactly `code`."""
+    expect(run.exit == code, "client exit status %r, expected %d"
+           % (run.exit, code))
+
+
+def expect_result(run, recipient, status, code):
+    """The recipient's JSON line must have this status and exit value."""
+    expect(not run.bad_lines, "stdout lines that are not JSON objects: %r"
+           % run.bad_lines[:3])
+    rec = run.record_for(recipient)
+    expect(rec.get("status") == status, "%s: status %r, expected %r"
+           % (recipient, rec.get("status"), status))
+    expect(rec.get("exit") == code, "%s: exit %r in JSON, expected %d"
+           % (recipient, rec.get("exit"), code))
+    return rec
+
+
+def same_host(a, b):
+    """Host names compared without case or trailing dot."""
+    return str(a or "").rstrip(".").lower() == str(b or "").rstrip(".").lower()
+
+
+def expect_copies(pf, recipient, count, marker=None):
+    """Exactly `count` copies for `recipient` reached this Postfix."""
+    expect(pf.settle(), "postfix %s still has mail in flight" % pf.hostname)
+    copies = pf.messages_for(recipient)
+    expect(len(copies) == count, "%s has %d copies for %s, expected %d"
+           % (pf.hostname, len(copies), recipient, count))
+    if marker:
+        for m in copies:
+            expect(marker in m.raw, "copy for %s lacks marker %s"
+                   % (recipient, marker.decode()))
+    return copies
+
+
+def expect_empty(pf):
+    """No message at all in this Postfix's maildir (and none in flight)."""
+    expect(pf.settle(), "postfix %s still has mail in flight" % pf.hostname)
+    got = pf.messages()
+    expect(not got, "%s received %d message(s), expected none: %s"
+           % (pf.hostname, len(got), [m.delivered_to for m in got]))
+
+
+def expect_no_connection(server):
+    """The scripted server must never have been contacted."""
+    conns = server.connections()
+    expect(not conns, "%s got %d connection(s), expected none"
+           % (server.address, len(conns)))
+
+
+def expect_refused(address, port=25):
+    """Lab sanity: nothing listens there, a connect is refused at once."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect((address, port))
+        except ConnectionRefusedError:
+            return
+        except OSError as e:
+            raise CaseFailure("lab: %s:%d not refusing: %s"
+                              % (address, port, e))
+    raise CaseFailure("lab: %s:%d accepts connections" % (address, port))
+
+
+def expect_dns(name, rrtype, rcode, ad=None):
+    """Lab sanity: the lab resolver answers as the case assumes."""
+    got = labdns.drill(name, rrtype, timeout=5)
+    expect(got is not None, "lab: no DNS answer for %s %s" % (name, rrtype))
+    expect(got[0] == rcode, "lab: %s %s gave %s, expected %s"
+           % (name, rrtype, got[0], rcode))
+    if ad is not None:
+        expect(("ad" in got[1]) == ad, "lab: %s %s AD bit %s, expected %s"
+               % (name, rrtype, "ad" in got[1], ad))
+
+
+def expect_asked(lab, name, rrtype="MX"):
+    """The client really asked the resolver (so a failure it reports came
+    from the answer, not from a lookup it never made)."""
+    want = (name.rstrip(".").lower() + ".", rrtype)
+    expect(want in lab.resolver_queries(), "the resolver was never asked "
+           "%s %s" % want)
+
+
+def one_mx_zone(lab, domain, address, signed=True, pref=10):
+    """A zone whose only MX is mx.DOMAIN at `address`."""
+    lab.zone(domain, signed=signed, records=[
+        "@ MX %d mx" % pref,
+        "mx %s %s" % ("AAAA" if ":" in address else "A", address),
+    ])
+    return "mx.%s" % domain
+
+
+def two_mx_zone(lab, domain, addr10, addr20):
+    """A zone with mx1 (pref 10) at addr10 and mx2 (pref 20) at addr20."""
+    lab.zone(domain, records=[
+        "@ MX 10 mx1", "@ MX 20 mx2",
+        "mx1 A %s" % addr10, "mx2 A %s" % addr20,
+    ])
+    return "mx1." + domain, "mx2." + domain
+
+
+def unstuff(wire_body):
+    """A DATA body as the server saw it, dot-unstuffed, CRLF kept."""
+    lines = wire_body.split("\r\n")
+    return "\r\n".join(l[1:] if l.startswith(".") else l for l in lines)
+
+
+# --- delivery to Postfix ---------------------------------------------------
+
+@case("basic")
+def case_basic(lab):
+    """One recipient, one Postfix MX, STARTTLS: the everyday path."""
+    lab.zone("basic.example", records=[
+        "@ MX 10 mx1", "mx1 A 192.0.2.10", "mx1 AAAA 2001:db8::10"])
+    pf = lab.postfix("mx1.basic.example", ["192.0.2.10", "2001:db8::10"],
+                     ["basic.example"])
+    lab.start()
+    expect_empty(pf)
+    msg, marker = message("basic")
+    run = lab.run_client(["user@basic.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@basic.example", "delivered", EX_OK)
+    expect(str(rec.get("tls", "")).startswith("TLS"),
+           "tls is %r, expected a TLS version" % rec.get("tls"))
+    expect(same_host(rec.get("mx"), "mx1.basic.example"),
+           "mx is %r" % rec.get("mx"))
+    expect(rec.get("address") in ("192.0.2.10", "2001:db8::10"),
+           "address is %r" % rec.get("address"))
+    expect(str(rec.get("reply", "")).startswith("250"),
+           "reply is %r" % rec.get("reply"))
+    expect(rec.get("dane") == "none", "dane is %r" % rec.get("dane"))
+    expect(isinstance(rec.get("elapsed_ms"), int) and rec["elapsed_ms"] >= 0,
+           "elapsed_ms is %r" % rec.get("elapsed_ms"))
+    copy = expect_copies(pf, "user@basic.example", 1, marker)[0]
+    received = copy.headers.get("Received", "")
+    expect("ESMTPS" in received,
+           "Postfix did not record a TLS session: %r" % received)
+    expect(len(pf.messages()) == 1, "extra messages in the maildir")
+
+
+@case("mx-preference")
+def case_mx_preference(lab):
+    """Two working MX hosts: every delivery goes to the preferred one."""
+    mx1, _mx2 = two_mx_zone(lab, "pref.example", "192.0.2.10", "192.0.2.20")
+    pf1 = lab.postfix(mx1, ["192.0.2.10"], ["pref.example"])
+    pf2 = lab.postfix("mx2.pref.example", ["192.0.2.20"], ["pref.example"])
+    lab.start()
+    expect_empty(pf1)
+    expect_empty(pf2)
+    rcpts = ["a@pref.example", "b@pref.example", "c@pref.example"]
+    msg, marker = message("pref")
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    for r in rcpts:
+        rec = expect_result(run, r, "delivered", EX_OK)
+        expect(same_host(rec.get("mx"), mx1), "%s went to %r" % (r, rec.get("mx")))
+        expect(rec.get("address") == "192.0.2.10",
+               "%s address %r" % (r, rec.get("address")))
+        expect_copies(pf1, r, 1, marker)
+    expect_empty(pf2)
+
+
+@case("mx-fallback-refused")
+def case_mx_fallback_refused(lab):
+    """The preferred MX refuses connections: the next one gets the mail."""
+    _mx1, mx2 = two_mx_zone(lab, "refused.example", "192.0.2.10", "192.0.2.20")
+    pf2 = lab.postfix(mx2, ["192.0.2.20"], ["refused.example"])
+    lab.start()
+    expect_refused("192.0.2.10")
+    expect_empty(pf2)
+    msg, marker = message("refused")
+    run = lab.run_client(["user@refused.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@refused.example", "delivered", EX_OK)
+    expect(same_host(rec.get("mx"), mx2), "mx is %r" % rec.get("mx"))
+    expect(rec.get("address") == "192.0.2.20", "address %r" % rec.get("address"))
+    expect_copies(pf2, "user@refused.example", 1, marker)
+
+
+@case("mx-fallback-greeting-4xx")
+def case_mx_fallback_greeting_4xx(lab):
+    """The preferred MX greets 421: the next one gets the mail."""
+    _mx1, mx2 = two_mx_zone(lab, "busy.example", "192.0.2.10", "192.0.2.20")
+    busy = lab.smtp_server("192.0.2.10", {"greeting": "421 4.3.2 busy, later"})
+    pf2 = lab.postfix(mx2, ["192.0.2.20"], ["busy.example"])
+    lab.start()
+    expect_empty(pf2)
+    msg, marker = message("busy")
+    run = lab.run_client(["user@busy.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@busy.example", "delivered", EX_OK)
+    expect(same_host(rec.get("mx"), mx2), "mx is %r" % rec.get("mx"))
+    conns = busy.connections()
+    expect(len(conns) == 1, "busy host got %d connections, expected 1"
+           % len(conns))
+    expect(not conns[0].commands("MAIL"), "MAIL sent after a 421 greeting")
+    expect_copies(pf2, "user@busy.example", 1, marker)
+
+
+@case("mx-fallback-mail-451")
+def case_mx_fallback_mail_451(lab):
+    """4xx to MAIL FROM: the next MX host is tried and takes the mail."""
+    _mx1, _mx2 = two_mx_zone(lab, "mail451.example", "192.0.2.10", "192.0.2.20")
+    first = lab.smtp_server("192.0.2.10", {"mail": "451 4.3.0 try later"})
+    second = lab.smtp_server("192.0.2.20")
+    lab.start()
+    msg, marker = message("mail451")
+    run = lab.run_client(["user@mail451.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@mail451.example", "delivered", EX_OK)
+    c1 = first.connections()
+    expect(len(c1) == 1 and c1[0].commands("MAIL") and not c1[0].bodies,
+           "first host: expected MAIL and no message")
+    c2 = second.connections()
+    bodies = [b for c in c2 for b in c.bodies]
+    expect(len(bodies) == 1 and marker.decode() in bodies[0],
+           "second host got %d messages, expected 1 with the marker"
+           % len(bodies))
+
+
+@case("mx-fallback-drop-before-dot")
+def case_mx_fallback_drop_before_dot(lab):
+    """The connection drops at DATA (before any dot): next host delivers."""
+    _mx1, _mx2 = two_mx_zone(lab, "dropdata.example", "192.0.2.10",
+                             "192.0.2.20")
+    first = lab.smtp_server("192.0.2.10", {"data": "close"})
+    second = lab.smtp_server("192.0.2.20")
+    lab.start()
+    msg, marker = message("dropdata")
+    run = lab.run_client(["user@dropdata.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@dropdata.example", "delivered", EX_OK)
+    expect(len(first.connections()) == 1, "first host not tried once")
+    bodies = [b for c in second.connections() for b in c.bodies]
+    expect(len(bodies) == 1 and marker.decode() in bodies[0],
+           "second host got %d messages, expected 1" % len(bodies))
+
+
+@case("implicit-mx")
+def case_implicit_mx(lab):
+    """No MX records: the domain's own A/AAAA is the MX (RFC 5321 5.1)."""
+    lab.zone("implicit.example", records=[
+        "@ A 192.0.2.10", "@ AAAA 2001:db8::10", "www A 192.0.2.99"])
+    pf = lab.postfix("implicit.example", ["192.0.2.10", "2001:db8::10"],
+                     ["implicit.example"])
+    lab.start()
+    expect_dns("implicit.example", "MX", "NOERROR", ad=True)
+    expect_empty(pf)
+    msg, marker = message("implicit")
+    run = lab.run_client(["user@implicit.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@implicit.example", "delivered", EX_OK)
+    expect(same_host(rec.get("mx"), "implicit.example"),
+           "mx is %r" % rec.get("mx"))
+    expect_copies(pf, "user@implicit.example", 1, marker)
+
+
+# --- DNS failures ----------------------------------------------------------
+
+@case("null-mx")
+def case_null_mx(lab):
+    """MX 0 . (RFC 7505): permanent failure, and no connection at all,
+    not even to the domain's own A record."""
+    lab.zone("nullmx.example", records=["@ MX 0 .", "@ A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10")
+    lab.start()
+    msg, _ = message("nullmx")
+    run = lab.run_client(["user@nullmx.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_NOHOST)
+    expect_result(run, "user@nullmx.example", "permfail", EX_NOHOST)
+    expect_asked(lab, "nullmx.example")
+    expect_no_connection(server)
+
+
+@case("nxdomain")
+def case_nxdomain(lab):
+    """A domain that does not exist: permanent, 68."""
+    lab.zone("exists.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10")
+    lab.start()
+    expect_dns("no-such-domain.example", "MX", "NXDOMAIN", ad=True)
+    msg, _ = message("nxdomain")
+    run = lab.run_client(["user@no-such-domain.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_NOHOST)
+    expect_result(run, "user@no-such-domain.example", "permfail", EX_NOHOST)
+    expect_asked(lab, "no-such-domain.example")
+    expect_no_connection(server)
+
+
+@case("servfail")
+def case_servfail(lab):
+    """The domain's name servers are lame (SERVFAIL): temporary, 75."""
+    lab.servfail_name("broken.example")
+    lab.start()
+    expect_dns("broken.example", "MX", "SERVFAIL")
+    msg, _ = message("servfail")
+    run = lab.run_client(["user@broken.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, "user@broken.example", "tempfail", EX_TEMPFAIL)
+    expect_asked(lab, "broken.example")
+
+
+@case("bogus-mx")
+def case_bogus_mx(lab):
+    """A signed zone whose MX signature is broken: 75, nothing sent, and no
+    fallback to the domain's A record."""
+    lab.zone("bogus.example", corrupt_rrsig="MX", records=[
+        "@ MX 10 mx", "mx A 192.0.2.10", "@ A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10")
+    lab.start()
+    expect_dns("bogus.example", "MX", "SERVFAIL")
+    expect_dns("mx.bogus.example", "A", "NOERROR", ad=True)
+    msg, _ = message("bogus")
+    run = lab.run_client(["user@bogus.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, "user@bogus.example", "tempfail", EX_TEMPFAIL)
+    expect_asked(lab, "bogus.example")
+    expect_no_connection(server)
+
+
+@case("bogus-ds")
+def case_bogus_ds(lab):
+    """The parent's DS matches no key of the zone: bogus, 75, nothing sent."""
+    lab.zone("wrongds.example", wrong_ds=True, records=[
+        "@ MX 10 mx", "mx A 192.0.2.10", "@ A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10")
+    lab.start()
+    expect_dns("wrongds.example", "MX", "SERVFAIL")
+    msg, _ = message("wrongds")
+    run = lab.run_client(["user@wrongds.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, "user@wrongds.example", "tempfail", EX_TEMPFAIL)
+    expect_asked(lab, "wrongds.example")
+    expect_no_connection(server)
+
+
+# --- one scripted reply per SMTP stage -------------------------------------
+
+# name -> (script override, exit, status, reply prefix, whether the message
+#          reaches the server, whether a pref-20 host exists and must stay
+#          untouched (None: there is no second host))
+STAGES = {
+    "greeting-554": ({"greeting": "554 5.3.2 no SMTP service here"},
+                     EX_TEMPFAIL, "tempfail", "554", False, None),
+    "ehlo-502-helo": ({"ehlo": "502 5.5.2 EHLO not implemented"},
+                      EX_OK, "delivered", "250", True, None),
+    "mail-451": ({"mail": "451 4.3.0 try again later"},
+                 EX_TEMPFAIL, "tempfail", "451", False, None),
+    "mail-553": ({"mail": "553 5.1.8 sender address rejected"},
+                 EX_UNAVAILABLE, "permfail", "553", False, True),
+    "rcpt-450": ({"rcpt": "450 4.2.0 mailbox busy"},
+                 EX_TEMPFAIL, "tempfail", "450", False, True),
+    "rcpt-550-unknown": ({"rcpt": "550 5.1.1 no such user"},
+                         EX_NOUSER, "permfail", "550", False, True),
+    "rcpt-550-plain": ({"rcpt": "550 denied"},
+                       EX_UNAVAILABLE, "permfail", "550", False, True),
+    "data-451": ({"data": "451 4.3.0 local problem"},
+                 EX_TEMPFAIL, "tempfail", "451", False, None),
+    "data-554": ({"data": "554 5.6.0 no thanks"},
+                 EX_UNAVAILABLE, "permfail", "554", False, True),
+    "eod-452": ({"eod": "452 4.3.1 insufficient storage"},
+                EX_TEMPFAIL, "tempfail", "452", True, True),
+    "eod-554": ({"eod": "554 5.7.1 message refused"},
+                EX_UNAVAILABLE, "permfail", "554", True, True),
+}
+
+
+def run_stage_case(lab, name):
+    """One host answers one stage as scripted; checks the outcome and
+    what the server saw (and that a second host was left alone)."""
+    script, code, status, reply, body_expected, second_host = STAGES[name]
+    domain = "stage.example"
+    records = ["@ MX 10 mx1", "mx1 A 192.0.2.10"]
+    if second_host:
+        records += ["@ MX 20 mx2", "mx2 A 192.0.2.20"]
+    lab.zone(domain, records=records)
+    server = lab.smtp_server("192.0.2.10", script)
+    other = lab.smtp_server("192.0.2.20") if second_host else None
+    lab.start()
+    rcpt = "user@" + domain
+    msg, marker = message(name)
+    run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+    expect_exit(run, code)
+    rec = expect_result(run, rcpt, status, code)
+    expect(str(rec.get("reply", "")).startswith(reply),
+           "reply is %r, expected it to start with %s" % (rec.get("reply"),
+                                                           reply))
+    conns = server.connections()
+    expect(len(conns) == 1, "server got %d connections, expected 1"
+           % len(conns))
+    bodies = conns[0].bodies
+    if body_expected:
+        expect(len(bodies) == 1 and marker.decode() in bodies[0],
+               "server got %d messages, expected 1 with the marker"
+               % len(bodies))
+    else:
+        expect(not bodies, "server got a message it should not have")
+    if other:
+        expect_no_connection(other)
+    return conns[0]
+
+
+def stage_case(name, extra_check=None):
+    """Registers a stage case from the STAGES table."""
+    def func(lab):
+        conn = run_stage_case(lab, name)
+        if extra_check:
+            extra_check(conn)
+    func.__doc__ = "Scripted stage reply: %s." % name
+    case("stage-" + name)(func)
+
+
+def check_helo_fallback(conn):
+    """After EHLO was refused the client must have said HELO."""
+    expect(conn.commands("EHLO") and conn.commands("HELO"),
+           "expected EHLO then HELO, got %r" % conn.received[:3])
+
+
+def check_no_data_after_rcpt_failure(conn):
+    """With no accepted recipient, DATA must not be sent."""
+    expect(not conn.commands("DATA"), "DATA sent with no accepted recipient")
+
+
+for _name in STAGES:
+    _extra = None
+    if _name == "ehlo-502-helo":
+        _extra = check_helo_fallback
+    elif _name.startswith("rcpt-"):
+        _extra = check_no_data_after_rcpt_failure
+    stage_case(_name, _extra)
+
+
+@case("stage-multiline")
+def case_stage_multiline(lab):
+    """Multi-line replies at every stage are read whole."""
+    lab.zone("multi.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", {
+        "greeting": "220-multi.example ESMTP\n220-second line\n220 ready",
+        "mail": "250-2.1.0 sender\n250 2.1.0 ok",
+        "rcpt": "250-2.1.5 first\n250-2.1.5 second\n250 2.1.5 ok",
+        "eod": "250-2.0.0 queued\n250 2.0.0 as ABC123",
+    })
+    lab.start()
+    msg, marker = message("multi")
+    run = lab.run_client(["user@multi.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@multi.example", "delivered", EX_OK)
+    reply = str(rec.get("reply", ""))
+    expect("queued" in reply and "ABC123" in reply,
+           "reply %r does not hold both lines of the final reply" % reply)
+    conns = server.connections()
+    expect(len(conns) == 1 and len(conns[0].bodies) == 1
+           and marker.decode() in conns[0].bodies[0],
+           "expected one connection carrying the message")
+
+
+# --- connection trouble ----------------------------------------------------
+
+@case("dropped-after-dot")
+def case_dropped_after_dot(lab):
+    """The server closes right after the final dot: the message may have
+    been taken, so 75, not delivered, and NOT sent again elsewhere."""
+    _mx1, _mx2 = two_mx_zone(lab, "dropdot.example", "192.0.2.10", "192.0.2.20")
+    first = lab.smtp_server("192.0.2.10", {"eod": "close"})
+    second = lab.smtp_server("192.0.2.20")
+    lab.start()
+    msg, marker = message("dropdot")
+    run = lab.run_client(["user@dropdot.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, "user@dropdot.example", "tempfail", EX_TEMPFAIL)
+    conns = first.connections()
+    expect(len(conns) == 1 and len(conns[0].bodies) == 1
+           and marker.decode() in conns[0].bodies[0],
+           "first host should have received the message once")
+    expect(conns[0].ended_by == "drop", "first host: connection ended by %r"
+           % conns[0].ended_by)
+    expect_no_connection(second)
+
+
+@case("never-greets")
+def case_never_greets(lab):
+    """A server that accepts and stays silent: the greeting timeout
+    (5 min scaled by 6/600 = 3 s) ends it; 75 well within 10 s."""
+    lab.zone("silent.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", {"greeting": "never"})
+    lab.start()
+    msg, _ = message("silent")
+    run = lab.run_client(["user@silent.example"], msg, ["--timeout", "6"])
+    print("never-greets: client took %.2f s" % run.elapsed)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, "user@silent.example", "tempfail", EX_TEMPFAIL)
+    expect(run.elapsed < 10, "took %.1f s, expected under 10" % run.elapsed)
+    expect(run.elapsed > 2.5, "gave up after %.1f s, before the 3 s greeting "
+           "timeout" % run.elapsed)
+    conns = server.connections(settle=1)
+    expect(len(conns) == 1, "server got %d connections, expected 1"
+           % len(conns))
+    expect(not conns[0].received, "client sent %r before any greeting"
+           % conns[0].received)
+
+
+@case("happy-eyeballs")
+def case_happy_eyeballs(lab):
+    """The MX's IPv6 address swallows SYNs; its IPv4 address works: the
+    client must get through over IPv4 quickly (RFC 8305), not after a
+    connect timeout."""
+    lab.zone("he.example", records=[
+        "@ MX 10 mx", "mx AAAA 2001:db8::dead", "mx A 192.0.2.10"])
+    lab.blackhole("2001:db8::dead")
+    pf = lab.postfix("mx.he.example", ["192.0.2.10"], ["he.example"])
+    lab.start()
+    expect_blackholed("2001:db8::dead")
+    expect_empty(pf)
+    msg, marker = message("he")
+    run = lab.run_client(["user@he.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@he.example", "delivered", EX_OK)
+    print("happy-eyeballs: elapsed_ms = %r (client ran %.2f s)"
+          % (rec.get("elapsed_ms"), run.elapsed))
+    expect(rec.get("address") == "192.0.2.10", "address %r" % rec.get("address"))
+    expect(isinstance(rec.get("elapsed_ms"), int) and rec["elapsed_ms"] < 1000,
+           "elapsed_ms %r, expected under 1000" % rec.get("elapsed_ms"))
+    expect_copies(pf, "user@he.example", 1, marker)
+
+
+def expect_blackholed(address, port=25):
+    """Lab sanity: a connect to the blackholed address gets no answer."""
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET,
+                       socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect((address, port))
+        except socket.timeout:
+            return
+        except OSError as e:
+            raise CaseFailure("lab: blackhole %s answered: %s" % (address, e))
+    raise CaseFailure("lab: blackhole %s accepted a connection" % address)
+
+
+# --- message content -------------------------------------------------------
+
+@case("fidelity")
+def case_fidelity(lab):
+    """Dots, bare LF and CRLF, a 10,000-byte line and UTF-8 arrive intact:
+    the maildir copy equals the input with every line ending as LF."""
+    lab.zone("fidelity.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pf = lab.postfix("mx.fidelity.example", ["192.0.2.10"],
+                     ["fidelity.example"])
+    lab.start()
+    expect_empty(pf)
+    body = (b".starts with a dot\r\n"
+            b".\n"
+            b"..\r\n"
+            b"...three dots\n"
+            b". dot space\r\n"
+            b"\r\n"
+            b"\n"
+            b"trailing spaces   \n"
+            + b"x" * 10000 + b"\r\n"
+            + "UTF-8: Grüße, 日本語, ελληνικά 🎉\r\n".encode("utf-8")
+            + b"\tindented\n"
+            b"From the start of a line\n"
+            b"last line\r\n")
+    msg, marker = message(
+        "fidelity", body,
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\n"
+        b"Content-Transfer-Encoding: 8bit\r\n")
+    run = lab.run_client(["user@fidelity.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@fidelity.example", "delivered", EX_OK)
+    copy = expect_copies(pf, "user@fidelity.example", 1, marker)[0]
+    want = msg.replace(b"\r\n", b"\n")
+    got = copy.without_trace()
+    if got != want:
+        at = next((i for i in range(min(len(got), len(want)))
+                   if got[i] != want[i]), min(len(got), len(want)))
+        expect(False, "delivered copy differs from the input at byte %d "
+               "(lengths %d vs %d): got %r, want %r"
+               % (at, len(got), len(want), got[max(0, at - 40):at + 40],
+                  want[max(0, at - 40):at + 40]))
+
+
+@case("null-sender")
+def case_null_sender(lab):
+    """-f '' sends MAIL FROM:<> (the bounce sender) and delivers."""
+    lab.zone("nullsender.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10")
+    lab.start()
+    msg, marker = message("nullsender")
+    run = lab.run_client(["user@nullsender.example"], msg, TIMEOUT_ARGS,
+                         sender="")
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@nullsender.example", "delivered", EX_OK)
+    conns = server.connections()
+    expect(len(conns) == 1, "expected one connection, got %d" % len(conns))
+    mail = conns[0].commands("MAIL")
+    expect(len(mail) == 1 and re.match(r"(?i)^MAIL FROM:<>( |$)", mail[0]),
+           "MAIL command was %r, expected MAIL FROM:<>" % mail)
+    expect(len(conns[0].bodies) == 1 and marker.decode() in conns[0].bodies[0],
+           "message not received")
+
+
+# --- many recipients -------------------------------------------------------
+
+@case("many")
+def case_many(lab):
+    """200 recipients in 40 domains (half signed, half not) on two Postfix
+    hosts, -j 50: every one delivered, each copy exactly once."""
+    lab.zone("hosts.example", records=[
+        "mx1 A 192.0.2.10", "mx2 A 192.0.2.20"])
+    domains = ["d%02d.example" % i for i in range(40)]
+    for i, d in enumerate(domains):
+        host = "mx1" if i < 20 else "mx2"
+        lab.zone(d, signed=(i % 2 == 0),
+                 records=["@ MX 10 %s.hosts.example." % host])
+    pf1 = lab.postfix("mx1.hosts.example", ["192.0.2.10"], domains[:20])
+    pf2 = lab.postfix("mx2.hosts.example", ["192.0.2.20"], domains[20:])
+    lab.start()
+    expect_empty(pf1)
+    expect_empty(pf2)
+    rcpts = ["u%03d@%s" % (i, domains[i % 40]) for i in range(200)]
+    msg, marker = message("many")
+    run = lab.run_client(rcpts, msg, ["-j", "50"] + TIMEOUT_ARGS, timeout=100)
+    print("many: client took %.2f s" % run.elapsed)
+    expect_exit(run, EX_OK)
+    expect(len(run.records) == 200, "%d JSON lines, expected 200"
+           % len(run.records))
+    for r in rcpts:
+        expect_result(run, r, "delivered", EX_OK)
+    expect(pf1.settle() and pf2.settle(), "mail still in flight")
+    for i, r in enumerate(rcpts):
+        right, wrong = (pf1, pf2) if i % 40 < 20 else (pf2, pf1)
+        expect_copies(right, r, 1, marker)
+        expect_copies(wrong, r, 0)
+    total = len(pf1.messages()) + len(pf2.messages())
+    expect(total == 200, "%d messages in the maildirs, expected 200" % total)
+
+
+@case("rcpt-file")
+def case_rcpt_file(lab):
+    """--rcpt-file adds recipients (one a line, # comments) to the
+    command line's."""
+    lab.zone("list.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pf = lab.postfix("mx.list.example", ["192.0.2.10"], ["list.example"])
+    lab.start()
+    path = os.path.join(lab.workdir, "rcpts.txt")
+    with open(path, "w") as f:
+        f.write("# lab recipients\nb@list.example\n\nc@list.example\n")
+    msg, marker = message("rcptfile")
+    run = lab.run_client(["a@list.example"], msg,
+                         ["--rcpt-file", path] + TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect(len(run.records) == 3, "%d JSON lines, expected 3"
+           % len(run.records))
+    for r in ("a@list.example", "b@list.example", "c@list.example"):
+        expect_result(run, r, "delivered", EX_OK)
+        expect_copies(pf, r, 1, marker)
+    expect(len(pf.messages()) == 3, "expected exactly 3 messages")
+
+
+@case("exit-mixed")
+def case_exit_mixed(lab):
+    """One delivered, one permanent, one temporary failure: the exit
+    status is 75 (any temporary failure wins) and the good copy arrives."""
+    lab.zone("good.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.servfail_name("lame.example")
+    pf = lab.postfix("mx.good.example", ["192.0.2.10"], ["good.example"])
+    lab.start()
+    msg, marker = message("mixed")
+    rcpts = ["ok@good.example", "x@no-such-domain.example", "y@lame.example"]
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, rcpts[0], "delivered", EX_OK)
+    expect_result(run, rcpts[1], "permfail", EX_NOHOST)
+    expect_result(run, rcpts[2], "tempfail", EX_TEMPFAIL)
+    expect_copies(pf, rcpts[0], 1, marker)
+
+
+@case("exit-first-permanent")
+def case_exit_first_permanent(lab):
+    """Only permanent failures: the exit status is the first one's code
+    (unknown user 67 before no-such-domain 68)."""
+    lab.zone("users.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", {"rcpt": "550 5.1.1 no such user"})
+    lab.start()
+    msg, _ = message("firstperm")
+    rcpts = ["nobody@users.example", "x@no-such-domain.example"]
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_NOUSER)
+    expect_result(run, rcpts[0], "permfail", EX_NOUSER)
+    expect_result(run, rcpts[1], "permfail", EX_NOHOST)
+    bodies = [b for c in server.connections() for b in c.bodies]
+    expect(not bodies, "a message was sent to a refused recipient")
+
+
+@case("plain-output")
+def case_plain_output(lab):
+    """Without --json: progress on stdout, every line naming its recipient."""
+    lab.zone("plain.example", signed=False,
+             records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pf = lab.postfix("mx.plain.example", ["192.0.2.10"], ["plain.example"])
+    lab.start()
+    msg, marker = message("plain")
+    rcpts = ["a@plain.example", "b@plain.example"]
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS, json_output=False)
+    expect_exit(run, EX_OK)
+    lines = [l for l in run.stdout.splitlines() if l.strip()]
+    expect(lines, "no progress lines on stdout")
+    for line in lines:
+        expect(any(line.startswith(r) for r in rcpts),
+               "stdout line without its recipient: %r" % line)
+    for r in rcpts:
+        expect(any(l.startswith(r) for l in lines), "no line for %s" % r)
+        expect_copies(pf, r, 1, marker)
+
+
+# --- the example program ---------------------------------------------------
+
+@case("example")
+def case_example(lab):
+    """The example daemon (library in its own event loop) delivers two."""
+    lab.zone("daemon.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pf = lab.postfix("mx.daemon.example", ["192.0.2.10"], ["daemon.example"])
+    lab.start()
+    expect_empty(pf)
+    msg, marker = message("example")
+    rcpts = ["one@daemon.example", "two@daemon.example"]
+    run = lab.run_example(rcpts, msg)
+    expect_exit(run, EX_OK)
+    for r in rcpts:
+        expect_copies(pf, r, 1, marker)
+    expect(len(pf.messages()) == 2, "expected exactly 2 messages")
+
+
+if __name__ == "__main__":
+    sys.exit(labrun.main(CASES, sys.argv[1:]))
