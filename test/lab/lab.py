@@ -371,6 +371,11 @@ class Lab:
             if pf.deferred():
                 parts.append("    deferred/held: %s" % pf.deferred())
         if self.started:
+            counters = labnet.udp_counters()
+            parts.append("UDP counters: %s" % counters)
+            if counters.get("RcvbufErrors"):
+                parts.append("UDP sockets (skmem d = drops):\n"
+                             + labnet.udp_sockets())
             parts.append("--- unbound.log (tail) ---\n"
                          + tail(os.path.join(self.workdir, "unbound.log"), 25))
             parts.append("--- nsd.log (tail) ---\n"

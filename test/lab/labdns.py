@@ -273,6 +273,13 @@ def unbound_config(workdir, anchor):
         "    interface: %s" % RESOLVER_ADDR,
         "    port: 53",
         "    num-threads: 1",
+        # A burst of a few hundred validating clients' queries overflows
+        # the default 208 KB socket buffer on a busy 2-core machine, and a
+        # datagram dropped there is a client timeout (as root, unbound can
+        # force a bigger buffer than net.core.rmem_max).
+        "    so-rcvbuf: 8m",
+        "    so-sndbuf: 8m",
+        "    num-queries-per-thread: 4096",
         "    verbosity: 1",
         "    val-log-level: 2",
         # Every query the client makes is logged, so a case can check that

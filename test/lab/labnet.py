@@ -111,3 +111,17 @@ def run(cmd, stdin_text=None):
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s"
                            % (" ".join(cmd), p.returncode, p.stderr.strip()))
+
+
+def udp_counters():
+    """The namespace's UDP counters (/proc/net/snmp): RcvbufErrors shows
+    datagrams a server's socket dropped because it was full."""
+    with open("/proc/net/snmp", encoding="ascii") as f:
+        rows = [l.split() for l in f if l.startswith("Udp:")]
+    return dict(zip(rows[0][1:], (int(v) for v in rows[1][1:])))
+
+
+def udp_sockets():
+    """`ss -uanm`: every UDP socket with its memory and drop counts."""
+    p = subprocess.run(["ss", "-uanm"], capture_output=True, text=True)
+    return p.stdout

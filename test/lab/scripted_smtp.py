@@ -48,6 +48,9 @@ DEFAULT_SCRIPT = {
     # With "tls": true, EHLO offers STARTTLS, STARTTLS is answered 220 and the
     # connection is upgraded with --cert/--key.
     "tls": False,
+    # What follows a 220 to STARTTLS: "ok" (the TLS handshake), "close"
+    # (drop the connection), "garbage" (a plaintext line, no handshake).
+    "tls_handshake": "ok",
 }
 
 # SMTP verbs and the script stage that answers them.
@@ -126,9 +129,13 @@ class Session:
         text = text.replace("{name}", self.script["name"])
         if stage == "ehlo" and self.script["tls"]:
             text = offer_starttls(text)
+        # All lines in one write, as a real server would send them (and so
+        # that extra lines stuck to a reply arrive in the same segment).
+        wire = b""
         for line in text.split("\n"):
             self.transcript.write(self.conn, "send", line=line)
-            self.sock.sendall(line.encode("utf-8") + b"\r\n")
+            wire += line.encode("utf-8") + b"\r\n"
+        self.sock.sendall(wire)
         return text[:3]
 
     def wait_for_close(self):
@@ -163,7 +170,17 @@ class Session:
                               body=body.decode("utf-8", "surrogateescape"))
 
     def start_tls(self):
-        """Upgrades the connection after a 220 to STARTTLS."""
+        """Upgrades the connection after a 220 to STARTTLS (or breaks it,
+        as the script's tls_handshake says)."""
+        how = self.script["tls_handshake"]
+        if how == "close":
+            self.transcript.write(self.conn, "drop", stage="tls")
+            raise Dropped()
+        if how == "garbage":
+            self.transcript.write(self.conn, "send", line="(not TLS)")
+            self.sock.sendall(b"this is not a TLS ServerHello\r\n")
+            self.wait_for_close()
+            raise Dropped()
         self.reader.close()
         self.sock = self.tls_context.wrap_socket(self.sock, server_side=True)
         self.reader = self.sock.makefile("rb")
@@ -185,7 +202,8 @@ class Session:
                 if stage == "data" and code == "354":
                     self.read_data()
                     self.answer("eod")
-                elif stage == "starttls" and code == "220":
+                elif stage == "starttls" and code == "220" and \
+                        self.script["tls"]:
                     self.start_tls()
                 elif stage == "quit":
                     break
