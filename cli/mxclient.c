@@ -150,6 +150,14 @@ static char *strip_brackets(char *s)
 	return s;
 }
 
+/* Prints what the user typed with control bytes shown as '?', so a bad
+ * argument cannot drive the terminal. */
+static void print_visible(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+}
+
 /* Adds a recipient after checking it; exits 65 on a bad one. */
 static void add_rcpt(struct run *run, const char *given)
 {
@@ -161,7 +169,10 @@ static void add_rcpt(struct run *run, const char *given)
 	char *addr = strip_brackets(copy);
 	char why[256];
 	if (mxc_address_check(addr, 0, why, sizeof why) < 0) {
-		fprintf(stderr, "mxclient: bad recipient address: %s\n", why);
+		fprintf(stderr, "mxclient: bad recipient address \"");
+		print_visible(stderr, addr);
+		fprintf(stderr, "\": %s\n", why);
+		free(copy);
 		exit(EX_DATAERR);
 	}
 	for (size_t i = 0; i < run->nrcpts; i++)
@@ -469,41 +480,15 @@ static int overall_status(const struct run *run)
 	return first_perm;
 }
 
-int main(int argc, char **argv)
+/* Sets up the engine on a new loop, runs every delivery, returns the
+ * overall status.  The message reference is the caller's. */
+static int deliver_all(struct run *run, const char *from,
+                       struct mxc_message *msg)
 {
-	struct run run = { 0 };
-	signal(SIGPIPE, SIG_IGN);
-	parse_args(&run, argc, argv);
-	struct options *o = &run.opt;
-	run.progress = o->json ? stderr : stdout;
-
-	char *sender = o->sender != NULL ? strdup(o->sender)
-	                                 : default_sender(o->helo);
-	if (sender == NULL) {
-		fputs("mxclient: cannot make a sender address: give one with "
-		      "-f\n", stderr);
-		return EX_USAGE;
-	}
-	char *from = strip_brackets(sender);
-	char why[256];
-	if (mxc_address_check(from, 1, why, sizeof why) < 0) {
-		fprintf(stderr, "mxclient: bad sender address: %s%s\n", why,
-		        o->sender == NULL ? " (give one with -f)" : "");
-		return o->sender == NULL ? EX_USAGE : EX_DATAERR;
-	}
-
-	size_t len;
-	char *data = read_message(&len);
+	const struct options *o = &run->opt;
 	char err[256];
-	struct mxc_message *msg = mxc_message_new(data, len, err, sizeof err);
-	free(data);
-	if (msg == NULL) {
-		fprintf(stderr, "mxclient: bad message: %s\n", err);
-		return EX_DATAERR;
-	}
-
-	run.base = event_base_new();
-	if (run.base == NULL) {
+	run->base = event_base_new();
+	if (run->base == NULL) {
 		fputs("mxclient: cannot create the event loop\n", stderr);
 		return EX_OSERR;
 	}
@@ -520,51 +505,98 @@ int main(int argc, char **argv)
 		.tls_level = o->tls_level,
 		.max_concurrent = o->jobs,
 		.log = on_log,
-		.log_arg = &run,
+		.log_arg = run,
 		.log_level = level,
 	};
-	struct mxc_engine *engine = mxc_engine_new(run.base, &eo, err,
+	struct mxc_engine *engine = mxc_engine_new(run->base, &eo, err,
 	                                           sizeof err);
 	if (engine == NULL) {
 		fprintf(stderr, "mxclient: %s\n", err);
+		event_base_free(run->base);
 		return EX_TEMPFAIL; /* resolver or TLS setup: nothing was sent */
 	}
-	struct event *sigint = evsignal_new(run.base, SIGINT, on_signal, &run);
-	struct event *sigterm = evsignal_new(run.base, SIGTERM, on_signal, &run);
+	struct event *sigint = evsignal_new(run->base, SIGINT, on_signal, run);
+	struct event *sigterm = evsignal_new(run->base, SIGTERM, on_signal, run);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 
-	for (size_t i = 0; i < run.nrcpts; i++) {
+	for (size_t i = 0; i < run->nrcpts; i++) {
 		struct mxc_delivery_params p = {
 			.sender = from,
-			.recipient = run.rcpts[i].address,
+			.recipient = run->rcpts[i].address,
 			.message = msg,
 			.done = on_done,
-			.arg = &run,
+			.arg = run,
 		};
-		run.rcpts[i].delivery = mxc_deliver(engine, &p, err, sizeof err);
-		if (run.rcpts[i].delivery == NULL) {
+		run->rcpts[i].delivery = mxc_deliver(engine, &p, err, sizeof err);
+		if (run->rcpts[i].delivery == NULL) {
 			/* addresses were checked above: this is memory */
-			fprintf(stderr, "mxclient: %s: %s\n", run.rcpts[i].address,
+			fprintf(stderr, "mxclient: %s: %s\n", run->rcpts[i].address,
 			        err);
-			run.rcpts[i].ended = true;
-			run.rcpts[i].exit_status = EX_TEMPFAIL;
+			run->rcpts[i].ended = true;
+			run->rcpts[i].exit_status = EX_TEMPFAIL;
 			continue;
 		}
-		run.pending++;
+		run->pending++;
 	}
-	mxc_message_unref(msg);
-	if (run.pending > 0)
-		event_base_dispatch(run.base);
+	if (run->pending > 0)
+		event_base_dispatch(run->base);
 
-	int status = overall_status(&run);
+	int status = overall_status(run);
 	mxc_engine_free(engine);
 	event_free(sigint);
 	event_free(sigterm);
-	event_base_free(run.base);
+	event_base_free(run->base);
+	return status;
+}
+
+/* Checks the sender, reads the message, delivers; returns the status. */
+static int run_command(struct run *run)
+{
+	const struct options *o = &run->opt;
+	char *sender = o->sender != NULL ? strdup(o->sender)
+	                                 : default_sender(o->helo);
+	if (sender == NULL) {
+		fputs("mxclient: cannot make a sender address: give one with "
+		      "-f\n", stderr);
+		return EX_USAGE;
+	}
+	char *from = strip_brackets(sender);
+	char why[256];
+	if (mxc_address_check(from, 1, why, sizeof why) < 0) {
+		fprintf(stderr, "mxclient: bad sender address \"");
+		print_visible(stderr, from);
+		fprintf(stderr, "\": %s%s\n", why,
+		        o->sender == NULL ? " (give one with -f)" : "");
+		free(sender);
+		return o->sender == NULL ? EX_USAGE : EX_DATAERR;
+	}
+
+	size_t len;
+	char *data = read_message(&len);
+	char err[256];
+	struct mxc_message *msg = mxc_message_new(data, len, err, sizeof err);
+	free(data);
+	if (msg == NULL) {
+		fprintf(stderr, "mxclient: bad message: %s\n", err);
+		free(sender);
+		return EX_DATAERR;
+	}
+	int status = deliver_all(run, from, msg);
+	mxc_message_unref(msg);
+	free(sender);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct run run = { 0 };
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(&run, argc, argv);
+	run.progress = run.opt.json ? stderr : stdout;
+	int status = run_command(&run);
 	for (size_t i = 0; i < run.nrcpts; i++)
 		free(run.rcpts[i].address);
 	free(run.rcpts);
-	free(sender);
 	return status;
 }
