@@ -83,6 +83,7 @@ def check_case(client, recorder, name, args, want_exit, stdin=MESSAGE,
 def one_stderr_line_naming(address):
     """The bad-address rule: one stderr line naming it, stdout empty."""
     def check(out, err):
+        """Returns what is wrong with the output, or None."""
         lines = [l for l in err.splitlines() if l.strip()]
         if len(lines) != 1:
             return "%d stderr lines, expected 1" % len(lines)

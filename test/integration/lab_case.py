@@ -45,6 +45,7 @@ CASES = {}
 def case(name):
     """Registers a case function under its meson name."""
     def register(func):
+        """Adds func to CASES; a name used twice is a bug in this file."""
         if name in CASES:
             raise RuntimeError("case %s defined twice" % name)
         CASES[name] = func
@@ -558,6 +559,7 @@ def run_stage_case(lab, name):
 def stage_case(name, extra_check=None):
     """Registers a stage case from the STAGES table."""
     def func(lab):
+        """Runs the table's row (the docstring is replaced below)."""
         conn = run_stage_case(lab, name)
         if extra_check:
             extra_check(conn)

@@ -33,7 +33,7 @@ import labsmtp
 RESOLVER = labdns.RESOLVER_ADDR
 SENDER = "lab-sender@sender.example"
 
-# Test data must not be shortened by the lab itself: generous output limits.
+# How much of each output (client stdout, stderr) a failing case prints.
 DIAG_LIMIT = 6000
 
 
@@ -129,6 +129,7 @@ class Lab:
         return self
 
     def __exit__(self, *exc):
+        """Stops everything, whether the case passed or not."""
         self.close()
         return False
 

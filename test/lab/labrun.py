@@ -65,6 +65,9 @@ def run_inside(name, func):
         print("FAIL: %s: the case itself raised:" % name)
         traceback.print_exc(file=sys.stdout)
         print(the_lab.diagnostics())
+    except (SystemExit, KeyboardInterrupt) as e:
+        print("FAIL: %s: interrupted (%s)" % (name, e or type(e).__name__))
+        print(the_lab.diagnostics())
     finally:
         the_lab.close()
         sys.stdout.flush()

@@ -234,6 +234,7 @@ class Handler(socketserver.BaseRequestHandler):
     """Runs one Session per accepted connection."""
 
     def handle(self):
+        """socketserver's hook: one thread per connection."""
         Session(self.request, self.server).run()
 
 
