@@ -392,6 +392,91 @@ def case_scripted_starttls(lab):
            "message not received")
 
 
+@case("mx-fallback-greeting-5xx")
+def case_mx_fallback_greeting_5xx(lab):
+    """The preferred MX greets 554: a refusal of that host only, so the
+    next one gets the mail."""
+    _mx1, _mx2 = two_mx_zone(lab, "greet554.example", "192.0.2.10",
+                             "192.0.2.20")
+    first = lab.smtp_server("192.0.2.10", {"greeting": "554 5.3.2 go away"})
+    second = lab.smtp_server("192.0.2.20")
+    lab.start()
+    msg, marker = message("greet554")
+    run = lab.run_client(["user@greet554.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@greet554.example", "delivered", EX_OK)
+    conns = first.connections()
+    expect(len(conns) == 1 and not conns[0].commands("MAIL"),
+           "first host: expected one connection and no MAIL")
+    bodies = [b for c in second.connections() for b in c.bodies]
+    expect(len(bodies) == 1 and marker.decode() in bodies[0],
+           "second host got %d messages, expected 1" % len(bodies))
+
+
+@case("mx-equal-preference")
+def case_mx_equal_preference(lab):
+    """Two MX hosts of equal preference for 16 domains: the choice is
+    random, so both hosts get mail (all on one host: p = 2**-15)."""
+    lab.zone("pool.example", records=["mxa A 192.0.2.10", "mxb A 192.0.2.20"])
+    domains = ["eq%02d.example" % i for i in range(16)]
+    for d in domains:
+        lab.zone(d, records=["@ MX 10 mxa.pool.example.",
+                             "@ MX 10 mxb.pool.example."])
+    a = lab.smtp_server("192.0.2.10")
+    b = lab.smtp_server("192.0.2.20")
+    lab.start()
+    rcpts = ["user@" + d for d in domains]
+    msg, marker = message("equal")
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    for r in rcpts:
+        expect_result(run, r, "delivered", EX_OK)
+    got_a = [b_ for c in a.connections() for b_ in c.bodies]
+    got_b = [b_ for c in b.connections() for b_ in c.bodies]
+    print("mx-equal-preference: %d to mxa, %d to mxb"
+          % (len(got_a), len(got_b)))
+    expect(len(got_a) + len(got_b) == 16, "%d messages arrived, expected 16"
+           % (len(got_a) + len(got_b)))
+    expect(got_a and got_b, "all mail went to one host: %d/%d"
+           % (len(got_a), len(got_b)))
+
+
+@case("ipv6-only")
+def case_ipv6_only(lab):
+    """An MX with only an AAAA record: delivered over IPv6."""
+    lab.zone("six.example", records=["@ MX 10 mx", "mx AAAA 2001:db8::25"])
+    pf = lab.postfix("mx.six.example", ["2001:db8::25"], ["six.example"])
+    lab.start()
+    expect_empty(pf)
+    msg, marker = message("six")
+    run = lab.run_client(["user@six.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@six.example", "delivered", EX_OK)
+    expect(rec.get("address") == "2001:db8::25", "address %r"
+           % rec.get("address"))
+    copy = expect_copies(pf, "user@six.example", 1, marker)[0]
+    expect("2001:db8::25" in copy.headers.get("Received", ""),
+           "Postfix did not see an IPv6 client: %r"
+           % copy.headers.get("Received"))
+
+
+@case("custom-port")
+def case_custom_port(lab):
+    """--port sends to another port than 25 (nothing listens on 25)."""
+    lab.zone("port.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", port=2525)
+    lab.start()
+    expect_refused("192.0.2.10", 25)
+    msg, marker = message("port")
+    run = lab.run_client(["user@port.example"], msg,
+                         ["--port", "2525"] + TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@port.example", "delivered", EX_OK)
+    bodies = [b for c in server.connections() for b in c.bodies]
+    expect(len(bodies) == 1 and marker.decode() in bodies[0],
+           "server on 2525 got %d messages, expected 1" % len(bodies))
+
+
 @case("implicit-mx")
 def case_implicit_mx(lab):
     """No MX records: the domain's own A/AAAA is the MX (RFC 5321 5.1)."""
@@ -736,6 +821,24 @@ def case_fidelity(lab):
                "(lengths %d vs %d): got %r, want %r"
                % (at, len(got), len(want), got[max(0, at - 40):at + 40],
                   want[max(0, at - 40):at + 40]))
+
+
+@case("no-final-newline")
+def case_no_final_newline(lab):
+    """A message whose last line has no line ending still ends with one on
+    the wire (the final dot must be on a line of its own)."""
+    lab.zone("eol.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10")
+    lab.start()
+    msg, marker = message("eol", b"no newline at the end")
+    run = lab.run_client(["user@eol.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@eol.example", "delivered", EX_OK)
+    bodies = [b for c in server.connections() for b in c.bodies]
+    expect(len(bodies) == 1, "%d messages arrived, expected 1" % len(bodies))
+    want = msg.decode().replace("\n", "\r\n") + "\r\n"
+    expect(unstuff(bodies[0]) == want, "body on the wire %r, expected %r"
+           % (bodies[0][-60:], want[-60:]))
 
 
 @case("null-sender")
