@@ -741,6 +741,25 @@ def case_never_greets(lab):
            % conns[0].received)
 
 
+@case("slow-greeting")
+def case_slow_greeting(lab):
+    """A greeting 2 s late is still within the scaled greeting timeout
+    (--timeout 10: 5 s): the client waits and delivers."""
+    lab.zone("slow.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", {"delay": {"greeting": 2}})
+    lab.start()
+    msg, marker = message("slow")
+    run = lab.run_client(["user@slow.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    expect_result(run, "user@slow.example", "delivered", EX_OK)
+    expect(run.elapsed >= 2, "done in %.1f s, before the greeting came"
+           % run.elapsed)
+    conns = server.connections()
+    expect(len(conns) == 1 and len(conns[0].bodies) == 1
+           and marker.decode() in conns[0].bodies[0],
+           "expected one connection carrying the message")
+
+
 @case("happy-eyeballs")
 def case_happy_eyeballs(lab):
     """The MX's IPv6 address swallows SYNs; its IPv4 address works: the
