@@ -280,6 +280,12 @@ def unbound_config(workdir, anchor):
         "    so-rcvbuf: 8m",
         "    so-sndbuf: 8m",
         "    num-queries-per-thread: 4096",
+        # unbound remembers an unresponsive server (infra cache) and a
+        # failed key fetch; in a lab that starts under load, a slow first
+        # answer must not poison the rest of the case.
+        "    infra-keep-probing: yes",
+        "    infra-host-ttl: 5",
+        "    val-bogus-ttl: 1",
         "    verbosity: 1",
         "    val-log-level: 2",
         # Every query the client makes is logged, so a case can check that
