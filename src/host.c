@@ -238,11 +238,12 @@ static void log_decision(struct host *h, const struct tlsa_lookup *t,
 			break;
 	}
 	char tlsa[sizeof recs + 400] = "";
-	if (t != NULL)
-		snprintf(tlsa, sizeof tlsa, "; TLSA %s (%s): %s", t->qname,
-		         t->kind == TLSA_RECORDS ? "secure"
-		         : t->kind == TLSA_NONE ? "none" : t->error,
-		         recs[0] != '\0' ? recs : "-");
+	if (t != NULL && t->kind == TLSA_RECORDS)
+		snprintf(tlsa, sizeof tlsa, "; TLSA %s (secure): %s", t->qname,
+		         recs);
+	else if (t != NULL)
+		snprintf(tlsa, sizeof tlsa, "; TLSA %s: %s", t->qname,
+		         t->kind == TLSA_NONE ? "none" : t->error);
 	hlog(h, MXC_LOG_INFO, "MX %u %s: AAAA %s, A %s%s; %s", h->p.pref, h->name,
 	     dnssec_status_name(h->addr[FAM6].dnssec),
 	     dnssec_status_name(h->addr[FAM4].dnssec), tlsa, what);
