@@ -284,27 +284,36 @@ static void update_events(struct io *io)
 		event_del(io->ev_write);
 }
 
+/*
+ * Runs `first` and then `then`, unless the owner freed the io during
+ * `first` (its callbacks may): the crossed TLS case retried first.
+ */
+static void in_order(struct io *io, void (*first)(struct io *),
+                     void (*then)(struct io *))
+{
+	io->in_callback++;
+	first(io);
+	io->in_callback--;
+	if (io->freed) {
+		if (io->in_callback == 0)
+			destroy(io);
+		return;
+	}
+	then(io);
+}
+
 /* The socket is readable. */
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct io *io = arg;
 	(void)fd;
 	(void)what;
-	if (io->handshaking) {
+	if (io->handshaking)
 		do_handshake(io);
-		return;
-	}
-	if (io->write_wants_read) {
-		io->in_callback++;
-		do_write(io);
-		io->in_callback--;
-		if (io->freed) {
-			if (io->in_callback == 0)
-				destroy(io);
-			return;
-		}
-	}
-	do_read(io);
+	else if (io->write_wants_read)
+		in_order(io, do_write, do_read);
+	else
+		do_read(io);
 }
 
 /* The socket is writable. */
@@ -313,21 +322,12 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	struct io *io = arg;
 	(void)fd;
 	(void)what;
-	if (io->handshaking) {
+	if (io->handshaking)
 		do_handshake(io);
-		return;
-	}
-	if (io->read_wants_write) {
-		io->in_callback++;
-		do_read(io);
-		io->in_callback--;
-		if (io->freed) {
-			if (io->in_callback == 0)
-				destroy(io);
-			return;
-		}
-	}
-	do_write(io);
+	else if (io->read_wants_write)
+		in_order(io, do_read, do_write);
+	else
+		do_write(io);
 }
 
 /* The deadline passed. */

@@ -25,19 +25,7 @@
 #include "dane.h"
 #include "x509.h"
 
-static int failures; /* checks that failed */
-static int checks;   /* checks made */
-
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		checks++;                                                 \
-		if (!(cond)) {                                            \
-			failures++;                                       \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);   \
-			fprintf(stderr, __VA_ARGS__);                     \
-			fputc('\n', stderr);                              \
-		}                                                         \
-	} while (0)
+#include "check.h"
 
 /* Largest fixture certificate in DER. */
 #define DER_MAX 2048

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "result.h"
 
 struct reply_case {
@@ -86,41 +87,31 @@ static const struct loss_case loss_cases[] = {
 
 int main(void)
 {
-	int failures = 0;
 	for (size_t i = 0; i < sizeof reply_cases / sizeof reply_cases[0]; i++) {
 		const struct reply_case *c = &reply_cases[i];
 		int exit_status = -1;
 		enum verdict v = result_of_reply(c->stage, c->code, c->enhanced,
 		                                 &exit_status);
-		if (v != c->verdict || exit_status != c->exit_status) {
-			printf("FAIL reply %s %d %s: verdict %d exit %d, want %d %d\n",
-			       stage_name(c->stage), c->code, c->enhanced, v,
-			       exit_status, c->verdict, c->exit_status);
-			failures++;
-		}
+		CHECK(v == c->verdict && exit_status == c->exit_status,
+		      "reply %s %d %s: verdict %d exit %d, want %d %d",
+		      stage_name(c->stage), c->code, c->enhanced, v, exit_status,
+		      c->verdict, c->exit_status);
 	}
 	for (size_t i = 0; i < sizeof loss_cases / sizeof loss_cases[0]; i++) {
 		const struct loss_case *c = &loss_cases[i];
 		int exit_status = -1;
 		enum verdict v = result_of_loss(c->stage, &exit_status);
-		if (v != c->verdict || exit_status != c->exit_status) {
-			printf("FAIL loss %s: verdict %d exit %d, want %d %d\n",
-			       stage_name(c->stage), v, exit_status, c->verdict,
-			       c->exit_status);
-			failures++;
-		}
+		CHECK(v == c->verdict && exit_status == c->exit_status,
+		      "loss %s: verdict %d exit %d, want %d %d",
+		      stage_name(c->stage), v, exit_status, c->verdict,
+		      c->exit_status);
 	}
 	/* Every stage has report wording. */
 	for (int s = 0; s < STAGE_LAST; s++)
-		if (strlen(stage_while((enum stage)s)) == 0 ||
-		    strlen(stage_in_reply((enum stage)s)) == 0) {
-			printf("FAIL stage %d has no wording\n", s);
-			failures++;
-		}
-	if (strstr(stage_while(STAGE_RCPT), "RCPT TO") == NULL) {
-		printf("FAIL RCPT wording: %s\n", stage_while(STAGE_RCPT));
-		failures++;
-	}
-	printf("%d failure(s)\n", failures);
-	return failures != 0;
+		CHECK(strlen(stage_while((enum stage)s)) > 0 &&
+		      strlen(stage_in_reply((enum stage)s)) > 0,
+		      "stage %d has no wording", s);
+	CHECK(strstr(stage_while(STAGE_RCPT), "RCPT TO") != NULL,
+	      "RCPT wording: %s", stage_while(STAGE_RCPT));
+	return check_report();
 }
