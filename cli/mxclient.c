@@ -42,6 +42,8 @@ struct options {
 	unsigned jobs;
 	unsigned timeout;
 	enum mxc_tls_level tls_level;
+	const char *proxy;
+	const char *proxy_command;
 	const char *rcpt_file;
 	bool json;
 	int verbose;                  /* -v count */
@@ -82,6 +84,12 @@ static const char usage_text[] =
 	"                       encrypt: TLS required, any certificate;\n"
 	"                       dane (default): DANE where published (RFC 7672),\n"
 	"                       else opportunistic; dane-only: DANE required\n"
+	"  --proxy socks5://[USER:PASS@]IP:PORT\n"
+	"                       connect through a SOCKS5 proxy (given IP\n"
+	"                       addresses only; TLS and DANE stay local)\n"
+	"  --proxy-command CMD  connect through a command per attempt, e.g.\n"
+	"                       'ssh -W %h:%p relay' (%h address, %n MX name,\n"
+	"                       %p port)\n"
 	"  -v                   show the SMTP transcript (-vv: debug)\n"
 	"  -q                   show failures only\n"
 	"  --help, --version\n"
@@ -278,7 +286,8 @@ static char *default_sender(const char *helo)
 static void parse_args(struct run *run, int argc, char **argv)
 {
 	enum { OPT_HELO = 256, OPT_TA, OPT_RESOLVER, OPT_PORT, OPT_RCPT_FILE,
-	       OPT_JSON, OPT_TIMEOUT, OPT_TLS_LEVEL, OPT_HELP, OPT_VERSION };
+	       OPT_JSON, OPT_TIMEOUT, OPT_TLS_LEVEL, OPT_PROXY, OPT_PROXY_COMMAND,
+	       OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "helo", required_argument, NULL, OPT_HELO },
 		{ "trust-anchor", required_argument, NULL, OPT_TA },
@@ -289,6 +298,8 @@ static void parse_args(struct run *run, int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "tls-level", required_argument, NULL, OPT_TLS_LEVEL },
+		{ "proxy", required_argument, NULL, OPT_PROXY },
+		{ "proxy-command", required_argument, NULL, OPT_PROXY_COMMAND },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -347,6 +358,12 @@ static void parse_args(struct run *run, int argc, char **argv)
 		case OPT_TIMEOUT:
 			o->timeout = parse_number(optarg, 1, 86400, "--timeout");
 			break;
+		case OPT_PROXY:
+			o->proxy = optarg;
+			break;
+		case OPT_PROXY_COMMAND:
+			o->proxy_command = optarg;
+			break;
 		case OPT_TLS_LEVEL:
 			o->tls_level = parse_tls_level(optarg);
 			break;
@@ -370,12 +387,19 @@ static void parse_args(struct run *run, int argc, char **argv)
 		}
 		}
 	}
+	if (o->proxy != NULL && o->proxy_command != NULL)
+		usage_error("%s", "--proxy and --proxy-command exclude each other");
 	for (int i = optind; i < argc; i++)
 		add_rcpt(run, argv[i]);
 	if (o->rcpt_file != NULL)
 		read_rcpt_file(run, o->rcpt_file);
 	if (run->nrcpts == 0)
 		usage_error("%s", "no recipients given");
+	if (o->trust_anchor != NULL && access(o->trust_anchor, R_OK) != 0) {
+		fprintf(stderr, "mxclient: cannot read trust anchor %s: %s\n",
+		        o->trust_anchor, strerror(errno));
+		exit(EX_NOINPUT);
+	}
 }
 
 /* Writes a JSON string literal (input is UTF-8 or escaped ASCII). */
@@ -503,6 +527,8 @@ static int deliver_all(struct run *run, const char *from,
 		.port = o->port,
 		.timeout = o->timeout,
 		.tls_level = o->tls_level,
+		.proxy = o->proxy,
+		.proxy_command = o->proxy_command,
 		.max_concurrent = o->jobs,
 		.log = on_log,
 		.log_arg = run,
@@ -511,9 +537,12 @@ static int deliver_all(struct run *run, const char *from,
 	struct mxc_engine *engine = mxc_engine_new(run->base, &eo, err,
 	                                           sizeof err);
 	if (engine == NULL) {
+		int bad_option = errno == EINVAL;
 		fprintf(stderr, "mxclient: %s\n", err);
 		event_base_free(run->base);
-		return EX_TEMPFAIL; /* resolver or TLS setup: nothing was sent */
+		/* A bad option is the user's; a resolver or TLS setup failure
+		 * may pass: nothing was sent either way. */
+		return bad_option ? EX_USAGE : EX_TEMPFAIL;
 	}
 	struct event *sigint = evsignal_new(run->base, SIGINT, on_signal, run);
 	struct event *sigterm = evsignal_new(run->base, SIGTERM, on_signal, run);

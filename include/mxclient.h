@@ -90,6 +90,19 @@ struct mxc_engine_options {
 	 * scaled by timeout/600, so the final reply waits `timeout` seconds and
 	 * the shorter stages proportionally less (never below one second). */
 	unsigned timeout;
+	/* How connections reach the MX hosts; both NULL: directly.  TLS,
+	 * DNSSEC and DANE stay on this machine either way: a proxy relays
+	 * ciphertext after STARTTLS and never sees a DNS question.
+	 * `proxy`: "socks5://[USER:PASS@]IP:PORT" (RFC 1928; RFC 1929 when
+	 * USER:PASS is given, %XX-escaped); it is asked for IP addresses,
+	 * never names.
+	 * `proxy_command`: run once per connection attempt with its stdin
+	 * and stdout as the connection, e.g. "ssh -W %h:%p relay.example";
+	 * %h the MX address, %n the MX host name, %p the port, %% a percent.
+	 * Split into words like a shell (quotes, backslash) but run without
+	 * one.  Its stderr goes to the log.  Not both.  Copied. */
+	const char *proxy;
+	const char *proxy_command;
 	/* TLS security level for every delivery; 0: MXC_TLS_DANE. */
 	enum mxc_tls_level tls_level;
 	/* Deliveries in flight at once; the rest wait in order.  0: 100. */
@@ -103,7 +116,9 @@ struct mxc_engine_options {
 
 /*
  * Creates an engine on `base` (borrowed: it must outlive the engine).
- * Returns NULL on failure with a one-line reason in `err` (if not NULL).
+ * Returns NULL on failure with a one-line reason in `err` (if not NULL) and
+ * errno set: EINVAL for a bad option (proxy syntax, TLS level, port),
+ * otherwise a failure to set up the resolver or TLS (files, memory).
  */
 struct mxc_engine *mxc_engine_new(struct event_base *base,
                                   const struct mxc_engine_options *options,

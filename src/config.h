@@ -10,11 +10,13 @@
 struct event_base;
 struct dns;
 struct tls_ctx;
+struct transport;
 
 struct config {
 	struct event_base *base;  /* the caller's loop */
 	struct dns *dns;          /* the resolver */
 	struct tls_ctx *tls;      /* the TLS context */
+	struct transport *transport; /* direct, SOCKS5 or proxy command */
 	char helo[256];           /* EHLO/HELO name */
 	unsigned port;            /* SMTP port */
 	enum mxc_tls_level tls_level; /* what TLS every delivery requires */

@@ -4,6 +4,8 @@
  * delay that expired) schedules run(), which looks at the whole race and
  * decides what to start next or whether it is over.  Deciding from one place
  * keeps the rules readable and the owner's callback off our own stack.
+ * Each attempt goes through the engine's transport (direct, SOCKS5 or a
+ * proxy command), so the race is the same whichever carries it.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -17,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "connect.h"
+#include "transport.h"
 
 /* Where one target stands. */
 enum target_state {
@@ -30,14 +34,17 @@ enum target_state {
 struct target {
 	struct sockaddr_storage addr;
 	enum target_state state;
-	int fd;                 /* while pending */
-	struct event *ev;       /* writability or attempt timeout */
-	struct he *he;          /* back pointer for the event callback */
-	char error[96];         /* why it failed */
+	char mx[256];           /* its MX host name (for %n and logs) */
+	struct transport_attempt *attempt; /* while pending */
+	struct he *he;          /* back pointer for the attempt's callback */
+	char error[400];        /* why it failed */
 };
 
 struct he {
 	struct event_base *base;
+	struct transport *transport;
+	const struct config *config;          /* for the transport's logs */
+	const struct mxc_delivery *delivery;
 	unsigned port;
 	unsigned attempt_ms;
 	he_callback *cb;
@@ -62,17 +69,11 @@ static void schedule(struct he *he)
 		event_active(he->ev_run, EV_TIMEOUT, 0);
 }
 
-/* Closes a pending attempt. */
+/* Abandons a pending attempt. */
 static void close_target(struct target *t)
 {
-	if (t->ev != NULL) {
-		event_free(t->ev);
-		t->ev = NULL;
-	}
-	if (t->fd >= 0) {
-		close(t->fd);
-		t->fd = -1;
-	}
+	transport_cancel(t->attempt);
+	t->attempt = NULL;
 }
 
 /* Marks a target failed with a reason. */
@@ -84,11 +85,9 @@ static void target_failed(struct target *t, const char *why)
 }
 
 /* Ends the race with a winner: close the rest, hand over the socket. */
-static void win(struct he *he, struct target *t, size_t index)
+static void win(struct he *he, struct target *t, size_t index, int fd)
 {
-	int fd = t->fd;
-	t->fd = -1;
-	close_target(t);
+	t->attempt = NULL; /* it ended by giving us fd */
 	t->state = TARGET_WON;
 	for (size_t i = 0; i < he->count; i++)
 		if (he->targets[i]->state == TARGET_PENDING) {
@@ -100,65 +99,35 @@ static void win(struct he *he, struct target *t, size_t index)
 	he->cb(he->arg, fd, index); /* last: the owner may free us */
 }
 
-/* An attempt's socket became writable (connected or failed) or timed out. */
-static void on_attempt(evutil_socket_t fd, short what, void *arg)
+/* An attempt ended: connected, or failed (refused, timed out ...). */
+static void on_attempt(void *arg, int fd, const char *why)
 {
 	struct target *t = arg;
 	struct he *he = t->he;
 	size_t index = 0;
 	while (he->targets[index] != t)
 		index++;
-	if (what & EV_TIMEOUT) {
-		target_failed(t, "connection timed out");
+	t->attempt = NULL; /* the transport freed it */
+	if (fd < 0) {
+		target_failed(t, why);
 		run(he);
 		return;
 	}
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err != 0) {
-		target_failed(t, strerror(err));
-		run(he);
-		return;
-	}
-	win(he, t, index);
+	win(he, t, index, fd);
 }
 
-/* Starts connecting to one target.  Returns false if it failed at once. */
+/* Starts an attempt on one target.  Returns false if it could not. */
 static bool start(struct he *he, struct target *t)
 {
-	struct sockaddr_storage sa = t->addr;
-	socklen_t salen;
-	if (sa.ss_family == AF_INET6) {
-		((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)he->port);
-		salen = sizeof(struct sockaddr_in6);
-	} else {
-		((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)he->port);
-		salen = sizeof(struct sockaddr_in);
-	}
 	clock_gettime(CLOCK_MONOTONIC, &he->last_start);
 	he->started_any = true;
-	t->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (t->fd < 0) {
-		target_failed(t, strerror(errno));
-		return false;
-	}
-	if (connect(t->fd, (struct sockaddr *)&sa, salen) < 0 &&
-	    errno != EINPROGRESS) {
-		target_failed(t, strerror(errno));
-		return false;
-	}
-	/* Even a connect() that completed at once reports through the
-	 * writable event, so the owner hears of it from the loop. */
-	t->ev = event_new(he->base, t->fd, EV_WRITE, on_attempt, t);
-	if (t->ev == NULL) {
+	t->attempt = transport_connect(he->transport, he->config, he->delivery,
+	                               &t->addr, he->port, t->mx,
+	                               he->attempt_ms, on_attempt, t);
+	if (t->attempt == NULL) {
 		target_failed(t, "out of memory");
 		return false;
 	}
-	struct timeval tv = { .tv_sec = he->attempt_ms / 1000,
-	                      .tv_usec = (he->attempt_ms % 1000) * 1000 };
-	event_add(t->ev, &tv);
 	t->state = TARGET_PENDING;
 	return true;
 }
@@ -216,13 +185,19 @@ static void on_run(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Creates a race. */
-struct he *he_new(struct event_base *base, unsigned port, unsigned attempt_ms,
+struct he *he_new(const struct config *config,
+                  const struct mxc_delivery *delivery, unsigned attempt_ms,
                   he_callback *cb, void *arg)
 {
 	struct he *he = calloc(1, sizeof *he);
 	if (he == NULL)
 		return NULL;
+	struct event_base *base = config->base;
 	he->base = base;
+	he->transport = config->transport;
+	he->config = config;
+	he->delivery = delivery;
+	unsigned port = config->port;
 	he->port = port;
 	he->attempt_ms = attempt_ms;
 	he->cb = cb;
@@ -254,7 +229,8 @@ void he_free(struct he *he)
 }
 
 /* Appends a target. */
-int he_add(struct he *he, const struct sockaddr_storage *addr)
+int he_add(struct he *he, const struct sockaddr_storage *addr,
+           const char *mx)
 {
 	if (he->count == he->cap) {
 		size_t cap = he->cap ? he->cap * 2 : 8;
@@ -268,7 +244,7 @@ int he_add(struct he *he, const struct sockaddr_storage *addr)
 	if (t == NULL)
 		return -1;
 	t->addr = *addr;
-	t->fd = -1;
+	snprintf(t->mx, sizeof t->mx, "%s", mx);
 	t->he = he;
 	he->targets[he->count] = t;
 	schedule(he);

@@ -14,28 +14,35 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-struct event_base;
+struct config;
+struct mxc_delivery;
 struct he;
 
 /* RFC 8305 5: the recommended Connection Attempt Delay. */
 #define HE_ATTEMPT_DELAY_MS 250
 
 /*
- * The race ended.  fd >= 0: the connected non-blocking socket (now the
- * owner's) of target `index`.  fd < 0: every target failed and no more will
+ * The race ended.  fd >= 0: the connected non-blocking stream (now the
+ * owner's, to be closed with transport_close()) of target `index`.  fd < 0: every target failed and no more will
  * come (index is meaningless); he_target_error() says why for each.  Always
  * called from an event, never from inside he_add() or he_close_input().  The
  * owner may he_free() from inside it.
  */
 typedef void he_callback(void *arg, int fd, size_t index);
 
-/* Creates a race to `port`, each attempt timing out after attempt_ms. */
-struct he *he_new(struct event_base *base, unsigned port, unsigned attempt_ms,
+/*
+ * Creates a race to the configured port through the configured transport,
+ * each attempt timing out after attempt_ms; logs are about `delivery`.
+ */
+struct he *he_new(const struct config *config,
+                  const struct mxc_delivery *delivery, unsigned attempt_ms,
                   he_callback *cb, void *arg);
 /* Closes every pending attempt and frees the race. */
 void he_free(struct he *he);
-/* Appends a target; returns its index, or -1 when memory runs out. */
-int he_add(struct he *he, const struct sockaddr_storage *addr);
+/* Appends a target of MX host `mx`; returns its index, or -1 when memory
+ * runs out. */
+int he_add(struct he *he, const struct sockaddr_storage *addr,
+           const char *mx);
 /* Says no more targets will be added (so running out means failure). */
 void he_close_input(struct he *he);
 /* Targets added so far. */

@@ -200,7 +200,8 @@ static void feed_race(struct mxc_delivery *d)
 		const struct sockaddr_storage *addrs;
 		size_t n = host_addrs(d->hosts[d->next_feed], &addrs);
 		for (size_t i = 0; i < n; i++) {
-			int idx = he_add(d->he, &addrs[i]);
+			int idx = he_add(d->he, &addrs[i],
+			                 host_name(d->hosts[d->next_feed]));
 			if (idx < 0)
 				break; /* out of memory: fewer targets */
 			if ((size_t)idx >= d->ntargets_cap) {
@@ -320,7 +321,7 @@ static void on_race(void *arg, int fd, size_t index)
 static void start_race(struct mxc_delivery *d, size_t first)
 {
 	d->next_feed = first;
-	d->he = he_new(d->config->base, d->config->port,
+	d->he = he_new(d->config, d,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
 	if (d->he == NULL) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");

@@ -3,6 +3,7 @@
  * and the TLS context, the queue of deliveries waiting for a slot and the
  * list of those in flight; starts the next one as each ends.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "delivery.h"
 #include "dns.h"
 #include "tls.h"
+#include "transport.h"
 
 /* Deliveries in flight when the caller does not say. */
 #define DEFAULT_CONCURRENCY 100
@@ -98,10 +100,12 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	}
 	if (o->tls_level > MXC_TLS_DANE_ONLY) {
 		snprintf(err, errlen, "unknown TLS level %d", (int)o->tls_level);
+		errno = EINVAL;
 		return NULL;
 	}
 	if (o->port > 65535) {
 		snprintf(err, errlen, "port %u is out of range", o->port);
+		errno = EINVAL;
 		return NULL;
 	}
 	struct mxc_engine *e = calloc(1, sizeof *e);
@@ -139,10 +143,21 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	c->dns = dns_new(&dc, err, errlen);
 	if (c->dns == NULL) {
 		free(e);
+		if (errno == EINVAL)
+			errno = EIO; /* not one of our options */
 		return NULL;
 	}
 	c->tls = tls_ctx_new(err, errlen);
 	if (c->tls == NULL) {
+		dns_free(c->dns);
+		free(e);
+		return NULL;
+	}
+	c->transport = transport_new(base, o->proxy, o->proxy_command, err,
+	                             errlen);
+	if (c->transport == NULL) {
+		errno = EINVAL; /* its only failures besides memory */
+		tls_ctx_free(c->tls);
 		dns_free(c->dns);
 		free(e);
 		return NULL;
@@ -170,6 +185,7 @@ void mxc_engine_free(struct mxc_engine *e)
 	free_list(e, &e->active);
 	dns_free(e->config.dns);
 	tls_ctx_free(e->config.tls);
+	transport_free(e->config.transport);
 	if (e->reporting != NULL) {
 		/* Inside a completion callback: that delivery and the engine
 		 * itself go when the callback returns. */

@@ -31,6 +31,8 @@
 struct io {
 	struct event_base *base;
 	int fd;
+	io_close_fn *close_fn;   /* how to close fd */
+	void *close_arg;
 	struct event *ev_read;   /* persistent, on while the socket is open */
 	struct event *ev_write;  /* persistent, on while writability matters */
 	struct event *ev_timer;  /* the deadline */
@@ -340,13 +342,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Wraps a connected socket. */
-struct io *io_new(struct event_base *base, int fd, io_callback *cb, void *arg)
+struct io *io_new(struct event_base *base, int fd, io_close_fn *close_fn,
+                  void *close_arg, io_callback *cb, void *arg)
 {
 	struct io *io = calloc(1, sizeof *io);
 	if (io == NULL)
 		return NULL;
 	io->base = base;
 	io->fd = fd;
+	io->close_fn = close_fn;
+	io->close_arg = close_arg;
 	io->cb = cb;
 	io->arg = arg;
 	iobuf_init(&io->in);
@@ -382,7 +387,7 @@ void io_free(struct io *io)
 		tls_free(io->tls);
 		io->tls = NULL;
 	}
-	close(io->fd);
+	io->close_fn(io->close_arg, io->fd);
 	io->fd = -1;
 	io->freed = true;
 	if (io->in_callback == 0)

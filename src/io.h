@@ -35,9 +35,16 @@ enum io_event {
  */
 typedef void io_callback(void *arg, struct io *io, enum io_event event);
 
-/* Wraps a connected non-blocking socket (taken over: closed by io_free). */
-struct io *io_new(struct event_base *base, int fd, io_callback *cb,
-                  void *arg);
+/* Closes a stream's fd (the transport may have a proxy process to see out). */
+typedef void io_close_fn(void *arg, int fd);
+
+/*
+ * Wraps a connected non-blocking socket, taken over: io_free() closes it
+ * with close_fn(close_arg, fd).  NULL when memory runs out (the fd is then
+ * still the caller's).
+ */
+struct io *io_new(struct event_base *base, int fd, io_close_fn *close_fn,
+                  void *close_arg, io_callback *cb, void *arg);
 /* Closes the socket (and TLS session) and frees everything. */
 void io_free(struct io *io);
 

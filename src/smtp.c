@@ -24,6 +24,7 @@
 #include "message.h"
 #include "smtp.h"
 #include "tls.h"
+#include "transport.h"
 
 /* Timeouts per stage in seconds (RFC 5321 4.5.3.2; Postfix's for the rest). */
 static const unsigned stage_timeout[STAGE_LAST] = {
@@ -481,19 +482,29 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 	}
 }
 
+/* Closes the stream through the transport that made it. */
+static void close_stream(void *arg, int fd)
+{
+	transport_close(arg, fd);
+}
+
 /* Starts a session on a connected socket. */
 struct smtp *smtp_start(int fd, const struct smtp_params *params,
                         smtp_done_fn *done, void *arg)
 {
 	struct smtp *s = calloc(1, sizeof *s);
-	if (s == NULL)
+	if (s == NULL) {
+		transport_close(params->config->transport, fd);
 		return NULL;
+	}
 	s->p = *params;
 	s->done = done;
 	s->done_arg = arg;
 	s->fd = fd;
-	s->io = io_new(params->config->base, fd, on_io, s);
+	s->io = io_new(params->config->base, fd, close_stream,
+	               params->config->transport, on_io, s);
 	if (s->io == NULL) {
+		transport_close(params->config->transport, fd);
 		free(s);
 		return NULL;
 	}

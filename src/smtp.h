@@ -69,7 +69,8 @@ struct smtp_params {
  */
 typedef void smtp_done_fn(void *arg, const struct smtp_outcome *outcome);
 
-/* Starts a session on `fd` (taken over).  NULL when memory runs out. */
+/* Starts a session on `fd` (taken over, even on failure: closed through
+ * the transport).  NULL when memory runs out. */
 struct smtp *smtp_start(int fd, const struct smtp_params *params,
                         smtp_done_fn *done, void *arg);
 /* Ends a session at once (no QUIT) and closes its connection. */

@@ -24,4 +24,5 @@ apt-get install -y -q --no-install-recommends \
 	gcc libc6-dev pkg-config meson ninja-build \
 	libevent-dev libgetdns-dev libwolfssl-dev \
 	unbound nsd ldnsutils dns-root-data postfix \
-	iproute2 nftables util-linux openssl python3 ca-certificates
+	iproute2 nftables util-linux openssl python3 ca-certificates \
+	microsocks dante-server openssh-server openssh-client
