@@ -26,7 +26,9 @@ import tempfile
 import time
 
 import labdns
+import labfinger
 import labnet
+import labpki
 import labpostfix
 import labsmtp
 
@@ -133,6 +135,9 @@ class Lab:
         self.client_runs = []
         self.trust_anchor = None
         self.started = False
+        # Certificates made on demand (see labpki): Lab.pki.issue(...).
+        self.pki = labpki.Pki(os.path.join(self.workdir, "pki"))
+        self.finger = None         # labfinger.Finger, made on first use
 
     def __enter__(self):
         return self
@@ -155,16 +160,23 @@ class Lab:
         self.dns.add_lame_delegation(name)
         return name
 
-    def postfix(self, hostname, addresses, domains):
-        """Adds a Postfix MX on `addresses` accepting mail for `domains`."""
-        pf = labpostfix.Postfix(self.workdir, hostname, addresses, domains)
+    def postfix(self, hostname, addresses, domains, credential=None):
+        """Adds a Postfix MX on `addresses` accepting mail for `domains`,
+        presenting `credential` (a labpki.Credential) or, by default, a
+        self-signed certificate for `hostname`."""
+        pf = labpostfix.Postfix(self.workdir, hostname, addresses, domains,
+                                credential)
         self.postfixes.append(pf)
         return pf
 
-    def smtp_server(self, address, script=None, port=25):
-        """Adds a scripted SMTP server (see scripted_smtp.DEFAULT_SCRIPT)."""
+    def smtp_server(self, address, script=None, port=25, credential=None):
+        """Adds a scripted SMTP server (see scripted_smtp.DEFAULT_SCRIPT);
+        with "tls" in the script it presents `credential` (a
+        labpki.Credential) or a self-signed certificate."""
         cert = None
-        if script and script.get("tls"):
+        if credential:
+            cert = (credential.cert_file, credential.key_path)
+        elif script and script.get("tls"):
             certdir = os.path.join(self.workdir, "cert-%s-%d"
                                    % (address.replace(":", "_"), port))
             os.makedirs(certdir)
@@ -381,6 +393,13 @@ class Lab:
         self.client_runs.append(run)
         return run
 
+    def posttls_finger(self, destination, level="dane"):
+        """Runs Postfix's posttls-finger against a lab domain; returns a
+        labfinger.FingerRun with its DANE verdict."""
+        if self.finger is None:
+            self.finger = labfinger.Finger(self.workdir)
+        return self.finger.run(destination, level)
+
     def resolver_queries(self):
         """The (name, type) pairs unbound was asked, from its query log,
         except the lab's own checks (asked from PROBE_ADDR)."""
@@ -404,6 +423,8 @@ class Lab:
                                                            self.workdir)]
         for run in self.client_runs:
             parts.append(run.describe())
+        for run in self.finger.runs if self.finger else []:
+            parts.append(run.describe())
         for server in self.servers:
             parts.append(server.describe())
         for pf in self.postfixes:
@@ -411,6 +432,11 @@ class Lab:
                          % (pf.hostname, pf.maillog_tail()))
             if pf.deferred():
                 parts.append("    deferred/held: %s" % pf.deferred())
+        tlsa = self.dns.records_of_type("TLSA")
+        if tlsa:
+            parts.append("--- TLSA records published ---\n" + "\n".join(
+                "%s TLSA %s" % (owner, labpki.short(data))
+                for owner, data in tlsa))
         if self.started:
             counters = labnet.udp_counters()
             parts.append("UDP counters: %s" % counters)

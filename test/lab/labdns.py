@@ -110,12 +110,43 @@ class DnsTree:
         answers REFUSED to everything; unbound, left with no usable server,
         answers SERVFAIL.  (Delegating to the main nsd does not work: it
         serves the parent, repeats the referral, and unbound then answers
-        NOERROR with no data.)
+        NOERROR with no data.)  The delegation (NS, no DS: provably
+        insecure if the zone is signed) goes into the closest enclosing
+        zone, which may be several labels up: "_25._tcp.mx.a.example."
+        in zone "a.example." makes only that name's lookups fail.
         """
         name = fqdn(name)
-        if parent_name(name) not in self.zones:
-            raise ValueError("lame name %s has no parent zone" % name)
+        if self.enclosing_zone(name) is None:
+            raise ValueError("lame name %s has no enclosing zone" % name)
         self.lame.append(name)
+
+    def enclosing_zone(self, name):
+        """The closest zone above `name` (not `name` itself), or None."""
+        while name != ".":
+            name = parent_name(name)
+            if name in self.zones:
+                return self.zones[name]
+        return None
+
+    def records_of_type(self, rrtype):
+        """(absolute owner name, record data) of every record of `rrtype`
+        the case put in its zones (lines "OWNER [IN] TYPE DATA"): what a
+        failing case prints."""
+        found = []
+        for zone in self.zones.values():
+            for line in zone.records:
+                fields = line.split()
+                types = [f.upper() for f in fields[1:3]]
+                if rrtype.upper() not in types:
+                    continue
+                owner = fields[0]
+                if owner == "@":
+                    owner = zone.name
+                elif not owner.endswith("."):
+                    owner = owner + "." + zone.name
+                data = fields[2 + types.index(rrtype.upper()):]
+                found.append((owner, " ".join(data)))
+        return found
 
     def addresses(self):
         """Every A/AAAA address in the lab's zones (they all go on lo)."""
@@ -147,7 +178,7 @@ class DnsTree:
             lines.append("%s NS %s" % (child.name, NS_NAME))
             lines += child.ds_lines
         for name in self.lame:
-            if parent_name(name) == zone.name:
+            if self.enclosing_zone(name) is zone:
                 lines.append("%s NS %s" % (name, LAME_NS_NAME))
         return "\n".join(lines) + "\n"
 

@@ -72,8 +72,12 @@ def make_certificate(directory, name):
 class Postfix:
     """One Postfix instance: configuration, start/stop, its maildir."""
 
-    def __init__(self, workdir, hostname, addresses, domains):
+    def __init__(self, workdir, hostname, addresses, domains, credential=None):
+        """`credential` (a labpki.Credential) is the key and certificate
+        chain STARTTLS presents; without one, a self-signed certificate
+        for `hostname` is made at start."""
         self.hostname = hostname.rstrip(".")
+        self.credential = credential
         self.addresses = list(addresses)
         self.domains = [d.rstrip(".") for d in domains]
         self.base = os.path.join(workdir, "postfix-" + self.hostname)
@@ -85,8 +89,11 @@ class Postfix:
         self.maillog = os.path.join(self.base, "maillog")
         self.started = False
 
-    def main_cf(self, cert, key):
-        """main.cf for a receive-only MX that never sends mail anywhere."""
+    def main_cf(self, tls_files):
+        """main.cf for a receive-only MX that never sends mail anywhere.
+
+        `tls_files` are the TLS settings: a cert and key file, or one
+        chain file (key, leaf, issuers)."""
         uid = pwd.getpwnam(MAILBOX_USER).pw_uid
         gid = grp.getgrgid(pwd.getpwnam(MAILBOX_USER).pw_gid).gr_gid
         inet = ", ".join(self.addresses)
@@ -124,8 +131,6 @@ class Postfix:
             "smtpd_client_message_rate_limit": "0",
             "smtpd_client_recipient_rate_limit": "0",
             "smtpd_tls_security_level": "may",
-            "smtpd_tls_cert_file": cert,
-            "smtpd_tls_key_file": key,
             "smtpd_tls_received_header": "yes",
             "maillog_file": self.maillog,
             "maillog_file_prefixes": "/var, /dev/stdout, " + self.base,
@@ -134,6 +139,7 @@ class Postfix:
             "alias_maps": "",
             "alias_database": "",
         }
+        settings.update(tls_files)
         return "".join("%s = %s\n" % kv for kv in settings.items())
 
     def make_queue_directories(self):
@@ -171,8 +177,14 @@ class Postfix:
         self.make_queue_directories()
         user = pwd.getpwnam(MAILBOX_USER)
         os.chown(self.mail_dir, user.pw_uid, user.pw_gid)
-        cert, key = make_certificate(self.config_dir, self.hostname)
-        for name, text in (("main.cf", self.main_cf(cert, key)),
+        if self.credential:
+            tls_files = {"smtpd_tls_chain_files":
+                         self.credential.chain_file}
+        else:
+            cert, key = make_certificate(self.config_dir, self.hostname)
+            tls_files = {"smtpd_tls_cert_file": cert,
+                         "smtpd_tls_key_file": key}
+        for name, text in (("main.cf", self.main_cf(tls_files)),
                            ("master.cf", MASTER_CF)):
             path = os.path.join(self.config_dir, name)
             with open(path, "w", encoding="utf-8") as f:

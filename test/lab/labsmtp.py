@@ -26,6 +26,7 @@ class Connection:
         self.sent = []         # reply lines sent, in order
         self.bodies = []       # DATA bodies exactly as on the wire (str)
         self.tls = None        # TLS version if STARTTLS was done
+        self.sni = None        # the server name the client sent in TLS
         self.ended_by = None   # "drop" (script), "eof" (client), "close"...
         self.events = []
 
@@ -116,6 +117,7 @@ class ScriptedServer:
                     c.bodies.append(ev["body"])
                 elif kind == "tls":
                     c.tls = ev["version"]
+                    c.sni = ev.get("sni")
                 elif kind in ("drop", "eof", "error", "silent"):
                     c.ended_by = c.ended_by or kind
                 elif kind == "close":
@@ -141,6 +143,9 @@ class ScriptedServer:
                     out.append("    S: " + ev["line"][:200])
                 elif ev["event"] == "data":
                     out.append("    (message, %d bytes)" % ev["size"])
+                elif ev["event"] == "tls":
+                    out.append("    [tls %s, SNI %r]" % (ev.get("version"),
+                                                      ev.get("sni")))
                 elif ev["event"] not in ("connect",):
                     out.append("    [%s]" % ev["event"])
         return "\n".join(out)

@@ -46,7 +46,8 @@ DEFAULT_SCRIPT = {
     # Seconds to wait before answering a stage, e.g. {"greeting": 2}.
     "delay": {},
     # With "tls": true, EHLO offers STARTTLS, STARTTLS is answered 220 and the
-    # connection is upgraded with --cert/--key.
+    # connection is upgraded with --cert/--key (--cert may hold a chain);
+    # the transcript's "tls" event has the version and the client's SNI.
     "tls": False,
     # What follows a 220 to STARTTLS: "ok" (the TLS handshake), "close"
     # (drop the connection), "garbage" (a plaintext line, no handshake).
@@ -100,6 +101,7 @@ class Session:
         self.script = server.script
         self.transcript = server.transcript
         self.tls_context = server.tls_context
+        self.in_tls = False    # STARTTLS is offered only before TLS
         self.conn = self.transcript.new_connection()
         self.uses = {}
         self.reader = sock.makefile("rb")
@@ -127,7 +129,7 @@ class Session:
             self.wait_for_close()
             raise Dropped()
         text = text.replace("{name}", self.script["name"])
-        if stage == "ehlo" and self.script["tls"]:
+        if stage == "ehlo" and self.script["tls"] and not self.in_tls:
             text = offer_starttls(text)
         # All lines in one write, as a real server would send them (and so
         # that extra lines stuck to a reply arrive in the same segment).
@@ -184,7 +186,9 @@ class Session:
         self.reader.close()
         self.sock = self.tls_context.wrap_socket(self.sock, server_side=True)
         self.reader = self.sock.makefile("rb")
-        self.transcript.write(self.conn, "tls", version=self.sock.version())
+        self.in_tls = True
+        self.transcript.write(self.conn, "tls", version=self.sock.version(),
+                              sni=getattr(self.sock, "lab_sni", None))
 
     def run(self):
         """The dialogue: greeting, then one scripted answer per command."""
@@ -262,6 +266,10 @@ def load_script(path):
     return script
 
 
+def remember_sni(sock, server_name, context):
+    """Keeps the client's SNI (None without one) for the transcript."""
+    sock.lab_sni = server_name
+
 
 def main():
     """Parses arguments, listens, says READY, serves until SIGTERM."""
@@ -284,6 +292,7 @@ def main():
     if script["tls"]:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
+        ctx.sni_callback = remember_sni
         server.tls_context = ctx
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -1,0 +1,718 @@
+#!/usr/bin/env python3
+"""DANE (RFC 7672) lab cases: the real client against signed TLSA records,
+real Postfix and scripted SMTP servers, and Postfix's own DANE checker.
+
+Run one case:  dane_case.py CASE      (meson registers each as dane-CASE)
+List them:     dane_case.py --list
+
+Certificates (a private CA: root -> intermediate -> leaf, ECDSA P-256) and
+the TLSA records naming them are made at lab time (test/lab/labpki.py).
+Every case checks the client's exit status and JSON (`dane`: verified,
+none, unusable, failed) AND what the servers got: the maildir for Postfix,
+the transcript for scripted servers, where a failure must show that no
+MAIL FROM and no message text was ever sent.  The lab itself is probed
+(TLSA answers secure, bogus or SERVFAIL as the case assumes), so a case
+cannot pass for the wrong reason.  A failing case prints every TLSA record
+it published.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+sys.path.insert(0, HERE)
+
+import labdns      # noqa: E402
+import labpostfix  # noqa: E402
+import labrun      # noqa: E402
+from lab import CaseFailure, expect   # noqa: E402
+from labpki import Credential, damaged, short, tlsa   # noqa: E402
+from lab_case import (EX_OK, EX_TEMPFAIL, TIMEOUT_ARGS,   # noqa: E402
+                      expect_copies, expect_dns, expect_empty, expect_exit,
+                      expect_no_connection, expect_result, message,
+                      same_host)
+
+CASES = {}
+
+
+def case(name):
+    """Registers a case function under its meson name (dane-NAME)."""
+    def register(func):
+        """Adds func to CASES; a name used twice is a bug in this file."""
+        if name in CASES:
+            raise RuntimeError("case %s defined twice" % name)
+        CASES[name] = func
+        return func
+    return register
+
+
+# --- helpers ---------------------------------------------------------------
+
+def private_ca(lab, leaf_names):
+    """root -> intermediate -> leaf; the leaf's subjectAltNames are
+    `leaf_names` (its CN the first).  Returns (root, intermediate, leaf)."""
+    root = lab.pki.root("Lab Root CA")
+    inter = lab.pki.issue(root, "Lab Intermediate CA", ca=True)
+    leaf = lab.pki.issue(inter, leaf_names[0], sans=leaf_names)
+    return root, inter, leaf
+
+
+def dane_zone(lab, domain, address, records=(), signed=True,
+              corrupt_rrsig=None):
+    """A zone whose only MX is mx.DOMAIN at `address`, with `records` as
+    its TLSA RRset at _25._tcp.mx.DOMAIN.  Returns the MX host name."""
+    lines = ["@ MX 10 mx", "mx A %s" % address]
+    lines += ["_25._tcp.mx TLSA %s" % r for r in records]
+    lab.zone(domain, signed=signed, records=lines, corrupt_rrsig=corrupt_rrsig)
+    return "mx." + domain
+
+
+def expect_dane(run, rcpt, dane, delivered):
+    """The run's exit status, the recipient's JSON status and its `dane`."""
+    code = EX_OK if delivered else EX_TEMPFAIL
+    expect_exit(run, code)
+    rec = expect_result(run, rcpt, "delivered" if delivered else "tempfail",
+                        code)
+    if isinstance(dane, str):
+        dane = (dane,)
+    expect(rec.get("dane") in dane, "%s: dane is %r, expected %s (detail: %s)"
+           % (rcpt, rec.get("dane"), " or ".join(map(repr, dane)),
+              rec.get("detail")))
+    return rec
+
+
+def expect_tls(rec, wanted):
+    """The JSON `tls`: a TLS version when `wanted`, else false."""
+    if wanted:
+        expect(str(rec.get("tls", "")).startswith("TLS"),
+               "%s: tls is %r, expected a TLS version"
+               % (rec.get("recipient"), rec.get("tls")))
+    else:
+        expect(rec.get("tls") is False, "%s: tls is %r, expected false"
+               % (rec.get("recipient"), rec.get("tls")))
+
+
+def tls_lines(run):
+    """The client's progress lines about TLS sessions ("TLS with ...")."""
+    return [l for l in run.stderr.splitlines() if " TLS with " in l]
+
+
+def expect_verified_line(run, usage_name):
+    """Progress says which kind of record (DANE-EE/DANE-TA) matched."""
+    lines = tls_lines(run)
+    expect(any("DANE verified" in l and usage_name in l for l in lines),
+           "no 'DANE verified: %s' progress line; TLS lines: %r"
+           % (usage_name, lines))
+
+
+def expect_nothing_sent(conns, what):
+    """No MAIL FROM, RCPT, DATA or message text on these connections."""
+    for c in conns:
+        sent = c.commands("MAIL") + c.commands("RCPT") + c.commands("DATA")
+        expect(not sent and not c.bodies,
+               "%s: the client sent %r%s" % (
+                   what, sent, " and a message" if c.bodies else ""))
+
+
+def new_connections(server, before):
+    """The connections a server got since it had `before` of them."""
+    return server.connections()[before:]
+
+
+def expect_one_body(conns, marker, what):
+    """Exactly one message, with the marker, on these connections."""
+    bodies = [b for c in conns for b in c.bodies]
+    expect(len(bodies) == 1 and marker.decode() in bodies[0],
+           "%s: %d messages arrived, expected 1 with the marker"
+           % (what, len(bodies)))
+
+
+def expect_tlsa_secure(name):
+    """Lab sanity: the TLSA RRset exists and validates (AD)."""
+    expect_dns(name, "TLSA", "NOERROR", ad=True)
+    got = labdns.drill(name, "TLSA", timeout=5)
+    expect(any("\tTLSA\t" in l for l in got[2]),
+           "lab: no TLSA record in the answer for %s" % name)
+
+
+# --- the matrix ------------------------------------------------------------
+
+class Combo:
+    """One combination: its own domain and MX host, a TLSA RRset there,
+    the server behind it and whether the client must verify it."""
+
+    def __init__(self, name, records, verified, target, usage_name=None):
+        self.name = name
+        self.domain = name + ".example"
+        self.mx = "mx." + self.domain
+        self.rcpt = "user@" + self.domain
+        self.records = records
+        self.verified = verified
+        self.target = target          # a Postfix or a scripted server
+        self.usage_name = usage_name  # "DANE-EE"/"DANE-TA" when verified
+        self.run = None               # the client's run (a ClientRun)
+        self.before = None            # scripted server's connections before
+
+    def label(self):
+        """The combination and its records, for a failure message."""
+        return "%s [TLSA %s]" % (self.name,
+                                 "; ".join(short(r) for r in self.records))
+
+
+def run_matrix(lab, combos):
+    """Runs the client once per combination and checks each on its own;
+    fails naming every combination that went wrong."""
+    for c in combos:
+        expect_tlsa_secure("_25._tcp." + c.mx)
+    msg, marker = message("matrix")
+    for c in combos:
+        c.before = target_connections(c.target)
+        c.run = lab.run_client([c.rcpt], msg, TIMEOUT_ARGS)
+    failures = []
+    for c in combos:
+        try:
+            check_combo(c, marker)
+        except CaseFailure as e:
+            failures.append("%s: %s" % (c.label(), e))
+    for c in combos:
+        got = c.run.records[0].get("dane") if c.run.records else None
+        print("  %-22s expect %-8s got %-8s exit %s" % (
+            c.name, "verified" if c.verified else "failed", got, c.run.exit))
+    expect(not failures, "%d of %d combinations wrong:\n    %s"
+           % (len(failures), len(combos), "\n    ".join(failures)))
+    for pf in {c.target for c in combos
+               if isinstance(c.target, labpostfix.Postfix)}:
+        want = sum(1 for c in combos if c.target is pf and c.verified)
+        expect(len(pf.messages()) == want, "%s holds %d messages, expected %d"
+               % (pf.hostname, len(pf.messages()), want))
+
+
+def target_connections(target):
+    """How many connections a scripted server has had (None for Postfix)."""
+    if isinstance(target, labpostfix.Postfix):
+        return None
+    return len(target.connections(settle=0))
+
+
+def check_combo(c, marker):
+    """One combination's outcome: verified and delivered, or failed and
+    nothing sent (the client connected to the right host and stopped)."""
+    address = c.target.addresses[0] if isinstance(
+        c.target, labpostfix.Postfix) else c.target.address
+    rec = expect_dane(c.run, c.rcpt, "verified" if c.verified else "failed",
+                      c.verified)
+    expect(rec.get("address") == address, "address %r, expected %s (the "
+           "failure must come from that host)" % (rec.get("address"), address))
+    if c.verified:
+        expect_tls(rec, True)
+        expect(same_host(rec.get("mx"), c.mx), "mx is %r" % rec.get("mx"))
+        expect_verified_line(c.run, c.usage_name)
+    if isinstance(c.target, labpostfix.Postfix):
+        expect_copies(c.target, c.rcpt, 1 if c.verified else 0,
+                      marker if c.verified else None)
+        return
+    conns = new_connections(c.target, c.before)
+    if c.verified:
+        expect_one_body(conns, marker, c.target.address)
+    else:
+        expect(conns and all(x.commands("STARTTLS") for x in conns),
+               "expected STARTTLS on every connection, got %r"
+               % [x.received[:3] for x in conns])
+        expect_nothing_sent(conns, c.target.address)
+
+
+def full_matrix(prefix, usage, cert, target):
+    """Selectors 0, 1 x matching types 0, 1, 2 for `cert`: each right
+    (verified) and with its data damaged (failed)."""
+    usage_name = {2: "DANE-TA", 3: "DANE-EE"}[usage]
+    combos = []
+    for selector in (0, 1):
+        for mtype in (0, 1, 2):
+            name = "%s-%d-%d" % (prefix, selector, mtype)
+            good = tlsa(cert, usage, selector, mtype)
+            combos.append(Combo(name, [good], True, target, usage_name))
+            combos.append(Combo(name + "-bad", [damaged(good)], False, target))
+    return combos
+
+
+def matrix_names(prefix):
+    """The MX host names full_matrix(prefix, ...) will use (for SANs)."""
+    return ["mx.%s-%d-%d%s.example" % (prefix, s, m, bad)
+            for s in (0, 1) for m in (0, 1, 2) for bad in ("", "-bad")]
+
+
+def add_zones(lab, combos):
+    """One signed zone per combination, its MX at the target's address."""
+    for c in combos:
+        address = c.target.addresses[0] if isinstance(
+            c.target, labpostfix.Postfix) else c.target.address
+        dane_zone(lab, c.domain, address, c.records)
+
+
+@case("matrix-ee")
+def case_matrix_ee(lab):
+    """DANE-EE(3) x selector 0/1 x matching type 0/1/2 against Postfix
+    presenting leaf + intermediate: the leaf's data verifies, damaged data
+    fails; the intermediate's digest as a DANE-EE record fails."""
+    names = matrix_names("ee") + ["mx.ee-inter.example"]
+    _root, inter, leaf = private_ca(lab, names)
+    pf = lab.postfix(names[0], ["192.0.2.10"],
+                     [n[3:] for n in names], Credential(leaf, [inter]))
+    combos = full_matrix("ee", 3, leaf, pf)
+    combos.append(Combo("ee-inter", [tlsa(inter, 3, 0, 1)], False, pf))
+    add_zones(lab, combos)
+    lab.start()
+    expect_empty(pf)
+    run_matrix(lab, combos)
+
+
+@case("matrix-ta")
+def case_matrix_ta(lab):
+    """DANE-TA(2) with the intermediate x selector 0/1 x matching type
+    0/1/2 (Postfix sends leaf + intermediate): verified, damaged data
+    fails; the leaf's digest as a DANE-TA record fails (depth 0)."""
+    names = matrix_names("ta") + ["mx.ta-leaf.example"]
+    _root, inter, leaf = private_ca(lab, names)
+    pf = lab.postfix(names[0], ["192.0.2.10"],
+                     [n[3:] for n in names], Credential(leaf, [inter]))
+    combos = full_matrix("ta", 2, inter, pf)
+    combos.append(Combo("ta-leaf", [tlsa(leaf, 2, 0, 1)], False, pf))
+    add_zones(lab, combos)
+    lab.start()
+    expect_empty(pf)
+    run_matrix(lab, combos)
+
+
+@case("matrix-ta-root")
+def case_matrix_ta_root(lab):
+    """DANE-TA(2) with the root: x selector 0/1 x matching type 0/1/2
+    when Postfix sends the root in its chain; as a bare "2 1 0" key when
+    it does not (the key signs the top of the chain); a digest of the
+    root when the root is not sent matches nothing."""
+    names = matrix_names("root") + [
+        "mx.rootkey.example", "mx.rootkey-bad.example",
+        "mx.root-unsent.example"]
+    root, inter, leaf = private_ca(lab, names)
+    with_root = lab.postfix("mx.with-root.example", ["192.0.2.11"],
+                            [n[3:] for n in matrix_names("root")],
+                            Credential(leaf, [inter, root]))
+    without = lab.postfix("mx.without-root.example", ["192.0.2.10"],
+                          [n[3:] for n in names[-3:]],
+                          Credential(leaf, [inter]))
+    combos = full_matrix("root", 2, root, with_root)
+    key = tlsa(root, 2, 1, 0)
+    combos += [
+        Combo("rootkey", [key], True, without, "DANE-TA"),
+        Combo("rootkey-bad", [damaged(key)], False, without),
+        Combo("root-unsent", [tlsa(root, 2, 0, 1)], False, without),
+    ]
+    add_zones(lab, combos)
+    lab.start()
+    expect_empty(with_root)
+    expect_empty(without)
+    run_matrix(lab, combos)
+
+
+@case("ta-names")
+def case_ta_names(lab):
+    """DANE-TA checks the leaf's name and the chain; DANE-EE does not.
+
+    Scripted TLS servers, one per combination, each presenting its own
+    leaf with the private intermediate:
+      ta-san-ok     leaf's SAN is the MX host                 -> verified
+      ta-wrongsan   SAN (and CN) name another host            -> failed
+      ee-wrongsan   the same leaf, DANE-EE                    -> verified
+      ta-cn-not-san CN is the MX host, SAN another: CN ignored -> failed
+      ta-cn-only    no SAN, CN is the MX host                 -> verified
+      ta-unchained  a leaf from another CA sent with our
+                    intermediate: the chain does not verify   -> failed
+    """
+    root = lab.pki.root("Lab Root CA")
+    inter = lab.pki.issue(root, "Lab Intermediate CA", ca=True)
+    other_root = lab.pki.root("Other Root CA")
+    leaves = {
+        "ta-san-ok": lab.pki.issue(inter, "mx.ta-san-ok.example"),
+        "ta-wrongsan": lab.pki.issue(inter, "other-host.example"),
+        "ta-cn-not-san": lab.pki.issue(inter, "mx.ta-cn-not-san.example",
+                                       sans=["other-host.example"],
+                                       file_tag="cn-not-san"),
+        "ta-cn-only": lab.pki.issue(inter, "mx.ta-cn-only.example", sans=[]),
+        "ta-unchained": lab.pki.issue(other_root, "mx.ta-unchained.example"),
+    }
+    leaves["ee-wrongsan"] = leaves["ta-wrongsan"]
+    ta = tlsa(inter, 2, 0, 1)
+    plan = [("ta-san-ok", ta, True, "DANE-TA"),
+            ("ta-wrongsan", ta, False, None),
+            ("ee-wrongsan", tlsa(leaves["ee-wrongsan"], 3, 1, 1), True,
+             "DANE-EE"),
+            ("ta-cn-not-san", ta, False, None),
+            ("ta-cn-only", ta, True, "DANE-TA"),
+            ("ta-unchained", ta, False, None)]
+    combos = []
+    for i, (name, record, verified, usage_name) in enumerate(plan):
+        server = lab.smtp_server("192.0.2.%d" % (11 + i), {"tls": True},
+                                 credential=Credential(leaves[name], [inter]))
+        combos.append(Combo(name, [record], verified, server, usage_name))
+    add_zones(lab, combos)
+    lab.start()
+    run_matrix(lab, combos)
+
+
+# --- STARTTLS and DNS failures at a DANE host ------------------------------
+
+@case("no-starttls")
+def case_no_starttls(lab):
+    """A host with secure, usable TLSA records that does not offer
+    STARTTLS, and one that offers it but refuses it (454): 75, dane
+    "failed", and the client never sent MAIL FROM in the clear."""
+    cert = lab.pki.self_signed("mx.notls.example")
+    record = tlsa(cert, 3, 1, 1)
+    dane_zone(lab, "notls.example", "192.0.2.10", [record])
+    dane_zone(lab, "refused.example", "192.0.2.11", [record])
+    plain = lab.smtp_server("192.0.2.10")
+    refusing = lab.smtp_server("192.0.2.11", {
+        "tls": True, "starttls": "454 4.7.0 TLS not available now"},
+        credential=Credential(cert))
+    lab.start()
+    expect_tlsa_secure("_25._tcp.mx.notls.example")
+    msg, _ = message("notls")
+    for server, rcpt in ((plain, "user@notls.example"),
+                         (refusing, "user@refused.example")):
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        expect_dane(run, rcpt, "failed", delivered=False)
+        conns = server.connections()
+        expect(conns and all(c.commands("EHLO") for c in conns),
+               "%s: the client never got as far as EHLO: %r"
+               % (server.address, [c.received for c in conns]))
+        expect_nothing_sent(conns, server.address)
+    expect(not plain.connections()[0].commands("STARTTLS"),
+           "STARTTLS sent to a host that did not offer it")
+    expect(refusing.connections()[0].commands("STARTTLS"),
+           "STARTTLS not tried where it was offered")
+
+
+@case("bogus-tlsa")
+def case_bogus_tlsa(lab):
+    """A signed zone whose TLSA signature is broken (the record itself
+    would match the server): the host is unusable, 75, no connection."""
+    cert = lab.pki.self_signed("mx.bogustlsa.example")
+    dane_zone(lab, "bogustlsa.example", "192.0.2.10", [tlsa(cert, 3, 1, 1)],
+              corrupt_rrsig="TLSA")
+    server = lab.smtp_server("192.0.2.10", {"tls": True},
+                             credential=Credential(cert))
+    lab.start()
+    expect_dns("_25._tcp.mx.bogustlsa.example", "TLSA", "SERVFAIL")
+    expect_dns("mx.bogustlsa.example", "A", "NOERROR", ad=True)
+    msg, _ = message("bogustlsa")
+    run = lab.run_client(["user@bogustlsa.example"], msg, TIMEOUT_ARGS)
+    expect_dane(run, "user@bogustlsa.example", "failed", delivered=False)
+    expect(("_25._tcp.mx.bogustlsa.example.", "TLSA")
+           in lab.resolver_queries(), "the client never asked for the TLSA")
+    expect_no_connection(server)
+
+
+@case("bogus-mx")
+def case_bogus_mx(lab):
+    """A bogus MX RRset whose host has good, matching TLSA records: 75,
+    nothing sent, and DANE reports no verification (lab-bogus-mx checks
+    the same without TLSA; this adds the `dane` field)."""
+    cert = lab.pki.self_signed("mx.bogusmx.example")
+    dane_zone(lab, "bogusmx.example", "192.0.2.10", [tlsa(cert, 3, 1, 1)],
+              corrupt_rrsig="MX")
+    server = lab.smtp_server("192.0.2.10", {"tls": True},
+                             credential=Credential(cert))
+    lab.start()
+    expect_dns("bogusmx.example", "MX", "SERVFAIL")
+    expect_tlsa_secure("_25._tcp.mx.bogusmx.example")
+    msg, _ = message("bogusmx")
+    run = lab.run_client(["user@bogusmx.example"], msg, TIMEOUT_ARGS)
+    expect_dane(run, "user@bogusmx.example", ("none", "failed"),
+                delivered=False)
+    expect_no_connection(server)
+
+
+@case("tlsa-servfail")
+def case_tlsa_servfail(lab):
+    """TLSA lookups that SERVFAIL (_25._tcp.mx delegated to a lame server):
+      signed zone, secure addresses       -> host unusable, 75, no connection
+      MX secure, host in an unsigned zone -> delivered, dane "none"
+      unsigned domain and host            -> delivered, dane "none"
+    """
+    dane_zone(lab, "sf-signed.example", "192.0.2.10")
+    lab.servfail_name("_25._tcp.mx.sf-signed.example")
+    lab.zone("sf-host.example", records=["@ MX 10 mx.unsigned-hosts.example."])
+    lab.zone("unsigned-hosts.example", signed=False,
+             records=["mx A 192.0.2.20"])
+    lab.servfail_name("_25._tcp.mx.unsigned-hosts.example")
+    dane_zone(lab, "sf-unsigned.example", "192.0.2.21", signed=False)
+    lab.servfail_name("_25._tcp.mx.sf-unsigned.example")
+    signed = lab.smtp_server("192.0.2.10", {"tls": True})
+    host_unsigned = lab.smtp_server("192.0.2.20", {"tls": True})
+    unsigned = lab.smtp_server("192.0.2.21", {"tls": True})
+    lab.start()
+    for name in ("_25._tcp.mx.sf-signed.example",
+                 "_25._tcp.mx.unsigned-hosts.example",
+                 "_25._tcp.mx.sf-unsigned.example"):
+        expect_dns(name, "TLSA", "SERVFAIL")
+    expect_dns("mx.sf-signed.example", "A", "NOERROR", ad=True)
+    expect_dns("sf-host.example", "MX", "NOERROR", ad=True)
+    expect_dns("mx.unsigned-hosts.example", "A", "NOERROR", ad=False)
+    expect_dns("mx.sf-unsigned.example", "A", "NOERROR", ad=False)
+    msg, marker = message("tlsasf")
+
+    run = lab.run_client(["user@sf-signed.example"], msg, TIMEOUT_ARGS)
+    expect_dane(run, "user@sf-signed.example", "failed", delivered=False)
+    expect(("_25._tcp.mx.sf-signed.example.", "TLSA")
+           in lab.resolver_queries(), "the client never asked for the TLSA")
+    expect_no_connection(signed)
+
+    for rcpt, server in (("user@sf-host.example", host_unsigned),
+                         ("user@sf-unsigned.example", unsigned)):
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        rec = expect_dane(run, rcpt, "none", delivered=True)
+        expect_tls(rec, True)
+        expect_one_body(server.connections(), marker, rcpt)
+
+
+# --- MX fallback -----------------------------------------------------------
+
+@case("mx-fallback")
+def case_mx_fallback(lab):
+    """The preferred MX (pref 10) fails DANE (damaged digest), the next
+    (pref 20) matches: delivered by the pref-20 host only, "verified";
+    the pref-10 Postfix got nothing."""
+    _root, inter, leaf = private_ca(lab, ["mx1.fallback.example",
+                                          "mx2.fallback.example"])
+    good = tlsa(leaf, 3, 1, 1)
+    lab.zone("fallback.example", records=[
+        "@ MX 10 mx1", "@ MX 20 mx2",
+        "mx1 A 192.0.2.10", "mx2 A 192.0.2.20",
+        "_25._tcp.mx1 TLSA " + damaged(good),
+        "_25._tcp.mx2 TLSA " + good])
+    cred = Credential(leaf, [inter])
+    pf1 = lab.postfix("mx1.fallback.example", ["192.0.2.10"],
+                      ["fallback.example"], cred)
+    pf2 = lab.postfix("mx2.fallback.example", ["192.0.2.20"],
+                      ["fallback.example"], cred)
+    lab.start()
+    expect_tlsa_secure("_25._tcp.mx1.fallback.example")
+    expect_empty(pf1)
+    expect_empty(pf2)
+    msg, marker = message("fallback")
+    run = lab.run_client(["user@fallback.example"], msg, TIMEOUT_ARGS)
+    rec = expect_dane(run, "user@fallback.example", "verified", delivered=True)
+    expect(same_host(rec.get("mx"), "mx2.fallback.example") and
+           rec.get("address") == "192.0.2.20", "delivered via %r[%r]"
+           % (rec.get("mx"), rec.get("address")))
+    expect(any("connected to mx1.fallback.example" in l
+               for l in run.stderr.splitlines()),
+           "the client never connected to mx1: the fallback was not DANE's")
+    expect_copies(pf2, "user@fallback.example", 1, marker)
+    expect_empty(pf1)
+
+
+# --- TLS levels ------------------------------------------------------------
+
+@case("levels")
+def case_levels(lab):
+    """--tls-level may, encrypt, dane, dane-only against the same worlds:
+      plain        unsigned, TLS Postfix
+      clear        unsigned, scripted server without STARTTLS
+      match        signed, TLSA matching the Postfix
+      mismatch     signed, TLSA with a damaged digest
+      unusable     signed, only unusable TLSA (1 1 1, 3 1 9), Postfix
+      unusable-clr signed, only unusable TLSA, no STARTTLS
+    Each run has its own recipient, so every copy is told apart."""
+    cert = lab.pki.self_signed("mx.plain.example")
+    good = tlsa(cert, 3, 1, 1)
+    unusable = [tlsa(cert, 1, 1, 1), "3 1 9 " + tlsa(cert, 3, 1, 1).split()[3]]
+    dane_zone(lab, "plain.example", "192.0.2.10", signed=False)
+    dane_zone(lab, "clear.example", "192.0.2.20", signed=False)
+    dane_zone(lab, "match.example", "192.0.2.10", [good])
+    dane_zone(lab, "mismatch.example", "192.0.2.10", [damaged(good)])
+    dane_zone(lab, "unusable.example", "192.0.2.10", unusable)
+    dane_zone(lab, "unusable-clr.example", "192.0.2.21", unusable)
+    pf = lab.postfix("mx.plain.example", ["192.0.2.10"],
+                     ["plain.example", "match.example", "mismatch.example",
+                      "unusable.example"], Credential(cert))
+    clear = lab.smtp_server("192.0.2.20")
+    unusable_clear = lab.smtp_server("192.0.2.21")
+    lab.start()
+    for d in ("match", "mismatch", "unusable", "unusable-clr"):
+        expect_tlsa_secure("_25._tcp.mx.%s.example" % d)
+    expect_empty(pf)
+    msg, marker = message("levels")
+    # (domain, level, delivered, dane, tls, target); the first run is at
+    # level may, before any TLSA query: it must make none.
+    plan = [
+        ("mismatch", "may", True, "none", True, pf),
+        ("plain", "may", True, "none", True, pf),
+        ("plain", "encrypt", True, "none", True, pf),
+        ("plain", "dane", True, "none", True, pf),
+        ("plain", "dane-only", False, "failed", None, pf),
+        ("clear", "may", True, "none", False, clear),
+        ("clear", "dane", True, "none", False, clear),
+        ("clear", "encrypt", False, "none", None, clear),
+        ("match", "dane", True, "verified", True, pf),
+        ("match", "dane-only", True, "verified", True, pf),
+        ("mismatch", "encrypt", True, "none", True, pf),
+        ("mismatch", "dane", False, "failed", None, pf),
+        ("mismatch", "dane-only", False, "failed", None, pf),
+        ("unusable", "dane", True, "unusable", True, pf),
+        ("unusable", "encrypt", True, "none", True, pf),
+        ("unusable", "dane-only", False, "failed", None, pf),
+        # TLS is still mandatory; whether the JSON says the records were
+        # unusable or that DANE failed is the client's choice.
+        ("unusable-clr", "dane", False, ("failed", "unusable"), None,
+         unusable_clear),
+    ]
+    failures = []
+    for domain, level, delivered, dane, tls, target in plan:
+        rcpt = "%s@%s.example" % (level, domain)
+        before = target_connections(target)
+        run = lab.run_client([rcpt], msg,
+                             ["--tls-level", level] + TIMEOUT_ARGS)
+        try:
+            rec = expect_dane(run, rcpt, dane, delivered)
+            if tls is not None:
+                expect_tls(rec, tls)
+            if len(lab.client_runs) == 1:
+                asked = [q for q in lab.resolver_queries() if q[1] == "TLSA"]
+                expect(not asked, "level may asked for TLSA: %r" % asked)
+            if target is pf:
+                expect_copies(pf, rcpt, 1 if delivered else 0,
+                              marker if delivered else None)
+                continue
+            conns = new_connections(target, before)
+            expect(conns and all(c.commands("EHLO") for c in conns),
+                   "the client never reached EHLO at %s" % target.address)
+            if delivered:
+                expect_one_body(conns, marker, target.address)
+            else:
+                expect_nothing_sent(conns, target.address)
+        except CaseFailure as e:
+            failures.append("%s at level %s: %s" % (domain, level, e))
+    expect(not failures, "%d of %d runs wrong:\n    %s"
+           % (len(failures), len(plan), "\n    ".join(failures)))
+
+
+# --- CNAME'd MX host -------------------------------------------------------
+
+@case("cname")
+def case_cname(lab):
+    """An MX host that is a CNAME (RFC 7672 2.2.2), both zones signed:
+      a1 -> b1, TLSA only at the target     -> verified, SNI mx.b1.example
+      a2 -> b2, TLSA only at the MX name    -> verified, SNI mx.a2.example
+      a3 -> b3, target's TLSA mismatches, the MX name's matches: the
+               target's records decide      -> failed, nothing sent
+    """
+    cert = lab.pki.self_signed("mx.cname.example")
+    good = tlsa(cert, 3, 1, 1)
+    worlds = [  # (n, TLSA at the MX name, TLSA at the target, verified)
+        (1, [], [good], True),
+        (2, [good], [], True),
+        (3, [good], [damaged(good)], False),
+    ]
+    servers = {}
+    for n, at_name, at_target, _ in worlds:
+        lab.zone("a%d.example" % n, records=[
+            "@ MX 10 mx", "mx CNAME mx.b%d.example." % n]
+            + ["_25._tcp.mx TLSA " + r for r in at_name])
+        lab.zone("b%d.example" % n, records=[
+            "mx A 192.0.2.3%d" % n]
+            + ["_25._tcp.mx TLSA " + r for r in at_target])
+        servers[n] = lab.smtp_server("192.0.2.3%d" % n, {"tls": True},
+                                     credential=Credential(cert))
+    lab.start()
+    expect_dns("mx.a1.example", "A", "NOERROR", ad=True)
+    msg, marker = message("cname")
+    failures = []
+    for n, at_name, at_target, verified in worlds:
+        rcpt = "user@a%d.example" % n
+        base = "mx.b%d.example" % n if at_target else "mx.a%d.example" % n
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        try:
+            expect_dane(run, rcpt, "verified" if verified else "failed",
+                        verified)
+            conns = servers[n].connections()
+            if verified:
+                expect_one_body(conns, marker, rcpt)
+                expect(conns[-1].sni == base, "SNI %r, expected the TLSA "
+                       "base domain %s" % (conns[-1].sni, base))
+            else:
+                expect(conns, "no connection: the failure was not DANE's")
+                expect_nothing_sent(conns, rcpt)
+        except CaseFailure as e:
+            failures.append("a%d (TLSA at %s): %s" % (n, base, e))
+    expect(not failures, "\n    ".join(failures))
+
+
+# --- posttls-finger agreement ----------------------------------------------
+
+@case("posttls-finger")
+def case_posttls_finger(lab):
+    """Postfix's posttls-finger and the client agree on every lab host:
+    DANE-EE and DANE-TA matches, a mismatch, no DANE, unusable records,
+    bogus and SERVFAILing TLSA, a DANE-TA leaf with the wrong name (and
+    DANE-EE on it), a CNAME'd MX host.  Both must give the expected
+    verdict; the case reports each host's pair."""
+    hosts = ["ee", "ta", "mismatch", "nodane", "unusable", "bogus",
+             "servfail", "cname"]
+    _root, inter, leaf = private_ca(
+        lab, ["mx.f-%s.example" % h for h in hosts] + ["mx.f-target.example"])
+    wrong = lab.pki.issue(inter, "other-host.example")
+    ee = tlsa(leaf, 3, 1, 1)
+    dane_zone(lab, "f-ee.example", "192.0.2.10", [ee])
+    dane_zone(lab, "f-ta.example", "192.0.2.10", [tlsa(inter, 2, 0, 1)])
+    dane_zone(lab, "f-mismatch.example", "192.0.2.10", [damaged(ee)])
+    dane_zone(lab, "f-nodane.example", "192.0.2.10", signed=False)
+    dane_zone(lab, "f-unusable.example", "192.0.2.10",
+              [tlsa(leaf, 1, 1, 1), "3 1 9 " + ee.split()[3]])
+    dane_zone(lab, "f-bogus.example", "192.0.2.10", [ee],
+              corrupt_rrsig="TLSA")
+    dane_zone(lab, "f-servfail.example", "192.0.2.10")
+    lab.servfail_name("_25._tcp.mx.f-servfail.example")
+    lab.zone("f-cname.example", records=["@ MX 10 mx",
+                                         "mx CNAME mx.f-target.example."])
+    lab.zone("f-target.example", records=["mx A 192.0.2.10",
+                                          "_25._tcp.mx TLSA " + ee])
+    dane_zone(lab, "f-taname.example", "192.0.2.11", [tlsa(inter, 2, 0, 1)])
+    dane_zone(lab, "f-eename.example", "192.0.2.11", [tlsa(wrong, 3, 1, 1)])
+    pf = lab.postfix("mx.f-ee.example", ["192.0.2.10"],
+                     ["f-%s.example" % h for h in hosts],
+                     Credential(leaf, [inter]))
+    pf_wrong = lab.postfix("other-host.example", ["192.0.2.11"],
+                           ["f-taname.example", "f-eename.example"],
+                           Credential(wrong, [inter]))
+    lab.start()
+    expected = {"ee": "verified", "ta": "verified", "mismatch": "failed",
+                "nodane": "none", "unusable": "unusable", "bogus": "failed",
+                "servfail": "failed", "cname": "verified",
+                "taname": "failed", "eename": "verified"}
+    msg, marker = message("finger")
+    failures = []
+    for host, want in expected.items():
+        domain = "f-%s.example" % host
+        rcpt = "user@" + domain
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        rec = run.records[0] if len(run.records) == 1 else {}
+        finger = lab.posttls_finger(domain)
+        print("  %-10s expected %-8s mxclient %-8s posttls-finger %s"
+              % (host, want, rec.get("dane"), finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            expect_dane(run, rcpt, want, delivered=want != "failed")
+            target = pf_wrong if host in ("taname", "eename") else pf
+            expect_copies(target, rcpt, 0 if want == "failed" else 1)
+        except CaseFailure as e:
+            failures.append("%s (expected %s; mxclient %r, posttls-finger "
+                            "%s): %s" % (host, want, rec.get("dane"),
+                                         finger.verdict, e))
+    expect(not failures, "%d of %d hosts wrong:\n    %s"
+           % (len(failures), len(expected), "\n    ".join(failures)))
+
+
+if __name__ == "__main__":
+    sys.exit(labrun.main(CASES, sys.argv[1:]))
