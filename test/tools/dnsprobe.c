@@ -1,0 +1,320 @@
+/*
+ * dnsprobe: runs DNS lookups through src/dns.c, all at once on one
+ * event_base, and prints one line per answer with its records below it.
+ * The lab tests drive it to check classification (found / nodata /
+ * nxdomain / fail), DNSSEC status and teardown against real servers.
+ *
+ *   dnsprobe --resolver ADDR[#PORT] [--resolver ...] --trust-anchor FILE
+ *            [--timeout MS] [--max-outstanding N] [--free-after MS]
+ *            [--free-in-callback] TYPE NAME [TYPE NAME...]
+ *
+ * TYPE is mx, a, aaaa or tlsa.  --free-after frees the resolver after MS
+ * milliseconds even with lookups outstanding (a teardown test) and then
+ * prints "freed outstanding=N"; the loop then runs until no event is left.
+ * --free-in-callback does the same from inside the first answer's callback.
+ * Exit 0 when the run completes, 1 when the
+ * resolver cannot be created, 2 for bad usage.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/event.h>
+
+#include "dns.h"
+
+#define MAX_RESOLVERS 8
+
+/* One lookup the user asked for. */
+struct probe {
+	struct dnsprobe *run;
+	struct dns_query *query;  /* NULL once answered */
+	enum dns_type type;
+	const char *name;
+};
+
+/* The whole run. */
+struct dnsprobe {
+	struct event_base *base;
+	struct dns *dns;
+	struct probe *probes;
+	size_t nprobes;
+	size_t outstanding;       /* lookups whose callback has not run */
+	bool in_lookup;           /* inside dns_lookup(): callbacks forbidden */
+	bool free_in_callback;    /* dns_free() from the first callback */
+};
+
+/* Prints the usage line and exits 2. */
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dnsprobe --resolver ADDR[#PORT] "
+	    "--trust-anchor FILE [--timeout MS] [--max-outstanding N] "
+	    "[--free-after MS] [--free-in-callback] TYPE NAME [TYPE NAME...]\n");
+	exit(2);
+}
+
+/* Parses a decimal number in [min, max] or exits with usage. */
+static unsigned
+parse_number(const char *s, unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		usage();
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		usage();
+	return (unsigned)v;
+}
+
+/* Parses a record type word; returns false when unknown. */
+static bool
+parse_type(const char *s, enum dns_type *type)
+{
+	if (strcasecmp(s, "mx") == 0)
+		*type = DNS_MX;
+	else if (strcasecmp(s, "a") == 0)
+		*type = DNS_A;
+	else if (strcasecmp(s, "aaaa") == 0)
+		*type = DNS_AAAA;
+	else if (strcasecmp(s, "tlsa") == 0)
+		*type = DNS_TLSA;
+	else
+		return false;
+	return true;
+}
+
+/* Returns the upper-case name of a record type. */
+static const char *
+type_name(enum dns_type type)
+{
+	switch (type) {
+	case DNS_MX:
+		return "MX";
+	case DNS_A:
+		return "A";
+	case DNS_AAAA:
+		return "AAAA";
+	case DNS_TLSA:
+		return "TLSA";
+	}
+	return "?";
+}
+
+/* Returns the word for a lookup result. */
+static const char *
+result_name(enum dns_result result)
+{
+	switch (result) {
+	case DNS_FOUND:
+		return "found";
+	case DNS_NODATA:
+		return "nodata";
+	case DNS_NXDOMAIN:
+		return "nxdomain";
+	case DNS_FAIL:
+		return "fail";
+	}
+	return "?";
+}
+
+/* Prints the records of an answer, one per indented line. */
+static void
+print_records(const struct dns_answer *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	for (i = 0; i < a->count; i++) {
+		switch (a->type) {
+		case DNS_MX:
+			printf("  mx %u %s\n", a->mx[i].pref,
+			    a->mx[i].host[0] != '\0' ? a->mx[i].host : ".");
+			break;
+		case DNS_A:
+		case DNS_AAAA: {
+			const struct sockaddr_storage *ss = &a->addr[i];
+			const void *src = ss->ss_family == AF_INET ?
+			    (const void *)&((const struct sockaddr_in *)
+			    ss)->sin_addr :
+			    (const void *)&((const struct sockaddr_in6 *)
+			    ss)->sin6_addr;
+
+			if (inet_ntop(ss->ss_family, src, buf, sizeof(buf)) ==
+			    NULL)
+				(void)snprintf(buf, sizeof(buf), "?");
+			printf("  addr %s\n", buf);
+			break;
+		}
+		case DNS_TLSA:
+			printf("  tlsa %u %u %u ", a->tlsa[i].usage,
+			    a->tlsa[i].selector, a->tlsa[i].mtype);
+			for (j = 0; j < a->tlsa[i].len; j++)
+				printf("%02x", a->tlsa[i].data[j]);
+			printf("\n");
+			break;
+		}
+	}
+}
+
+/* Prints one answer; ends the loop after the last one. */
+static void
+answer_cb(void *arg, const struct dns_answer *a)
+{
+	struct probe *p = arg;
+	struct dnsprobe *run = p->run;
+
+	if (run->in_lookup) {
+		fprintf(stderr, "dnsprobe: callback ran inside dns_lookup\n");
+		abort();
+	}
+	p->query = NULL;
+	printf("%s %s result=%s dnssec=%s canonical=%s error=\"%s\" "
+	    "records: %zu\n", a->name, type_name(a->type),
+	    result_name(a->result), dnssec_status_name(a->dnssec),
+	    a->canonical, a->error, a->count);
+	print_records(a);
+	if (--run->outstanding == 0)
+		event_base_loopbreak(run->base);
+	else if (run->free_in_callback) {
+		dns_free(run->dns);
+		run->dns = NULL;
+		printf("freed in callback outstanding=%zu\n", run->outstanding);
+	}
+}
+
+/* Frees the resolver with lookups still outstanding (--free-after). */
+static void
+free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dnsprobe *run = arg;
+
+	dns_free(run->dns);
+	run->dns = NULL;
+	printf("freed outstanding=%zu\n", run->outstanding);
+	fflush(stdout);
+	/* No loopbreak: the loop now ends only when the resolver left no
+	 * event behind in the base (one that fired would be a use after
+	 * free). */
+}
+
+/* Parses the arguments, runs every lookup, prints the answers. */
+int
+main(int argc, char **argv)
+{
+	const char *resolvers[MAX_RESOLVERS + 1] = { NULL };
+	size_t nresolvers = 0, i;
+	struct dns_config config;
+	struct dnsprobe run;
+	struct event *free_ev = NULL;
+	unsigned free_after = 0;
+	bool free_set = false;
+	char err[256];
+	int arg;
+
+	memset(&config, 0, sizeof(config));
+	memset(&run, 0, sizeof(run));
+	for (arg = 1; arg < argc && strncmp(argv[arg], "--", 2) == 0; arg++) {
+		const char *opt = argv[arg];
+
+		if (strcmp(opt, "--") == 0) {
+			arg++;
+			break;
+		}
+		if (strcmp(opt, "--free-in-callback") == 0) {
+			run.free_in_callback = true;
+			continue;
+		}
+		if (arg + 1 >= argc)
+			usage();
+		if (strcmp(opt, "--resolver") == 0) {
+			if (nresolvers == MAX_RESOLVERS)
+				usage();
+			resolvers[nresolvers++] = argv[++arg];
+		} else if (strcmp(opt, "--trust-anchor") == 0) {
+			config.trust_anchor_file = argv[++arg];
+		} else if (strcmp(opt, "--timeout") == 0) {
+			config.timeout_ms = parse_number(argv[++arg], 1,
+			    3600000);
+		} else if (strcmp(opt, "--max-outstanding") == 0) {
+			config.max_outstanding = parse_number(argv[++arg], 1,
+			    65535);
+		} else if (strcmp(opt, "--free-after") == 0) {
+			free_after = parse_number(argv[++arg], 0, 3600000);
+			free_set = true;
+		} else {
+			usage();
+		}
+	}
+	if (arg >= argc || (argc - arg) % 2 != 0)
+		usage();
+	run.nprobes = (size_t)(argc - arg) / 2;
+	if ((run.probes = calloc(run.nprobes, sizeof(*run.probes))) == NULL) {
+		fprintf(stderr, "dnsprobe: out of memory\n");
+		return 1;
+	}
+	for (i = 0; i < run.nprobes; i++) {
+		struct probe *p = &run.probes[i];
+
+		if (!parse_type(argv[arg + 2 * i], &p->type)) {
+			fprintf(stderr, "dnsprobe: unknown type %s\n",
+			    argv[arg + 2 * i]);
+			usage();
+		}
+		p->name = argv[arg + 2 * i + 1];
+		p->run = &run;
+	}
+
+	if ((run.base = event_base_new()) == NULL) {
+		fprintf(stderr, "dnsprobe: cannot create event_base\n");
+		return 1;
+	}
+	config.base = run.base;
+	config.upstreams = nresolvers > 0 ? resolvers : NULL;
+	if ((run.dns = dns_new(&config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "dnsprobe: %s\n", err);
+		event_base_free(run.base);
+		free(run.probes);
+		return 1;
+	}
+	for (i = 0; i < run.nprobes; i++) {
+		struct probe *p = &run.probes[i];
+
+		run.in_lookup = true;
+		p->query = dns_lookup(run.dns, p->name, p->type, answer_cb, p);
+		run.in_lookup = false;
+		if (p->query == NULL)
+			printf("%s %s refused (bad name or no memory)\n",
+			    p->name, type_name(p->type));
+		else
+			run.outstanding++;
+	}
+	if (free_set) {
+		struct timeval tv = { free_after / 1000,
+			(free_after % 1000) * 1000 };
+
+		free_ev = evtimer_new(run.base, free_cb, &run);
+		if (free_ev == NULL || evtimer_add(free_ev, &tv) != 0) {
+			fprintf(stderr, "dnsprobe: cannot set timer\n");
+			return 1;
+		}
+	}
+	if (run.outstanding > 0 || free_set)
+		event_base_dispatch(run.base);
+	if (free_ev != NULL)
+		event_free(free_ev);
+	dns_free(run.dns);
+	event_base_free(run.base);
+	free(run.probes);
+	fflush(stdout);
+	return 0;
+}
