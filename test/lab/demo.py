@@ -2,9 +2,10 @@
 
 Builds a throwaway world in its own network namespace: a DNSSEC-signed
 hierarchy (own root key) on nsd, the unbound resolver, and Postfix as the
-MX of demo.example with STARTTLS.  Then runs mxclient -v against it so the
-DNS decisions and the SMTP transcript scroll by, and prints the message as
-it landed in Postfix's maildir.  Nothing leaves the namespace; everything
+MX of demo.example with STARTTLS and a DANE-EE TLSA record for its key.
+Then runs mxclient -v against it so the DNS and DANE decisions and the
+SMTP transcript scroll by, and prints the message as it landed in
+Postfix's maildir.  Nothing leaves the namespace; everything
 stops when the demo ends.
 
     sudo python3 test/lab/demo.py build/cli/mxclient
@@ -16,6 +17,7 @@ import sys
 
 import lab
 import labnet
+import labpki
 
 DOMAIN = "demo.example"
 RECIPIENT = "you@" + DOMAIN
@@ -24,7 +26,7 @@ MESSAGE = (b"From: me@sender.example\n"
            b"To: you@demo.example\n"
            b"Subject: hello from mxclient\n"
            b"\n"
-           b"Delivered straight to the MX, over TLS.\n"
+           b"Delivered straight to the MX, over DANE-verified TLS.\n"
            b".\n"
            b"(That lone dot above did not end the message.)\n")
 
@@ -34,10 +36,14 @@ def demo(client):
     client's exit status."""
     labnet.bring_up_loopback()
     with lab.Lab("demo") as world:
+        mx = "mx1." + DOMAIN
+        pki = labpki.Pki(os.path.join(world.workdir, "pki"))
+        cert = pki.self_signed(mx)
         world.zone(DOMAIN, signed=True, records=[
-            "@ MX 10 mx1", "mx1 A 192.0.2.25", "mx1 AAAA 2001:db8::25"])
-        pf = world.postfix("mx1." + DOMAIN, ["192.0.2.25", "2001:db8::25"],
-                           [DOMAIN])
+            "@ MX 10 mx1", "mx1 A 192.0.2.25", "mx1 AAAA 2001:db8::25",
+            "_25._tcp.mx1 TLSA " + labpki.tlsa(cert, 3, 1, 1)])
+        pf = world.postfix(mx, ["192.0.2.25", "2001:db8::25"], [DOMAIN],
+                           credential=labpki.Credential(cert))
         print("== starting the lab: nsd, unbound, Postfix (namespace only)")
         world.start()
         argv = [client, "-v", "--resolver", lab.RESOLVER, "--trust-anchor",
