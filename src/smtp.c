@@ -78,13 +78,8 @@ static void finish(struct smtp *s)
 	if (s->finished)
 		return;
 	s->finished = true;
-	struct tls *tls = io_tls(s->io);
-	if (tls != NULL && s->outcome.tls_version[0] == '\0') {
-		snprintf(s->outcome.tls_version, sizeof s->outcome.tls_version,
-		         "%s", tls_version(tls));
-		snprintf(s->outcome.tls_cipher, sizeof s->outcome.tls_cipher,
-		         "%s", tls_cipher(tls));
-	}
+	/* tls_version stays "" unless the handshake completed: an aborted
+	 * one (a DANE mismatch) carried nothing. */
 	io_free(s->io); /* safe inside io's callback */
 	s->io = NULL;
 	s->done(s->done_arg, &s->outcome);
