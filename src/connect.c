@@ -7,6 +7,7 @@
  * Each attempt goes through the engine's transport (direct, SOCKS5 or a
  * proxy command), so the race is the same whichever carries it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -268,6 +269,16 @@ size_t he_count(const struct he *he)
 const char *he_target_error(const struct he *he, size_t index)
 {
 	return index < he->count ? he->targets[index]->error : "";
+}
+
+/* Writes an address without its port. */
+void he_addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	const void *a = ss->ss_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	if (inet_ntop(ss->ss_family, a, out, (socklen_t)outlen) == NULL)
+		snprintf(out, outlen, "?");
 }
 
 /* A target's address. */

@@ -49,6 +49,9 @@ void he_close_input(struct he *he);
 size_t he_count(const struct he *he);
 /* Why target `index` failed ("" if it did not fail, or was never tried). */
 const char *he_target_error(const struct he *he, size_t index);
+/* Writes an address without its port ("192.0.2.1", "2001:db8::1"). */
+void he_addr_text(const struct sockaddr_storage *addr, char *out,
+                  size_t outlen);
 /* The address of target `index`. */
 const struct sockaddr_storage *he_target_addr(const struct he *he,
                                               size_t index);

@@ -118,17 +118,6 @@ static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
 	enter(d, DLV_DONE);
 }
 
-/* Formats an address without its port. */
-static void addr_text(const struct sockaddr_storage *ss, char *out,
-                      size_t outlen)
-{
-	const void *a = ss->ss_family == AF_INET6
-		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-	if (inet_ntop(ss->ss_family, a, out, (socklen_t)outlen) == NULL)
-		snprintf(out, outlen, "?");
-}
-
 /* Cancels every outstanding lookup and connection; keeps the result. */
 static void stop_everything(struct mxc_delivery *d)
 {
@@ -240,7 +229,7 @@ static void race_failed(struct mxc_delivery *d)
 			continue;
 		struct host *h = d->hosts[d->target_host[i]];
 		char a[INET6_ADDRSTRLEN];
-		addr_text(he_target_addr(d->he, i), a, sizeof a);
+		he_addr_text(he_target_addr(d->he, i), a, sizeof a);
 		dlog(d, MXC_LOG_INFO, "connect to %s[%s]:%u: %s", host_name(h), a,
 		     d->config->port, err);
 		host_fail(h, false, "connect to %s[%s]:%u: %s", host_name(h), a,
@@ -273,11 +262,11 @@ static void on_race(void *arg, int fd, size_t index)
 	struct host *h = d->hosts[hi];
 	d->smtp_host = hi;
 	snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
-	addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
+	he_addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
 	for (size_t i = 0; i < index; i++)
 		if (he_target_error(d->he, i)[0] != '\0') {
 			char a[INET6_ADDRSTRLEN];
-			addr_text(he_target_addr(d->he, i), a, sizeof a);
+			he_addr_text(he_target_addr(d->he, i), a, sizeof a);
 			dlog(d, MXC_LOG_INFO, "connect to %s[%s]:%u: %s",
 			     host_name(d->hosts[d->target_host[i]]), a,
 			     d->config->port, he_target_error(d->he, i));

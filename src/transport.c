@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "connect.h"
 #include "escape.h"
 #include "socks5.h"
 #include "transport.h"
@@ -452,11 +453,8 @@ static bool socks_reply(struct transport_attempt *a)
 		case SOCKS5_NEED_MORE:
 			return true; /* the reply is longer than we knew */
 		case SOCKS5_FAIL: {
-			char t[INET6_ADDRSTRLEN] = "?";
-			const void *p = a->target.ss_family == AF_INET6
-				? (const void *)&((struct sockaddr_in6 *)&a->target)->sin6_addr
-				: (const void *)&((struct sockaddr_in *)&a->target)->sin_addr;
-			inet_ntop(a->target.ss_family, p, t, sizeof t);
+			char t[INET6_ADDRSTRLEN];
+			he_addr_text(&a->target, t, sizeof t);
 			attempt_fail(a, "cannot reach %s port %u: %s", t, a->port, why);
 			return false;
 		}
@@ -586,11 +584,8 @@ struct transport_attempt *transport_connect(struct transport *t,
 	event_add(a->ev_timeout, &tv);
 
 	if (t->kind == KIND_COMMAND) {
-		char text[INET6_ADDRSTRLEN] = "?";
-		const void *p = addr->ss_family == AF_INET6
-			? (const void *)&((const struct sockaddr_in6 *)addr)->sin6_addr
-			: (const void *)&((const struct sockaddr_in *)addr)->sin_addr;
-		inet_ntop(addr->ss_family, p, text, sizeof text);
+		char text[INET6_ADDRSTRLEN];
+		he_addr_text(addr, text, sizeof text);
 		a->step = STEP_FIRST_BYTE;
 		a->fd = spawn_command(a, text, mx);
 	} else {
