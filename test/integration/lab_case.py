@@ -14,10 +14,14 @@ pass for the wrong reason (e.g. a "refused" host that was not refusing).
 Exit codes of the client (sysexits): see EX_* below.
 """
 
+import json
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lab"))
@@ -758,6 +762,50 @@ def case_slow_greeting(lab):
     expect(len(conns) == 1 and len(conns[0].bodies) == 1
            and marker.decode() in conns[0].bodies[0],
            "expected one connection carrying the message")
+
+
+@case("sigint-cancels")
+def case_sigint_cancels(lab):
+    """SIGINT while deliveries wait for a silent server: every recipient is
+    still reported (tempfail, "cancelled"), the exit status is 75, and the
+    client exits promptly instead of waiting out its timeouts."""
+    lab.zone("sigint.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", {"greeting": "never"})
+    lab.start()
+    msg, _ = message("sigint")
+    rcpts = ["a@sigint.example", "b@sigint.example", "c@sigint.example"]
+    argv = [os.environ["MXCLIENT"], "--json", "--resolver", labdns.RESOLVER_ADDR,
+            "--trust-anchor", lab.trust_anchor, "-j", "2",
+            "-f", "s@sender.example"] + rcpts
+    with open(lab.message_file(msg), "rb") as stdin:
+        p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        # Wait until the client is connected and waiting for a greeting.
+        deadline = time.monotonic() + 10
+        while not server.read_transcript() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expect(server.read_transcript(),
+               "the client never reached the silent server")
+        started = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise CaseFailure("the client ignored SIGINT for 10 s")
+        took = time.monotonic() - started
+    print("sigint-cancels: exited %.2f s after SIGINT" % took)
+    expect(p.returncode == EX_TEMPFAIL, "exit %r, expected 75; stderr %s"
+           % (p.returncode, err.decode(errors="replace")[-800:]))
+    records = [json.loads(l) for l in out.decode().splitlines() if l.strip()]
+    got = sorted(r.get("recipient") for r in records)
+    expect(got == sorted(rcpts), "reported %r, expected each of %r once"
+           % (got, rcpts))
+    for r in records:
+        expect(r.get("status") == "tempfail" and r.get("detail") == "cancelled",
+               "%s: %s / %s" % (r.get("recipient"), r.get("status"),
+                                r.get("detail")))
+    expect(took < 3, "took %.1f s after SIGINT" % took)
 
 
 @case("happy-eyeballs")
