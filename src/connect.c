@@ -38,7 +38,7 @@ struct target {
 	char mx[256];           /* its MX host name (for %n and logs) */
 	struct transport_attempt *attempt; /* while pending */
 	struct he *he;          /* back pointer for the attempt's callback */
-	char error[400];        /* why it failed */
+	char error[900];        /* why it failed */
 };
 
 struct he {

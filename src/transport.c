@@ -81,7 +81,7 @@ struct transport {
 	char password[SOCKS5_CRED_MAX + 1];
 	char *words[COMMAND_WORDS_MAX + 1]; /* command template, split */
 	size_t nwords;
-	char name[320];
+	char name[560];
 	LIST_HEAD(, child) children;
 };
 
@@ -111,16 +111,18 @@ struct transport_attempt {
 	size_t outlen, outsent;
 	uint8_t in[300];           /* the SOCKS5 reply being read */
 	size_t inlen, need;
-	char why[400];
+	char why[900];
 };
 
 static void child_release(struct child *c, bool now);
+static void drain_stderr(struct child *c);
 
 /* ---- proxy command children ---- */
 
 /* Frees a child that has exited and whose stream is closed. */
 static void child_free(struct child *c)
 {
+	drain_stderr(c); /* its last words */
 	LIST_REMOVE(c, link);
 	event_free(c->ev_exit);
 	event_free(c->ev_err);
@@ -146,32 +148,60 @@ static void on_child_exit(evutil_socket_t fd, short what, void *arg)
 		child_free(c);
 }
 
-/* Logs each complete line the child writes to stderr, escaped. */
+/* Logs one complete stderr line of the child, escaped, without its CR. */
+static void child_line(struct child *c)
+{
+	size_t len = c->errlen;
+	if (len > 0 && c->errline[len - 1] == '\r')
+		len--;
+	c->errlen = 0;
+	if (len == 0)
+		return;
+	escape_text(c->errline, len, c->lastline, sizeof c->lastline);
+	config_log(c->config, c->owner, MXC_LOG_INFO, "proxy command [%d]: %s",
+	           (int)c->pid, c->lastline);
+}
+
+/*
+ * Reads whatever the child has written to stderr, line by line, until the
+ * pipe is empty.  Called on every stderr event and, before anything is
+ * reported or freed, once more: the line that says why a command failed
+ * is usually its last, written just before it exits.
+ */
+static void drain_stderr(struct child *c)
+{
+	char buf[4096];
+	/* Bounded, so a command that never stops talking cannot hold the
+	 * loop: the rest waits for the next event. */
+	for (int round = 0; round < 64 && c->err_fd >= 0; round++) {
+		ssize_t n = read(c->err_fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) { /* EOF or error: the pipe is done */
+			child_line(c); /* a last line without its newline */
+			event_del(c->ev_err);
+			close(c->err_fd);
+			c->err_fd = -1;
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n')
+				child_line(c);
+			else if (c->errlen < sizeof c->errline)
+				c->errline[c->errlen++] = buf[i];
+			/* else: an overlong line, the rest of it is dropped */
+		}
+	}
+}
+
+/* The child wrote to stderr. */
 static void on_child_stderr(evutil_socket_t fd, short what, void *arg)
 {
-	struct child *c = arg;
+	(void)fd;
 	(void)what;
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof buf);
-	if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-		event_del(c->ev_err);
-		close(c->err_fd);
-		c->err_fd = -1;
-		return;
-	}
-	for (ssize_t i = 0; i < n; i++) {
-		if (buf[i] != '\n' && c->errlen < sizeof c->errline - 1) {
-			c->errline[c->errlen++] = buf[i];
-			continue;
-		}
-		if (buf[i] != '\n')
-			continue; /* overlong line: the rest is dropped */
-		escape_text(c->errline, c->errlen, c->lastline,
-		            sizeof c->lastline);
-		c->errlen = 0;
-		config_log(c->config, c->owner, MXC_LOG_INFO,
-		           "proxy command [%d]: %s", (int)c->pid, c->lastline);
-	}
+	drain_stderr(arg);
 }
 
 /* Grace over: ask the child to go, then force it. */
@@ -371,9 +401,10 @@ static void attempt_end(struct transport_attempt *a, bool ok)
 	if (ok) {
 		fd = a->fd;
 	} else if (a->child != NULL) {
+		drain_stderr(a->child);
 		if (a->child->lastline[0] != '\0') { /* the command said why */
 			size_t len = strlen(why);
-			snprintf(why + len, sizeof why - len, " (%.200s)",
+			snprintf(why + len, sizeof why - len, " (%.300s)",
 			         a->child->lastline);
 		}
 		child_release(a->child, true);
@@ -397,7 +428,7 @@ static void attempt_fail(struct transport_attempt *a, const char *fmt, ...)
 	if (a->t->kind == KIND_DIRECT)
 		snprintf(a->why, sizeof a->why, "%s", what);
 	else
-		snprintf(a->why, sizeof a->why, "%.150s: %.240s", a->t->name,
+		snprintf(a->why, sizeof a->why, "%.500s: %.290s", a->t->name,
 		         what);
 	attempt_end(a, false);
 }
@@ -815,7 +846,7 @@ static bool parse_command(struct transport *t, const char *cmd, char *err,
 				         "%%h, %%n, %%p or %%%%)", p[1] ? p[1] : ' ');
 				return false;
 			}
-	snprintf(t->name, sizeof t->name, "proxy command %.200s", cmd);
+	snprintf(t->name, sizeof t->name, "proxy command %.500s", cmd);
 	return true;
 }
 
@@ -874,6 +905,12 @@ void transport_free(struct transport *t)
 		free(t->words[i]);
 	memset(t->password, 0, sizeof t->password);
 	free(t);
+}
+
+/* True when an attempt lasts until the server's first byte. */
+bool transport_waits_for_greeting(const struct transport *t)
+{
+	return t->kind == KIND_COMMAND;
 }
 
 /* A name for reports. */

@@ -17,6 +17,7 @@
 #ifndef MXC_TRANSPORT_H
 #define MXC_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -66,6 +67,12 @@ void transport_cancel(struct transport_attempt *attempt);
  * moment to exit on its own, then terminated, and always reaped.
  */
 void transport_close(struct transport *transport, int fd);
+
+/*
+ * True when an attempt succeeds only at the server's first byte (a proxy
+ * command): its timeout must then cover the SMTP greeting too.
+ */
+bool transport_waits_for_greeting(const struct transport *transport);
 
 /* "direct", "SOCKS5 proxy 192.0.2.80:1080" or "proxy command ssh ...". */
 const char *transport_name(const struct transport *transport);
