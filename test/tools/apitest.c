@@ -4,15 +4,21 @@
  * "FAIL SCENARIO: why" and the program exits non-zero on any failure.
  *
  *   apitest --resolver ADDR --trust-anchor FILE --silent RCPT --good RCPT
+ *           [--proxy-command CMD]
  *
  * --silent names a recipient whose MX accepts connections and never greets;
- * --good one whose MX accepts mail.
+ * --good one whose MX accepts mail.  With --proxy-command, one more
+ * scenario delivers through it and checks that every file descriptor and
+ * every child process is gone afterwards.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "mxclient.h"
 
@@ -27,7 +33,7 @@ struct seen {
 	size_t expected;     /* completions after which the loop stops */
 };
 
-static const char *resolver, *anchor, *silent, *good;
+static const char *resolver, *anchor, *silent, *good, *proxy_command;
 static int failures;
 
 /* Records a failure. */
@@ -58,7 +64,8 @@ static void on_done(void *arg, struct mxc_delivery *d,
 }
 
 /* Makes an engine with the lab's resolver and short timeouts. */
-static struct mxc_engine *engine(struct seen *s, unsigned max_concurrent)
+static struct mxc_engine *engine_via(struct seen *s, unsigned max_concurrent,
+                                     const char *command)
 {
 	const char *res[] = { resolver, NULL };
 	struct mxc_engine_options o = {
@@ -66,6 +73,7 @@ static struct mxc_engine *engine(struct seen *s, unsigned max_concurrent)
 		.trust_anchor_file = anchor,
 		.timeout = 60,
 		.max_concurrent = max_concurrent,
+		.proxy_command = command,
 	};
 	char err[256];
 	s->base = event_base_new();
@@ -75,6 +83,25 @@ static struct mxc_engine *engine(struct seen *s, unsigned max_concurrent)
 		exit(2);
 	}
 	return s->engine;
+}
+
+/* An engine connecting directly. */
+static struct mxc_engine *engine(struct seen *s, unsigned max_concurrent)
+{
+	return engine_via(s, max_concurrent, NULL);
+}
+
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+	if (dir == NULL)
+		return -1;
+	while (readdir(dir) != NULL)
+		n++;
+	closedir(dir);
+	return n;
 }
 
 /* Queues one delivery to rcpt. */
@@ -189,6 +216,39 @@ static void scenario_bad_params(void)
 	teardown(&s);
 }
 
+/*
+ * Deliveries through a proxy command, one of them cancelled, then the
+ * engine freed: every descriptor is closed and every child reaped (no
+ * zombie left: waitpid finds no child at all).
+ */
+static void scenario_no_leaks(void)
+{
+	int before = open_fds();
+	struct seen s = { .expected = 4 };
+	engine_via(&s, 4, proxy_command);
+	deliver(&s, good);
+	deliver(&s, good);
+	deliver(&s, good);
+	struct mxc_delivery *stuck = deliver(&s, silent);
+	run_for(&s, 3);
+	mxc_delivery_cancel(stuck);
+	run_for(&s, 10);
+	bool all_done = s.completions == 4 && s.delivered == 3;
+	teardown(&s);
+	int after = open_fds();
+	errno = 0;
+	pid_t child = waitpid(-1, NULL, WNOHANG);
+	bool no_children = child == -1 && errno == ECHILD;
+	if (!all_done)
+		fail("no-leaks", "want 3 delivered and 1 cancelled");
+	else if (after != before)
+		fail("no-leaks", "file descriptors leaked");
+	else if (!no_children)
+		fail("no-leaks", "a proxy command was left unreaped");
+	else
+		printf("ok no-leaks (%d fds before and after)\n", before);
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -200,6 +260,8 @@ int main(int argc, char **argv)
 			silent = argv[i + 1];
 		else if (strcmp(argv[i], "--good") == 0)
 			good = argv[i + 1];
+		else if (strcmp(argv[i], "--proxy-command") == 0)
+			proxy_command = argv[i + 1];
 	}
 	if (!resolver || !anchor || !silent || !good) {
 		fprintf(stderr, "usage: apitest --resolver A --trust-anchor F "
@@ -210,5 +272,7 @@ int main(int argc, char **argv)
 	scenario_free_in_callback();
 	scenario_free_outstanding();
 	scenario_bad_params();
+	if (proxy_command != NULL)
+		scenario_no_leaks();
 	return failures != 0;
 }
