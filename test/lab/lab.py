@@ -53,6 +53,35 @@ def expect(condition, message):
         raise CaseFailure(message)
 
 
+# The client's exit statuses (sysexits.h).
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_NOUSER = 67
+EX_NOHOST = 68
+EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+
+
+def expect_exit(run, code):
+    """The client's exit status must be exactly `code`."""
+    expect(run.exit == code, "client exit status %r, expected %d"
+           % (run.exit, code))
+
+
+def expect_result(run, recipient, status, code):
+    """The recipient's JSON line must have this status and exit value."""
+    expect(not run.bad_lines, "stdout lines that are not JSON objects: %r"
+           % run.bad_lines[:3])
+    rec = run.record_for(recipient)
+    expect(rec.get("status") == status, "%s: status %r, expected %r"
+           % (recipient, rec.get("status"), status))
+    expect(rec.get("exit") == code, "%s: exit %r in JSON, expected %d"
+           % (recipient, rec.get("exit"), code))
+    return rec
+
+
 class ClientRun:
     """One run of the client under test: argv, exit, output, timing."""
 

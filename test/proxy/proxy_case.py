@@ -30,11 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import labrun      # noqa: E402
 import proxylab    # noqa: E402
-from lab import CaseFailure, expect   # noqa: E402
+from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
+                 expect_result, EX_OK, EX_TEMPFAIL)
 from proxylab import ProxyWorld       # noqa: E402
-
-EX_OK = 0
-EX_TEMPFAIL = 75
 
 # A short --timeout keeps a misbehaving client from eating the case's time.
 TIMEOUT_ARGS = ["--timeout", "10"]
@@ -79,24 +77,6 @@ def message(tag):
             b"X-Lab-Marker: " + marker + b"\n"
             b"\n"
             b"Through a proxy (" + marker + b").\n"), marker
-
-
-def expect_exit(run, code):
-    """The client's exit status must be exactly `code`."""
-    expect(run.exit == code, "client exit status %r, expected %d"
-           % (run.exit, code))
-
-
-def expect_result(run, recipient, status, code):
-    """The recipient's JSON line has this status and exit value."""
-    expect(not run.bad_lines, "stdout lines that are not JSON objects: %r"
-           % run.bad_lines[:3])
-    rec = run.record_for(recipient)
-    expect(rec.get("status") == status, "%s: status %r, expected %r"
-           % (recipient, rec.get("status"), status))
-    expect(rec.get("exit") == code, "%s: exit %r in JSON, expected %d"
-           % (recipient, rec.get("exit"), code))
-    return rec
 
 
 def expect_delivered_dane(run, recipient):
