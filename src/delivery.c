@@ -31,12 +31,9 @@
 #include "result.h"
 #include "smtp.h"
 #include "tls.h"
-#include "transport.h"
 
 /* Connection attempt timeout before scaling, seconds (Postfix: 30). */
 #define CONNECT_TIMEOUT 30
-/* The initial 220's timeout, seconds (RFC 5321 4.5.3.2.1). */
-#define GREETING_TIMEOUT 300
 
 enum dlv_state {
 	DLV_QUEUED,  /* waiting for a slot in the engine */
@@ -313,12 +310,8 @@ static void on_race(void *arg, int fd, size_t index)
 static void start_race(struct mxc_delivery *d, size_t first)
 {
 	d->next_feed = first;
-	/* Through a proxy command an attempt ends only at the greeting, so it
-	 * gets the greeting's time (RFC 5321 4.5.3.2.1), not a connect's. */
-	unsigned attempt = transport_waits_for_greeting(d->config->transport)
-	                   ? GREETING_TIMEOUT : CONNECT_TIMEOUT;
-	d->he = he_new(d->config, d, config_timeout_ms(d->config, attempt),
-	               on_race, d);
+	d->he = he_new(d->config, d,
+	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
 	if (d->he == NULL) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
 		return;

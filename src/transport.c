@@ -46,6 +46,8 @@ extern char **environ;
 
 /* Most words in a proxy command template. */
 #define COMMAND_WORDS_MAX 64
+/* The initial 220's timeout before scaling, seconds (RFC 5321 4.5.3.2.1). */
+#define GREETING_TIMEOUT 300
 /* Grace a proxy command gets after its stream closes, then per signal. */
 #define CHILD_GRACE_MS 2000
 
@@ -611,6 +613,10 @@ struct transport_attempt *transport_connect(struct transport *t,
 		attempt_free(a);
 		return NULL;
 	}
+	/* Through a command the attempt ends only at the server's first
+	 * byte, so it gets the greeting's time (RFC 5321 4.5.3.2.1). */
+	if (t->kind == KIND_COMMAND)
+		timeout_ms = config_timeout_ms(config, GREETING_TIMEOUT);
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	event_add(a->ev_timeout, &tv);
 
@@ -905,12 +911,6 @@ void transport_free(struct transport *t)
 		free(t->words[i]);
 	memset(t->password, 0, sizeof t->password);
 	free(t);
-}
-
-/* True when an attempt lasts until the server's first byte. */
-bool transport_waits_for_greeting(const struct transport *t)
-{
-	return t->kind == KIND_COMMAND;
 }
 
 /* A name for reports. */

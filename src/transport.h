@@ -17,7 +17,6 @@
 #ifndef MXC_TRANSPORT_H
 #define MXC_TRANSPORT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -48,8 +47,10 @@ void transport_free(struct transport *transport);
 
 /*
  * Starts an attempt to reach addr:port (the MX host name `mx` is for %n
- * and logs), failing after timeout_ms.  Log lines (a proxy command's
- * stderr) go to `config` about `delivery`.  NULL when memory runs out.
+ * and logs), failing after timeout_ms (a connect's time; through a proxy
+ * command, which ends only at the greeting, the greeting's time instead).
+ * Log lines (a proxy command's stderr) go to `config` about `delivery`.
+ * NULL when memory runs out.
  */
 struct transport_attempt *transport_connect(struct transport *transport,
                                             const struct config *config,
@@ -67,12 +68,6 @@ void transport_cancel(struct transport_attempt *attempt);
  * moment to exit on its own, then terminated, and always reaped.
  */
 void transport_close(struct transport *transport, int fd);
-
-/*
- * True when an attempt succeeds only at the server's first byte (a proxy
- * command): its timeout must then cover the SMTP greeting too.
- */
-bool transport_waits_for_greeting(const struct transport *transport);
 
 /* "direct", "SOCKS5 proxy 192.0.2.80:1080" or "proxy command ssh ...". */
 const char *transport_name(const struct transport *transport);
