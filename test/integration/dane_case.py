@@ -26,11 +26,11 @@ sys.path.insert(0, HERE)
 import labdns      # noqa: E402
 import labpostfix  # noqa: E402
 import labrun      # noqa: E402
-from lab import CaseFailure, expect   # noqa: E402
+from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
+                 expect_result, EX_OK, EX_TEMPFAIL)
 from labpki import Credential, damaged, short, tlsa   # noqa: E402
-from lab_case import (EX_OK, EX_TEMPFAIL, TIMEOUT_ARGS,   # noqa: E402
-                      expect_copies, expect_dns, expect_empty, expect_exit,
-                      expect_no_connection, expect_result, message,
+from lab_case import (TIMEOUT_ARGS, expect_copies, expect_dns,   # noqa: E402
+                      expect_empty, expect_no_connection, message,
                       same_host)
 
 CASES = {}

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,8 +28,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import labdns   # noqa: E402
 import labrun   # noqa: E402
 from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
-                 expect_result, EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT,
-                 EX_NOUSER, EX_NOHOST, EX_UNAVAILABLE, EX_TEMPFAIL)
+                 expect_refused, expect_blackholed,
+                 expect_result, EX_OK, EX_NOUSER, EX_NOHOST,
+                 EX_UNAVAILABLE, EX_TEMPFAIL)
 
 # A short --timeout keeps a misbehaving client from eating the case's time;
 # scaled stage timeouts never go below one second.
@@ -113,21 +113,6 @@ def expect_no_connection(server):
     conns = server.connections()
     expect(not conns, "%s got %d connection(s), expected none"
            % (server.address, len(conns)))
-
-
-def expect_refused(address, port=25):
-    """Lab sanity: nothing listens there, a connect is refused at once."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.settimeout(2)
-        try:
-            s.connect((address, port))
-        except ConnectionRefusedError:
-            return
-        except OSError as e:
-            raise CaseFailure("lab: %s:%d not refusing: %s"
-                              % (address, port, e))
-    raise CaseFailure("lab: %s:%d accepts connections" % (address, port))
 
 
 def expect_dns(name, rrtype, rcode, ad=None):
@@ -740,6 +725,66 @@ def case_slow_greeting(lab):
            "expected one connection carrying the message")
 
 
+@case("size-limit")
+def case_size_limit(lab):
+    """SIZE (RFC 1870): MAIL carries the message's exact size; a server
+    whose advertised limit is smaller gets no MAIL at all, and the
+    recipient fails permanently (69), not temporarily."""
+    lab.zone("small.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.zone("large.example", records=["@ MX 10 mx", "mx A 192.0.2.20"])
+    small = lab.smtp_server("192.0.2.10", {"ehlo": "250-{name}\n250 SIZE 100"})
+    large = lab.smtp_server("192.0.2.20")
+    lab.start()
+    msg, marker = message("size")
+    wire_size = len(msg.replace(b"\n", b"\r\n"))
+    run = lab.run_client(["u@small.example", "u@large.example"], msg,
+                         TIMEOUT_ARGS)
+    expect_exit(run, EX_UNAVAILABLE)
+    rec = expect_result(run, "u@small.example", "permfail", EX_UNAVAILABLE)
+    expect("size limit" in rec.get("detail", ""), "detail %r"
+           % rec.get("detail"))
+    expect(not any(c.commands("MAIL") for c in small.connections()),
+           "MAIL was sent to a server whose SIZE limit is too small")
+    expect_result(run, "u@large.example", "delivered", EX_OK)
+    mails = [m for c in large.connections() for m in c.commands("MAIL")]
+    expect(len(mails) == 1 and mails[0].endswith(" SIZE=%d" % wire_size),
+           "MAIL lines %r, expected one ending SIZE=%d" % (mails, wire_size))
+    bodies = [b for c in large.connections() for b in c.bodies]
+    expect(len(bodies) == 1 and marker.decode() in bodies[0],
+           "large.example got %d messages" % len(bodies))
+
+
+@case("smtputf8")
+def case_smtputf8(lab):
+    """A UTF-8 local part needs SMTPUTF8 (RFC 6531): asked for in MAIL
+    where offered; where not offered nothing is sent and the recipient
+    fails permanently (as Postfix does)."""
+    lab.zone("utf8no.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.zone("utf8yes.example", records=["@ MX 10 mx", "mx A 192.0.2.20"])
+    plain = lab.smtp_server("192.0.2.10")
+    utf8 = lab.smtp_server("192.0.2.20", {
+        "ehlo": "250-{name}\n250-8BITMIME\n250 SMTPUTF8"})
+    lab.start()
+    msg, marker = message("utf8")
+    no, yes = "j\u00f6rg@utf8no.example", "j\u00f6rg@utf8yes.example"
+    run = lab.run_client([no, yes], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_UNAVAILABLE)
+    rec = expect_result(run, no, "permfail", EX_UNAVAILABLE)
+    expect("SMTPUTF8" in rec.get("detail", ""), "detail %r"
+           % rec.get("detail"))
+    expect(not any(c.commands("MAIL") for c in plain.connections()),
+           "MAIL was sent to a server without SMTPUTF8")
+    expect_result(run, yes, "delivered", EX_OK)
+    conns = utf8.connections()
+    mails = [m for c in conns for m in c.commands("MAIL")]
+    rcpts = [r for c in conns for r in c.commands("RCPT")]
+    expect(len(mails) == 1 and mails[0].endswith(" SMTPUTF8"),
+           "MAIL lines %r, expected SMTPUTF8" % mails)
+    expect(rcpts == ["RCPT TO:<%s>" % yes], "RCPT lines %r" % rcpts)
+    expect(any(marker.decode() in b for c in conns for b in c.bodies),
+           "utf8yes.example did not get the message")
+
+
 @case("sigint-cancels")
 def case_sigint_cancels(lab):
     """SIGINT while deliveries wait for a silent server: every recipient is
@@ -806,20 +851,6 @@ def case_happy_eyeballs(lab):
     expect(isinstance(rec.get("elapsed_ms"), int) and rec["elapsed_ms"] < 1000,
            "elapsed_ms %r, expected under 1000" % rec.get("elapsed_ms"))
     expect_copies(pf, "user@he.example", 1, marker)
-
-
-def expect_blackholed(address, port=25):
-    """Lab sanity: a connect to the blackholed address gets no answer."""
-    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET,
-                       socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        try:
-            s.connect((address, port))
-        except socket.timeout:
-            return
-        except OSError as e:
-            raise CaseFailure("lab: blackhole %s answered: %s" % (address, e))
-    raise CaseFailure("lab: blackhole %s accepted a connection" % address)
 
 
 # --- message content -------------------------------------------------------

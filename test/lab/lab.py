@@ -64,6 +64,37 @@ EX_UNAVAILABLE = 69
 EX_TEMPFAIL = 75
 
 
+def expect_refused(address, port=25):
+    """Lab sanity: nothing listens at address:port, a connect is refused
+    at once (so a case about refusal really tests one)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect((address, port))
+        except ConnectionRefusedError:
+            return
+        except OSError as e:
+            raise CaseFailure("lab: %s:%d not refusing: %s"
+                              % (address, port, e))
+    raise CaseFailure("lab: %s:%d accepts connections" % (address, port))
+
+
+def expect_blackholed(address, port=25):
+    """Lab sanity: a SYN to address:port vanishes (the connect hangs)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect((address, port))
+        except socket.timeout:
+            return
+        except OSError as e:
+            raise CaseFailure("lab: %s:%d not blackholed: %s"
+                              % (address, port, e))
+    raise CaseFailure("lab: %s:%d accepts connections" % (address, port))
+
+
 def expect_exit(run, code):
     """The client's exit status must be exactly `code`."""
     expect(run.exit == code, "client exit status %r, expected %d"

@@ -19,7 +19,6 @@ IP address, never a name: every SOCKS case reads what the proxy was asked.
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labrun      # noqa: E402
 import proxylab    # noqa: E402
 from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
+                 expect_refused, expect_blackholed,
                  expect_result, EX_OK, EX_TEMPFAIL)
 from proxylab import ProxyWorld       # noqa: E402
 
@@ -152,36 +152,6 @@ def expect_secret_not_shown(run, secret):
     """A proxy password never appears in the client's output."""
     expect(secret not in run.stdout and secret not in run.stderr,
            "the client printed the proxy password %r" % secret)
-
-
-def expect_refused(address, port):
-    """Lab sanity: nothing listens there, a connect is refused at once."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.settimeout(2)
-        try:
-            s.connect((address, port))
-        except ConnectionRefusedError:
-            return
-        except OSError as e:
-            raise CaseFailure("lab: %s:%d not refusing: %s"
-                              % (address, port, e))
-    raise CaseFailure("lab: %s:%d accepts connections" % (address, port))
-
-
-def expect_blackholed(address, port=25):
-    """Lab sanity: a SYN to address:port vanishes (connect hangs)."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        try:
-            s.connect((address, port))
-        except socket.timeout:
-            return
-        except OSError as e:
-            raise CaseFailure("lab: %s:%d not blackholed: %s"
-                              % (address, port, e))
-    raise CaseFailure("lab: %s:%d accepts connections" % (address, port))
 
 
 def started_pids(run):

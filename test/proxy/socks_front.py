@@ -20,37 +20,19 @@ SIGTERM.  Python standard library only.
 
 import argparse
 import ipaddress
-import json
 import signal
 import socket
 import socketserver
 import sys
+import os
 import threading
-import time
 
 
-class Log:
-    """The JSON-lines log, shared by all connections."""
-
-    def __init__(self, path):
-        self.path = path
-        self.lock = threading.Lock()
-        self.next_conn = 1
-
-    def new_connection(self):
-        """Numbers connections in accept order."""
-        with self.lock:
-            n = self.next_conn
-            self.next_conn += 1
-            return n
-
-    def write(self, conn, event, **fields):
-        """Appends one event, flushed at once (a case reads it mid-run)."""
-        record = {"conn": conn, "event": event, "time": time.time()}
-        record.update(fields)
-        with self.lock:
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+# The lab's transcript writer (one JSON event a line, flushed at once),
+# shared with the scripted SMTP server.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lab"))
+from scripted_smtp import Transcript  # noqa: E402
 
 
 class Closed(Exception):
@@ -179,7 +161,7 @@ def main():
     if ":" in args.listen:
         Server.address_family = socket.AF_INET6
     server = Server((args.listen, args.port), Handler)
-    server.log = Log(args.log)
+    server.log = Transcript(args.log)
     server.upstream = (host.strip("[]"), int(port))
     open(args.log, "a").close()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
