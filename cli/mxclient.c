@@ -441,7 +441,9 @@ static void print_json(const struct mxc_result *r)
 	json_string(f, r->reply);
 	fputs(",\"detail\":", f);
 	json_string(f, r->detail);
-	fprintf(f, ",\"elapsed_ms\":%llu}\n", (unsigned long long)r->elapsed_ms);
+	fprintf(f, ",\"elapsed_ms\":%llu,\"queue_ms\":%llu}\n",
+	        (unsigned long long)r->elapsed_ms,
+	        (unsigned long long)r->queue_ms);
 	fflush(f);
 }
 

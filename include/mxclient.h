@@ -185,6 +185,9 @@ struct mxc_result {
 	const struct mxc_cert *peer_chain;
 	size_t peer_chain_count;
 	uint64_t elapsed_ms;    /* from mxc_deliver() to the end */
+	uint64_t queue_ms;      /* the part of elapsed_ms spent waiting for a
+	                           free slot (max_concurrent) before the MX
+	                           lookup started */
 };
 
 /*

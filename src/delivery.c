@@ -62,7 +62,8 @@ struct mxc_delivery {
 	void *arg;
 	enum dlv_state state;
 	bool started;                   /* delivery_start() was called */
-	struct timespec started_at;
+	struct timespec created_at;     /* mxc_deliver(): the queue wait starts */
+	struct timespec started_at;     /* delivery_start(): the queue wait ends */
 
 	struct dns_query *mx_query;
 	struct host *hosts[MXLIST_MAX]; /* in the order to try */
@@ -98,13 +99,12 @@ static void enter(struct mxc_delivery *d, enum dlv_state next);
 /* Logs a line about this delivery. */
 #define dlog(d, level, ...) config_log((d)->config, (d), (level), __VA_ARGS__)
 
-/* Milliseconds since the delivery was created. */
-static uint64_t elapsed_ms(const struct mxc_delivery *d)
+/* Milliseconds from `from` to `to`, never negative. */
+static uint64_t ms_between(const struct timespec *from,
+                           const struct timespec *to)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t ms = (int64_t)(now.tv_sec - d->started_at.tv_sec) * 1000 +
-	             (now.tv_nsec - d->started_at.tv_nsec) / 1000000;
+	int64_t ms = (int64_t)(to->tv_sec - from->tv_sec) * 1000 +
+	             (to->tv_nsec - from->tv_nsec) / 1000000;
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
@@ -491,6 +491,11 @@ static void complete(struct mxc_delivery *d)
 	for (size_t i = 0; i < o->chain.count; i++)
 		certs[i] = (struct mxc_cert){ o->chain.certs[i].der,
 		                              o->chain.certs[i].len };
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* A delivery cancelled while queued never started: all of its time
+	 * was queue wait. */
+	const struct timespec *start = d->started ? &d->started_at : &now;
 	struct mxc_result r = {
 		.outcome = d->outcome,
 		.exit_status = d->exit_status,
@@ -506,7 +511,8 @@ static void complete(struct mxc_delivery *d)
 		.dane = d->dane,
 		.peer_chain = certs,
 		.peer_chain_count = o->chain.count,
-		.elapsed_ms = elapsed_ms(d),
+		.elapsed_ms = ms_between(&d->created_at, &now),
+		.queue_ms = ms_between(&d->created_at, start),
 	};
 	engine_delivery_reporting(d->engine, d);
 	d->done(d->arg, d, &r);
@@ -549,7 +555,7 @@ struct mxc_delivery *delivery_new(struct mxc_engine *engine,
 	d->done = params->done;
 	d->arg = params->arg;
 	d->state = DLV_QUEUED;
-	clock_gettime(CLOCK_MONOTONIC, &d->started_at);
+	clock_gettime(CLOCK_MONOTONIC, &d->created_at);
 	return d;
 }
 
@@ -557,6 +563,7 @@ struct mxc_delivery *delivery_new(struct mxc_engine *engine,
 void delivery_start(struct mxc_delivery *d)
 {
 	d->started = true;
+	clock_gettime(CLOCK_MONOTONIC, &d->started_at);
 	if (d->state != DLV_QUEUED)
 		return; /* cancelled while queued: already DONE */
 	d->mx_query = dns_lookup(d->config->dns, d->domain, DNS_MX, on_mx, d);

@@ -184,6 +184,8 @@ def case_basic(lab):
     expect(rec.get("dane") == "none", "dane is %r" % rec.get("dane"))
     expect(isinstance(rec.get("elapsed_ms"), int) and rec["elapsed_ms"] >= 0,
            "elapsed_ms is %r" % rec.get("elapsed_ms"))
+    # One delivery never waits for a --jobs slot.
+    expect(rec.get("queue_ms") == 0, "queue_ms is %r" % rec.get("queue_ms"))
     copy = expect_copies(pf, "user@basic.example", 1, marker)[0]
     received = copy.headers.get("Received", "")
     expect("ESMTPS" in received,
@@ -962,6 +964,13 @@ def case_many(lab):
            % len(run.records))
     for r in rcpts:
         expect_result(run, r, "delivered", EX_OK)
+    # 50 slots for 200 deliveries: the first 50 start at once, the rest
+    # wait for a slot, and the wait is a part of the elapsed time.
+    waits = sorted(rec.get("queue_ms", -1) for rec in run.records)
+    expect(waits[0] == 0, "no delivery started at once: %r" % waits[:5])
+    expect(waits[-1] > 0, "no delivery waited for a slot: %r" % waits[-5:])
+    expect(all(0 <= rec.get("queue_ms", -1) <= rec.get("elapsed_ms", -1)
+               for rec in run.records), "queue_ms outside [0, elapsed_ms]")
     expect(pf1.settle() and pf2.settle(), "mail still in flight")
     # Read each maildir once: who got which copy, and how often.
     copies = {}
