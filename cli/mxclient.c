@@ -335,9 +335,13 @@ static void parse_args(struct run *run, int argc, char **argv)
 		case 'q':
 			o->quiet = true;
 			break;
-		case OPT_HELO:
+		case OPT_HELO: {
+			char why[200];
+			if (mxc_helo_check(optarg, why, sizeof why) < 0)
+				usage_error("bad --helo: %s", why);
 			o->helo = optarg;
 			break;
+		}
 		case OPT_TA:
 			o->trust_anchor = optarg;
 			break;
@@ -613,6 +617,12 @@ static int run_command(struct run *run)
 		free(sender);
 		return EX_DATAERR;
 	}
+	if (mxc_message_size(msg) == 0)
+		fprintf(stderr, "mxclient: warning: the message is empty\n");
+	if (mxc_message_folds(msg) > 0)
+		fprintf(stderr, "mxclient: warning: lines over 998 octets were "
+		        "folded %zu time(s) (RFC 5321 4.5.3.1.6)\n",
+		        mxc_message_folds(msg));
 	int status = deliver_all(run, from, msg);
 	mxc_message_unref(msg);
 	free(sender);

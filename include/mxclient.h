@@ -75,7 +75,10 @@ enum mxc_tls_level {
 
 /* Engine settings.  Zero every field you do not set: zero means default. */
 struct mxc_engine_options {
-	/* EHLO name; NULL: this machine's host name.  Copied. */
+	/* EHLO name: a host name or an address literal ("[192.0.2.1]",
+	 * "[IPv6:2001:db8::1]"); anything else (CR or LF above all) makes
+	 * mxc_engine_new() fail with EINVAL.  NULL: this machine's host
+	 * name.  Copied. */
 	const char *helo_name;
 	/* NULL-terminated list of "ADDR" or "ADDR#PORT" recursive resolvers;
 	 * NULL: the nameservers of /etc/resolv.conf.  Copied. */
@@ -134,8 +137,9 @@ void mxc_engine_free(struct mxc_engine *engine);
 /*
  * Builds a message from raw bytes (an RFC 5322 message; LF, CRLF, a lone CR
  * or any mix as line endings; 8-bit bytes allowed; a lone "." line is not
- * special).  Line endings become CRLF and leading dots are doubled once,
- * here, so every delivery sends the same buffer.  The data is copied.
+ * special).  Line endings become CRLF, over-long lines are folded (see
+ * mxc_message_folds()) and leading dots are doubled once, here, so every
+ * delivery sends the same buffer.  The data is copied.
  * Returns NULL with a reason in `err` on a NUL byte or out of memory.
  * The caller holds one reference.
  */
@@ -147,6 +151,12 @@ struct mxc_message *mxc_message_ref(struct mxc_message *message);
 void mxc_message_unref(struct mxc_message *message);
 /* The message size as RFC 1870 counts it (CRLF lines, no dot-stuffing). */
 uint64_t mxc_message_size(const struct mxc_message *message);
+/*
+ * How many times a line longer than RFC 5321 allows (998 octets before
+ * CRLF) was folded: every 998 octets, CRLF and a space were inserted, as
+ * Postfix does (smtp_line_length_limit).  0 for a message within limits.
+ */
+size_t mxc_message_folds(const struct mxc_message *message);
 
 /* How a delivery ended. */
 enum mxc_outcome {
@@ -235,6 +245,12 @@ const char *mxc_delivery_recipient(const struct mxc_delivery *delivery);
  */
 int mxc_address_check(const char *address, int null_ok, char *err,
                       size_t errlen);
+
+/*
+ * Checks an EHLO name as mxc_engine_new() would: a host name or an address
+ * literal.  Returns 0, or -1 with a reason in `err` (escaped, one line).
+ */
+int mxc_helo_check(const char *name, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
  */
 #include "address.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -271,6 +272,36 @@ address_check(const char *addr, bool null_ok, char *why, size_t whylen)
 	return check_domain(at + 1, why, whylen);
 }
 
+/* Checks an EHLO name: a host name or an address literal. */
+int
+address_check_helo(const char *name, char *why, size_t whylen)
+{
+	size_t len;
+	unsigned char buf[16];
+	char inner[INET6_ADDRSTRLEN + 8];
+
+	if (name == NULL || name[0] == '\0')
+		return fail(why, whylen, "EHLO name is empty");
+	len = strnlen(name, DOMAIN_MAX + 1);
+	if (len > DOMAIN_MAX)
+		return fail(why, whylen, "EHLO name is longer than %d octets",
+		            DOMAIN_MAX);
+	if (name[0] != '[')
+		return check_domain(name, why, whylen);
+	/* An address literal: the brackets must hold exactly one address. */
+	if (len < 3 || name[len - 1] != ']' || len - 2 >= sizeof(inner))
+		return fail(why, whylen, "EHLO address literal is malformed");
+	memcpy(inner, name + 1, len - 2);
+	inner[len - 2] = '\0';
+	if (strncmp(inner, "IPv6:", 5) == 0) {
+		if (inet_pton(AF_INET6, inner + 5, buf) == 1)
+			return 0;
+	} else if (inet_pton(AF_INET, inner, buf) == 1) {
+		return 0;
+	}
+	return fail(why, whylen, "EHLO address literal is malformed");
+}
+
 /* Points at the domain of a checked address ("" when it has no '@'). */
 const char *
 address_domain(const char *addr)
@@ -298,4 +329,11 @@ mxc_address_check(const char *address, int null_ok, char *err,
                   size_t errlen)
 {
 	return address_check(address, null_ok != 0, err, errlen);
+}
+
+/* Public wrapper: checks an EHLO name as mxc_engine_new() will. */
+int
+mxc_helo_check(const char *name, char *err, size_t errlen)
+{
+	return address_check_helo(name, err, errlen);
 }

@@ -22,6 +22,15 @@
  */
 int address_check(const char *addr, bool null_ok, char *why, size_t whylen);
 
+/*
+ * Checks a name for EHLO/HELO (RFC 5321 4.1.1.1, 4.1.3): an ASCII host name
+ * as in address_check(), or an address literal "[192.0.2.1]" or
+ * "[IPv6:2001:db8::1]".  Anything else, CR and LF above all (they would
+ * end the command and start another), is refused.
+ * Returns 0, or -1 with a one-line reason in why.
+ */
+int address_check_helo(const char *name, char *why, size_t whylen);
+
 /* The domain part of a checked address (after the last '@'). */
 const char *address_domain(const char *addr);
 

@@ -189,18 +189,20 @@ static void feed_race(struct mxc_delivery *d)
 		const struct sockaddr_storage *addrs;
 		size_t n = host_addrs(d->hosts[d->next_feed], &addrs);
 		for (size_t i = 0; i < n; i++) {
+			/* The map grows first: a target the race has must
+			 * always have its host here. */
+			if (he_count(d->he) >= d->ntargets_cap) {
+				size_t cap = d->ntargets_cap ? d->ntargets_cap * 2 : 16;
+				size_t *p = realloc(d->target_host, cap * sizeof *p);
+				if (p == NULL)
+					break; /* out of memory: fewer targets */
+				d->target_host = p;
+				d->ntargets_cap = cap;
+			}
 			int idx = he_add(d->he, &addrs[i],
 			                 host_name(d->hosts[d->next_feed]));
 			if (idx < 0)
 				break; /* out of memory: fewer targets */
-			if ((size_t)idx >= d->ntargets_cap) {
-				size_t cap = d->ntargets_cap ? d->ntargets_cap * 2 : 16;
-				size_t *p = realloc(d->target_host, cap * sizeof *p);
-				if (p == NULL)
-					break;
-				d->target_host = p;
-				d->ntargets_cap = cap;
-			}
 			d->target_host[idx] = d->next_feed;
 		}
 		d->next_feed++;

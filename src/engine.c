@@ -103,6 +103,14 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		errno = EINVAL;
 		return NULL;
 	}
+	if (o->helo_name != NULL && o->helo_name[0] != '\0') {
+		char why[200];
+		if (address_check_helo(o->helo_name, why, sizeof why) != 0) {
+			snprintf(err, errlen, "bad EHLO name: %s", why);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	if (o->port > 65535) {
 		snprintf(err, errlen, "port %u is out of range", o->port);
 		errno = EINVAL;

@@ -8,6 +8,13 @@
  * A lone CR counts as a line break and becomes CRLF: passing a bare CR on
  * would let a message smuggle a second SMTP transaction past servers that
  * read lines differently ("SMTP smuggling").
+ *
+ * A line longer than RFC 5321 4.5.3.1.6 allows (998 octets before the CRLF,
+ * the dot added by stuffing not counted) is folded as Postfix does with its
+ * default smtp_line_length_limit: CRLF and a space are inserted after every
+ * 998 octets.  The space keeps a MIME header a continuation of its field; a
+ * receiver that refuses or truncates long lines would damage the message
+ * worse.
  */
 #include "message.h"
 
@@ -20,9 +27,11 @@
 
 /* What the measuring pass found. */
 struct measure {
-	size_t content; /* bytes that are not line endings */
-	size_t breaks;  /* line endings in the output, the added final one too */
+	size_t content; /* bytes that are not line endings (fold spaces too) */
+	size_t breaks;  /* line endings in the output, the added final one and
+	                   the folds' too */
 	size_t dots;    /* dots added by stuffing */
+	size_t folds;   /* CRLF SP inserted into over-long lines */
 	bool eightbit;  /* some byte >= 0x80 */
 };
 
@@ -44,7 +53,7 @@ static void
 measure(const unsigned char *in, size_t len, struct measure *m)
 {
 	bool line_start = true;
-	size_t i;
+	size_t i, column = 0;
 
 	memset(m, 0, sizeof(*m));
 	for (i = 0; i < len; i++) {
@@ -55,8 +64,16 @@ measure(const unsigned char *in, size_t len, struct measure *m)
 				i++;
 			m->breaks++;
 			line_start = true;
+			column = 0;
 			continue;
 		}
+		if (column == MESSAGE_LINE_MAX) {
+			m->folds++;
+			m->breaks++;
+			m->content++; /* the space */
+			column = 1;
+		}
+		column++;
 		if (line_start && c == '.')
 			m->dots++;
 		if (c >= 0x80)
@@ -73,7 +90,7 @@ static size_t
 fill(const unsigned char *in, size_t len, char *out)
 {
 	bool line_start = true;
-	size_t i, pos = 0;
+	size_t i, pos = 0, column = 0;
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = in[i];
@@ -84,8 +101,15 @@ fill(const unsigned char *in, size_t len, char *out)
 			out[pos++] = '\r';
 			out[pos++] = '\n';
 			line_start = true;
+			column = 0;
 			continue;
 		}
+		if (column == MESSAGE_LINE_MAX) {
+			memcpy(out + pos, "\r\n ", 3);
+			pos += 3;
+			column = 1;
+		}
+		column++;
 		if (line_start && c == '.')
 			out[pos++] = '.';
 		out[pos++] = (char)c;
@@ -120,9 +144,10 @@ message_normalise(const char *in, size_t len, struct mxc_message *out,
 		          (size_t)(nul - bytes), true);
 		return -1;
 	}
-	/* Each input byte yields at most two output bytes, plus the final
-	 * CRLF and ".\r\n": refuse sizes where that sum could overflow. */
-	if (len > (SIZE_MAX - 5) / 2) {
+	/* Each input byte yields at most two output bytes (a fold adds three
+	 * per 998), plus the final CRLF and ".\r\n": refuse sizes where that
+	 * sum could overflow. */
+	if (len > (SIZE_MAX - 5) / 3) {
 		set_error(err, errlen, "message is too large", 0, false);
 		return -1;
 	}
@@ -141,6 +166,7 @@ message_normalise(const char *in, size_t len, struct mxc_message *out,
 	out->wire_len = wire_len;
 	out->size = (uint64_t)m.content + 2 * (uint64_t)m.breaks;
 	out->eightbit = m.eightbit;
+	out->folds = m.folds;
 	return 0;
 }
 
@@ -186,6 +212,13 @@ mxc_message_unref(struct mxc_message *message)
 		return;
 	free(message->wire);
 	free(message);
+}
+
+/* How many times over-long lines were folded (0 for NULL). */
+size_t
+mxc_message_folds(const struct mxc_message *message)
+{
+	return message == NULL ? 0 : message->folds;
 }
 
 /* The RFC 1870 size of a message (0 for NULL). */

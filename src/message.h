@@ -12,6 +12,10 @@
 
 #include "mxclient.h"
 
+/* Longest line sent, CRLF excluded (RFC 5321 4.5.3.1.6): longer ones are
+ * folded. */
+#define MESSAGE_LINE_MAX 998
+
 struct mxc_message {
 	unsigned refs;   /* references held; the last unref frees */
 	char *wire;      /* the DATA body as sent: CRLF lines, leading dots
@@ -19,11 +23,14 @@ struct mxc_message {
 	size_t wire_len; /* bytes in wire */
 	uint64_t size;   /* RFC 1870 size: CRLF lines, no stuffing, no "." */
 	bool eightbit;   /* some byte has the high bit set (for BODY=8BITMIME) */
+	size_t folds;    /* CRLF SP inserted to keep lines within
+	                    MESSAGE_LINE_MAX */
 };
 
 /*
  * Normalises `in` into `out` (a zeroed struct; refs is left to the caller):
- * every LF, CRLF or lone CR becomes CRLF, a line starting with "." gets one
+ * every LF, CRLF or lone CR becomes CRLF, a line longer than
+ * MESSAGE_LINE_MAX is folded with CRLF SP, a line starting with "." gets one
  * more, a missing final line ending is added, then ".\r\n".  Returns 0, or -1
  * with a reason in err (a NUL byte, with its offset; out of memory).
  */

@@ -200,32 +200,10 @@ ehlo_keyword(const char *text, size_t len, struct ehlo_caps *caps)
 	}
 }
 
-/* Reads the extension keywords of a complete EHLO reply. */
+/* Reads the keyword of one EHLO reply line after the first. */
 void
-ehlo_parse(const struct reply *reply, struct ehlo_caps *caps)
+ehlo_feed(struct ehlo_caps *caps, const char *line, size_t len)
 {
-	const char *p = reply->text;
-	const char *end = reply->text + reply->text_len;
-	const char *nl;
-	bool first = true;
-
-	memset(caps, 0, sizeof(*caps));
-	while (p < end) {
-		size_t len;
-
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL) {
-			/* The last line was cut short: its keyword may be too. */
-			if (reply->truncated)
-				break;
-			nl = end;
-		}
-		len = (size_t)(nl - p);
-		if (!first && len > 4)
-			ehlo_keyword(p + 4, len - 4, caps);
-		first = false;
-		if (nl == end)
-			break;
-		p = nl + 1;
-	}
+	if (len > 4)
+		ehlo_keyword(line + 4, len - 4, caps);
 }

@@ -54,8 +54,13 @@ struct ehlo_caps {
 	uint64_t size_max; /* SIZE's limit, 0 when none was given */
 };
 
-/* Reads the keywords of a complete 250 EHLO reply (the first line is the
- * server's greeting name and is skipped); keywords are case-insensitive. */
-void ehlo_parse(const struct reply *reply, struct ehlo_caps *caps);
+/*
+ * Reads the keyword of one line of an EHLO reply ("250-PIPELINING", code
+ * included), adding it to `caps`; keywords are case-insensitive.  The
+ * first line names the server and must not be given.  Line by line, as
+ * the lines arrive, so capabilities never depend on how much reply text
+ * is kept (REPLY_TEXT_MAX).
+ */
+void ehlo_feed(struct ehlo_caps *caps, const char *line, size_t len);
 
 #endif

@@ -50,6 +50,8 @@ struct smtp {
 	enum stage stage;
 	struct reply reply;        /* the reply being assembled */
 	struct ehlo_caps caps;     /* from the latest EHLO */
+	struct ehlo_caps ehlo_in;  /* read from an EHLO reply's lines as they
+	                              arrive: its text may be cut for reports */
 	bool concluded;            /* outcome decided, QUIT under way */
 	bool finished;             /* done() called */
 	struct smtp_outcome outcome;
@@ -151,6 +153,7 @@ static void enter(struct smtp *s, enum stage next)
 	           state_names[s->stage], state_names[next]);
 	s->stage = next;
 	reply_init(&s->reply);
+	memset(&s->ehlo_in, 0, sizeof s->ehlo_in);
 	io_set_timeout(s->io, config_timeout_ms(s->p.config, stage_timeout[next]),
 	               next == STAGE_BODY);
 	const struct mxc_message *m = s->p.message;
@@ -336,7 +339,7 @@ static void on_reply(struct smtp *s)
 			enter(s, STAGE_HELO);
 			return;
 		}
-		ehlo_parse(r, &s->caps);
+		s->caps = s->ehlo_in;
 		if (io_tls(s->io) != NULL)
 			break;
 		if (s->caps.starttls) {
@@ -412,7 +415,11 @@ static void on_input(struct smtp *s)
 			config_log(s->p.config, s->p.delivery, MXC_LOG_PROTOCOL,
 			           "<<< %s", safe);
 		}
-		switch (reply_feed(&s->reply, line, len)) {
+		enum reply_step step = reply_feed(&s->reply, line, len);
+		if (step != REPLY_BAD && s->stage == STAGE_EHLO &&
+		    s->reply.nlines > 1)
+			ehlo_feed(&s->ehlo_in, line, len);
+		switch (step) {
 		case REPLY_MORE:
 			break;
 		case REPLY_BAD:
@@ -420,6 +427,15 @@ static void on_input(struct smtp *s)
 			return;
 		case REPLY_DONE:
 			on_reply(s);
+			/* Without PIPELINING a server speaks only when spoken
+			 * to, and the next command has not even left yet:
+			 * whatever follows a complete reply is a second reply
+			 * the dialogue would be misread by. */
+			if (!s->finished && iobuf_len(in) > 0) {
+				lost(s, "protocol error with",
+				     "data after a complete reply");
+				return;
+			}
 			break;
 		}
 	}

@@ -359,6 +359,49 @@ def case_scripted_starttls(lab):
            "message not received")
 
 
+@case("ehlo-long")
+def case_ehlo_long(lab):
+    """An EHLO reply of some 6 KB with STARTTLS and SIZE on its last lines:
+    capabilities come from every line, not from the 4 KB of text kept for
+    reports, so TLS is used and the SIZE limit is honoured."""
+    lab.zone("longehlo.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pad = ["250-X-PAD-%02d-%s" % (i, "p" * 90) for i in range(60)]
+    ehlo = "\n".join(["250-{name}"] + pad + ["250 SIZE 100000000"])
+    server = lab.smtp_server("192.0.2.10", {"tls": True, "ehlo": ehlo})
+    lab.start()
+    msg, marker = message("longehlo")
+    run = lab.run_client(["user@longehlo.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_OK)
+    rec = expect_result(run, "user@longehlo.example", "delivered", EX_OK)
+    conns = server.connections()
+    expect(len(conns) == 1 and conns[0].tls,
+           "STARTTLS past the first 4 KB of EHLO was not used")
+    expect(rec.get("tls") == conns[0].tls, "JSON tls %r" % rec.get("tls"))
+    mail = conns[0].commands("MAIL")
+    expect(mail and "SIZE=" in mail[-1].upper(),
+           "SIZE past the first 4 KB was not seen: %r" % mail)
+
+
+@case("reply-extra")
+def case_reply_extra(lab):
+    """A server that answers MAIL with two replies (without PIPELINING) would
+    have its second taken for the RCPT reply: a protocol error, deferred,
+    and the message is never sent."""
+    lab.zone("extra.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    server = lab.smtp_server("192.0.2.10", {
+        "mail": "250 2.1.0 Ok\n250 2.1.5 Ok"})
+    lab.start()
+    msg, marker = message("extra")
+    run = lab.run_client(["user@extra.example"], msg, TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    rec = expect_result(run, "user@extra.example", "tempfail", EX_TEMPFAIL)
+    expect("data after a complete reply" in rec.get("detail", ""),
+           "detail is %r" % rec.get("detail"))
+    for c in server.connections():
+        expect(not c.commands("DATA") and not c.bodies,
+               "the dialogue went on to DATA: %r" % c.received)
+
+
 @case("mx-fallback-greeting-5xx")
 def case_mx_fallback_greeting_5xx(lab):
     """The preferred MX greets 554: a refusal of that host only, so the
@@ -859,8 +902,10 @@ def case_happy_eyeballs(lab):
 
 @case("fidelity")
 def case_fidelity(lab):
-    """Dots, bare LF and CRLF, a 10,000-byte line and UTF-8 arrive intact:
-    the maildir copy equals the input with every line ending as LF."""
+    """Dots, bare LF and CRLF, a 998-octet line and UTF-8 arrive intact:
+    the maildir copy equals the input with every line ending as LF.  A
+    10,000-octet line arrives folded as Postfix folds it (CRLF SP after
+    every 998 octets, RFC 5321 4.5.3.1.6), and the command warns."""
     lab.zone("fidelity.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
     pf = lab.postfix("mx.fidelity.example", ["192.0.2.10"],
                      ["fidelity.example"])
@@ -874,6 +919,7 @@ def case_fidelity(lab):
             b"\r\n"
             b"\n"
             b"trailing spaces   \n"
+            + b"w" * 998 + b"\n"
             + b"x" * 10000 + b"\r\n"
             + "UTF-8: Grüße, 日本語, ελληνικά 🎉\r\n".encode("utf-8")
             + b"\tindented\n"
@@ -887,8 +933,14 @@ def case_fidelity(lab):
     run = lab.run_client(["user@fidelity.example"], msg, TIMEOUT_ARGS)
     expect_exit(run, EX_OK)
     expect_result(run, "user@fidelity.example", "delivered", EX_OK)
+    expect("folded 10 time(s)" in run.stderr,
+           "no warning about the folded line: %r" % run.stderr[-300:])
     copy = expect_copies(pf, "user@fidelity.example", 1, marker)[0]
-    want = msg.replace(b"\r\n", b"\n")
+    long_line = b"x" * 10000
+    folded = b"\n ".join([long_line[:998]] +
+                         [long_line[i:i + 997]
+                          for i in range(998, len(long_line), 997)])
+    want = msg.replace(b"\r\n", b"\n").replace(long_line, folded)
     got = copy.without_trace()
     if got != want:
         at = next((i for i in range(min(len(got), len(want)))

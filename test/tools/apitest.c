@@ -214,6 +214,24 @@ static void scenario_bad_params(void)
 	else
 		printf("ok bad-params\n");
 	teardown(&s);
+
+	/* An EHLO name that would inject a command is refused by the
+	 * engine itself, with EINVAL and a reason. */
+	struct event_base *base = event_base_new();
+	struct mxc_engine_options o = { .helo_name = "a\r\nRSET",
+	                                .resolvers = (const char *[]){
+	                                        resolver, NULL },
+	                                .trust_anchor_file = anchor };
+	char err[256] = "";
+	errno = 0;
+	struct mxc_engine *e = mxc_engine_new(base, &o, err, sizeof err);
+	if (e != NULL || errno != EINVAL || strstr(err, "EHLO") == NULL) {
+		fail("bad-helo", err);
+		mxc_engine_free(e);
+	} else {
+		printf("ok bad-helo\n");
+	}
+	event_base_free(base);
 }
 
 /*

@@ -357,6 +357,44 @@ test_helpers(void)
 	CHECK(address_is_utf8("\"\xc3\xa9\"@example.com"), "UTF-8 quoted");
 }
 
+/* EHLO names: host names and address literals only. */
+static void
+test_helo(void)
+{
+	static const struct {
+		const char *name;
+		int want;
+	} helo_cases[] = {
+		{ "mail.example.com", 0 }, { "localhost", 0 },
+		{ "[192.0.2.1]", 0 }, { "[IPv6:2001:db8::1]", 0 },
+		{ "[IPv6:::1]", 0 },
+		{ "a\r\nRSET", -1 }, { "a\nb", -1 }, { "a\rb", -1 },
+		{ "a b", -1 }, { "", -1 }, { "mail.example.com.", -1 },
+		{ "-bad.example", -1 }, { "bad_name.example", -1 },
+		{ "caf\xc3\xa9.example", -1 }, { "[192.0.2.256]", -1 },
+		{ "[2001:db8::1]", -1 }, { "[IPv6:192.0.2.1]", -1 },
+		{ "[192.0.2.1", -1 }, { "192.0.2.1]", -1 }, { "[]", -1 },
+		{ "[ 192.0.2.1]", -1 }, { "[192.0.2.1]x", -1 },
+	};
+	char why[200];
+
+	for (size_t i = 0; i < sizeof(helo_cases) / sizeof(helo_cases[0]); i++) {
+		why[0] = '\0';
+		int got = address_check_helo(helo_cases[i].name, why, sizeof(why));
+		CHECK(got == helo_cases[i].want, "helo case %zu: got %d, want %d (%s)",
+		      i, got, helo_cases[i].want, why);
+		CHECK(got == 0 || (why[0] != '\0' && !strchr(why, '\r') &&
+		                   !strchr(why, '\n')),
+		      "helo case %zu: reason missing or not one line", i);
+	}
+	CHECK(address_check_helo(NULL, why, sizeof(why)) == -1, "NULL");
+	/* Longer than any host name may be. */
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	CHECK(address_check_helo(longname, why, sizeof(why)) == -1, "long");
+}
+
 /* Runs every test; exits non-zero on any failure. */
 int
 main(void)
@@ -366,6 +404,7 @@ main(void)
 	test_every_byte();
 	test_arguments();
 	test_helpers();
+	test_helo();
 	if (failures > 0) {
 		fprintf(stderr, "test_address: %d failure(s)\n", failures);
 		return 1;

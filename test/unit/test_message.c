@@ -109,6 +109,17 @@ check_wire_shape(const struct mxc_message *m, const char *what)
 		}
 		line_start = c == '\n';
 	}
+	/* No line over 998 octets, a doubled dot counted once. */
+	for (i = 0; i < m->wire_len;) {
+		const char *crlf = memchr(m->wire + i, '\n', m->wire_len - i);
+		size_t end = crlf != NULL ? (size_t)(crlf - m->wire) - 1
+		                          : m->wire_len;
+		size_t n = end - i - (m->wire[i] == '.' && end > i + 1 &&
+		                      m->wire[i + 1] == '.');
+		CHECK(n <= MESSAGE_LINE_MAX, "%s: line of %zu octets at %zu",
+		      what, n, i);
+		i = end + 2;
+	}
 	CHECK(m->size + dots + 3 == m->wire_len,
 	      "%s: size %llu + dots %zu + 3 != wire_len %zu", what,
 	      (unsigned long long)m->size, dots, m->wire_len);
@@ -226,10 +237,13 @@ test_large(void)
 	}
 	memset(in, 'x', mb);
 	memset(&m, 0, sizeof(m));
+	/* 998 octets, then a fold (CRLF SP) before every further 997. */
+	size_t folds = (mb - 998 + 996) / 997;
 	CHECK(message_normalise(in, mb, &m, err, sizeof(err)) == 0 &&
-	      m.wire_len == mb + 5 && m.size == mb + 2 &&
-	      memcmp(m.wire + mb, "\r\n.\r\n", 5) == 0,
-	      "1 MB line without an ending");
+	      m.folds == folds && m.wire_len == mb + 3 * folds + 5 &&
+	      m.size == mb + 3 * folds + 2 &&
+	      memcmp(m.wire + m.wire_len - 5, "\r\n.\r\n", 5) == 0,
+	      "1 MB line without an ending: %zu folds", m.folds);
 	check_wire_shape(&m, "1 MB line");
 	free(m.wire);
 
@@ -253,6 +267,66 @@ test_large(void)
 	check_wire_shape(&m, "dot lines");
 	free(m.wire);
 	free(in);
+}
+
+/* Lines over 998 octets are folded with CRLF SP, as Postfix does. */
+static void
+test_fold(void)
+{
+	static const struct {
+		size_t len;      /* line length, no ending */
+		char first;      /* its first byte */
+		size_t folds;
+	} folds[] = {
+		{ 997, 'x', 0 }, { 998, 'x', 0 }, { 998, '.', 0 },
+		{ 999, 'x', 1 }, { 999, '.', 1 }, { 1995, 'x', 1 },
+		{ 1996, 'x', 2 }, { 5000, 'x', 5 },
+	};
+	char in[5002], err[128];
+
+	for (size_t i = 0; i < sizeof(folds) / sizeof(folds[0]); i++) {
+		struct mxc_message m;
+		size_t len = folds[i].len;
+
+		memset(in, 'x', len);
+		in[0] = folds[i].first;
+		in[len] = '\n';
+		memset(&m, 0, sizeof(m));
+		CHECK(message_normalise(in, len + 1, &m, err, sizeof(err)) == 0,
+		      "fold %zu: %s", i, err);
+		CHECK(m.folds == folds[i].folds, "fold %zu: %zu folds, want %zu",
+		      i, m.folds, folds[i].folds);
+		check_wire_shape(&m, "fold");
+		/* Taking out every CRLF SP gives back the line. */
+		char *p = m.wire + (folds[i].first == '.');
+		size_t k = 0;
+		bool same = true;
+		while (p < m.wire + m.wire_len - 5) {
+			if (p[0] == '\r' && p[1] == '\n' && p[2] == ' ') {
+				p += 3;
+				continue;
+			}
+			same = same && k < len && *p == in[k];
+			k++;
+			p++;
+		}
+		CHECK(same && k == len, "fold %zu: unfolds to another line", i);
+		free(m.wire);
+	}
+	/* The fold is exact: 999 octets become 998, CRLF, SP and the last. */
+	struct mxc_message m;
+	memset(in, 'y', 999);
+	memset(&m, 0, sizeof(m));
+	CHECK(message_normalise(in, 999, &m, err, sizeof(err)) == 0 &&
+	      m.wire_len == 998 + 3 + 1 + 5 &&
+	      memcmp(m.wire + 998, "\r\n y\r\n.\r\n", 9) == 0 &&
+	      m.size == 999 + 3 + 2, "999 octets: one exact fold");
+	free(m.wire);
+	/* The public count. */
+	struct mxc_message *pm = mxc_message_new(in, 999, err, sizeof(err));
+	CHECK(pm != NULL && mxc_message_folds(pm) == 1, "mxc_message_folds");
+	mxc_message_unref(pm);
+	CHECK(mxc_message_folds(NULL) == 0, "mxc_message_folds(NULL)");
 }
 
 /* Small deterministic generator so failures reproduce. */
@@ -401,6 +475,7 @@ main(void)
 	test_table();
 	test_nul();
 	test_large();
+	test_fold();
 	test_random();
 	test_public();
 	if (failures > 0) {
