@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "reply.h"
 
 #include "check.h"
@@ -421,6 +422,28 @@ test_ehlo_long(void)
 	      (unsigned long long)caps.size_max);
 }
 
+/*
+ * A bare CR does not end a reply line (only LF does, as in Postfix): it
+ * stays in the line's text, and escape_text() shows it as \x0d, so it
+ * can neither split a reply nor reach a terminal raw.
+ */
+static void
+test_bare_cr(void)
+{
+	struct reply r;
+	char shown[64];
+
+	reply_init(&r);
+	CHECK(reply_feed(&r, "250-a\rb", 7) == REPLY_MORE, "CR in a line");
+	CHECK(reply_feed(&r, "250 c\r", 6) == REPLY_DONE, "CR at the end");
+	CHECK(r.nlines == 2 && strcmp(r.text, "250-a\rb\n250 c\r") == 0,
+	      "bare CRs are kept as text");
+	escape_text(r.text, r.text_len, shown, sizeof(shown));
+	CHECK(strchr(shown, '\r') == NULL &&
+	      strstr(shown, "a\\x0db") != NULL,
+	      "bare CR escaped: %s", shown);
+}
+
 /* Runs every test; exits non-zero on any failure. */
 int
 main(void)
@@ -430,6 +453,7 @@ main(void)
 	test_every_byte();
 	test_ehlo();
 	test_ehlo_long();
+	test_bare_cr();
 	if (failures > 0) {
 		fprintf(stderr, "test_reply: %d failure(s)\n", failures);
 		return 1;
