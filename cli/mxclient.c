@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -629,11 +630,45 @@ static int run_command(struct run *run)
 	return status;
 }
 
+/*
+ * Makes room for --jobs: every delivery in flight holds up to two sockets
+ * (happy eyeballs overlaps attempts), or five with a proxy command (socket
+ * pair, stderr pipe, pidfd); the resolver keeps up to 100 more.  Raises the
+ * soft RLIMIT_NOFILE as far as the hard one allows, else lowers --jobs and
+ * says so: running out of descriptors mid-batch would defer deliveries.
+ */
+static void fit_jobs_to_fd_limit(struct run *run)
+{
+	struct options *o = &run->opt;
+	unsigned jobs = o->jobs ? o->jobs : 100; /* the library's default */
+	if (run->nrcpts < jobs)
+		jobs = run->nrcpts > 0 ? (unsigned)run->nrcpts : 1;
+	rlim_t per = o->proxy_command != NULL ? 5 : 2, reserve = 100 + 32;
+	rlim_t need = (rlim_t)jobs * per + reserve;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
+	                  ? need : rl.rlim_max;
+	struct rlimit raised = { want, rl.rlim_max };
+	if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+		rl.rlim_cur = want;
+	if (rl.rlim_cur >= need)
+		return;
+	unsigned fit = rl.rlim_cur > reserve + per
+	                   ? (unsigned)((rl.rlim_cur - reserve) / per) : 1;
+	fprintf(stderr, "mxclient: warning: --jobs lowered from %u to %u: "
+	        "only %llu file descriptors are allowed (ulimit -n)\n", jobs,
+	        fit, (unsigned long long)rl.rlim_cur);
+	o->jobs = fit;
+}
+
 int main(int argc, char **argv)
 {
 	struct run run = { 0 };
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(&run, argc, argv);
+	fit_jobs_to_fd_limit(&run);
 	run.progress = run.opt.json ? stderr : stdout;
 	int status = run_command(&run);
 	for (size_t i = 0; i < run.nrcpts; i++)

@@ -7,6 +7,7 @@ to look something up when it should have stopped at the command line.
 """
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -45,11 +46,14 @@ class Recorder:
                 return n
 
 
-def run(client, args, stdin=MESSAGE):
-    """Runs the client; returns (exit, stdout, stderr)."""
+def run(client, args, stdin=MESSAGE, fd_limit=None):
+    """Runs the client (with RLIMIT_NOFILE at fd_limit, soft and hard, if
+    given); returns (exit, stdout, stderr)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
     try:
         p = subprocess.run([client] + args, input=stdin, capture_output=True,
-                           timeout=15)
+                           timeout=15, preexec_fn=limit if fd_limit else None)
     except subprocess.TimeoutExpired:
         return "timeout", "", ""
     return (p.returncode, p.stdout.decode("utf-8", "replace"),
@@ -57,11 +61,12 @@ def run(client, args, stdin=MESSAGE):
 
 
 def check_case(client, recorder, name, args, want_exit, stdin=MESSAGE,
-               extra=None):
+               extra=None, fd_limit=None):
     """One check: the exit code, no DNS traffic, and `extra` (a function of
     stdout, stderr returning an error string or None)."""
     recorder.drain()
-    code, out, err = run(client, recorder.resolver_args() + args, stdin)
+    code, out, err = run(client, recorder.resolver_args() + args, stdin,
+                         fd_limit)
     problems = []
     if code != want_exit:
         problems.append("exit %r, expected %d" % (code, want_exit))
@@ -148,6 +153,17 @@ def main():
                        ["--helo", "bad name", RCPT], EX_USAGE),
             check_case(client, recorder, "--helo bad address literal",
                        ["--helo", "[192.0.2.300]", RCPT], EX_USAGE),
+            # 60 deliveries in flight need ~250 descriptors; with 150 the
+            # command lowers --jobs and says so (the NUL byte then stops
+            # it before any lookup).
+            check_case(client, recorder, "--jobs over the fd limit",
+                       ["-j", "500"] + ["u%d@fd.example" % i
+                                        for i in range(60)],
+                       EX_DATAERR, stdin=b"Subject: nul\n\n\0\n",
+                       fd_limit=150,
+                       extra=lambda o, e: None
+                       if "--jobs lowered from 60 to 9" in e
+                       else "no warning that --jobs was lowered"),
             check_case(client, recorder, "--help", ["--help"], EX_OK,
                        extra=says_usage),
             check_case(client, recorder, "--version", ["--version"], EX_OK,
