@@ -402,6 +402,74 @@ def case_reply_extra(lab):
                "the dialogue went on to DATA: %r" % c.received)
 
 
+# Hostile servers: (name, script, stage timeout in seconds at --timeout 10,
+# the exit status, a pattern the detail must match).  RFC 5321 4.5.3.2 scaled
+# by 10/600: greeting, EHLO, MAIL, RCPT 5 s; DATA 2 s; the final reply 10 s.
+HOSTILE = [
+    ("greet-trickle", {"greeting": "trickle"}, 5, EX_TEMPFAIL, "timed out"),
+    ("greet-endless", {"greeting": "endless"}, 5, EX_TEMPFAIL, "protocol"),
+    ("greet-huge", {"greeting": "huge"}, 5, EX_TEMPFAIL, "too long|without a line end"),
+    ("greet-reset", {"greeting": "reset"}, 5, EX_TEMPFAIL, "reset by peer"),
+    ("ehlo-trickle", {"ehlo": "trickle"}, 5, EX_TEMPFAIL, "timed out"),
+    ("ehlo-endless", {"ehlo": "endless"}, 5, EX_TEMPFAIL, "protocol"),
+    ("mail-reset", {"mail": "reset"}, 5, EX_TEMPFAIL, "lost"),
+    ("rcpt-huge", {"rcpt": "huge"}, 5, EX_TEMPFAIL, "too long|without a line end"),
+    ("rcpt-close", {"rcpt": "close"}, 5, EX_TEMPFAIL, "lost"),
+    ("data-trickle", {"data": "trickle"}, 2, EX_TEMPFAIL, "timed out"),
+    # The message went out; a final reply that never completes is a doubt.
+    ("eod-trickle", {"eod": "trickle"}, 10, EX_TEMPFAIL, "timed out"),
+    ("eod-reset", {"eod": "reset"}, 10, EX_TEMPFAIL, "lost"),
+    # Control and 8-bit bytes in a rejection: shown escaped, never raw.
+    ("rcpt-controls",
+     {"rcpt": "550 5.1.1 \x1b[31mred\x1b[0m caf\udcc3\udca9 \udcff\x07"},
+     5, EX_NOUSER, "550"),
+]
+
+
+@case("hostile")
+def case_hostile(lab):
+    """Servers that trickle, never end a reply, send a megabyte line, reset
+    or close at each stage, or put control bytes in their replies: each
+    delivery ends within its stage's deadline with a temporary failure
+    (the rejection: a permanent one), and no raw control byte reaches the
+    JSON or the progress output."""
+    for i, (name, script, _limit, _status, _word) in enumerate(HOSTILE):
+        address = "192.0.2.%d" % (100 + i)
+        lab.zone("%s.example" % name, records=["@ MX 10 mx",
+                                               "mx A %s" % address])
+        lab.smtp_server(address, script)
+    lab.start()
+    msg, _marker = message("hostile")
+    rcpts = ["user@%s.example" % h[0] for h in HOSTILE]
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS, timeout=60)
+    print("hostile: client took %.2f s" % run.elapsed)
+    expect(run.exit == EX_TEMPFAIL, "exit %r, expected %d"
+           % (run.exit, EX_TEMPFAIL))
+    expect(not run.bad_lines, "stdout lines that are not JSON: %r"
+           % run.bad_lines[:3])
+    for name, _script, limit, status, word in HOSTILE:
+        rec = expect_result(run, "user@%s.example" % name,
+                            "permfail" if status == EX_NOUSER
+                            else "tempfail", status)
+        took = rec.get("elapsed_ms", 0) - rec.get("queue_ms", 0)
+        print("  %s: %d ms: %s" % (name, took, rec.get("detail")))
+        # One stage deadline, plus time to connect and reach the stage.
+        expect(took <= (limit + 3) * 1000, "%s: took %d ms, its stage "
+               "allows %d s" % (name, took, limit))
+        expect(re.search(word, rec.get("detail", "")),
+               "%s: detail %r lacks %r" % (name, rec.get("detail"), word))
+    for where, text in (("stdout", run.stdout), ("stderr", run.stderr)):
+        raw = [c for c in text if (ord(c) < 0x20 and c not in "\n") or
+               c in "\x7f\ufffd"]
+        expect(not raw, "raw control or invalid bytes in %s: %r"
+               % (where, raw[:5]))
+    rec = run.record_for("user@rcpt-controls.example")
+    expect("\\x1b" in rec.get("reply", "") and
+           "\\xff" in rec.get("reply", ""),
+           "the rejection's control bytes are not shown escaped: %r"
+           % rec.get("reply"))
+
+
 @case("mx-fallback-greeting-5xx")
 def case_mx_fallback_greeting_5xx(lab):
     """The preferred MX greets 554: a refusal of that host only, so the

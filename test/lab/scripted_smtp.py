@@ -24,6 +24,7 @@ import signal
 import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -50,9 +51,32 @@ DEFAULT_SCRIPT = {
     # the transcript's "tls" event has the version and the client's SNI.
     "tls": False,
     # What follows a 220 to STARTTLS: "ok" (the TLS handshake), "close"
-    # (drop the connection), "garbage" (a plaintext line, no handshake).
+    # (drop the connection), "garbage" (a plaintext line, no handshake),
+    # "alert" (a fatal TLS handshake_failure alert instead of a ServerHello).
     "tls_handshake": "ok",
 }
+
+def trickle():
+    """A reply line that never ends: one byte every 0.2 s."""
+    yield b"250 ", 0.2
+    while True:
+        yield b"x", 0.2
+
+
+def endless():
+    """Continuation lines without end, a little at a time."""
+    while True:
+        yield b"250-more\r\n" * 8, 0.01
+
+
+def huge():
+    """One megabyte of a single line, no line feed, then silence."""
+    for _ in range(64):
+        yield b"250 " + b"y" * 16380, 0
+
+
+# The hostile answers that are streams of bytes.
+HOSTILE_STREAMS = {"trickle": trickle, "endless": endless, "huge": huge}
 
 # SMTP verbs and the script stage that answers them.
 VERB_STAGE = {
@@ -128,6 +152,17 @@ class Session:
             self.transcript.write(self.conn, "silent", stage=stage)
             self.wait_for_close()
             raise Dropped()
+        if text == "reset":
+            self.transcript.write(self.conn, "drop", stage=stage)
+            # Linger 0: close() sends an RST instead of a FIN.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+            raise Dropped()
+        if text in HOSTILE_STREAMS:
+            self.transcript.write(self.conn, "silent", stage=stage,
+                                  hostile=text)
+            self.stream_until_closed(HOSTILE_STREAMS[text])
+            raise Dropped()
         text = text.replace("{name}", self.script["name"])
         if stage == "ehlo" and self.script["tls"] and not self.in_tls:
             text = offer_starttls(text)
@@ -136,9 +171,22 @@ class Session:
         wire = b""
         for line in text.split("\n"):
             self.transcript.write(self.conn, "send", line=line)
-            wire += line.encode("utf-8") + b"\r\n"
+            wire += line.encode("utf-8", "surrogateescape") + b"\r\n"
         self.sock.sendall(wire)
         return text[:3]
+
+    def stream_until_closed(self, chunks):
+        """Sends (bytes, pause) pieces from a generator until the client
+        closes the connection or the generator ends, then waits for the
+        close: what a hostile server does to a client's deadlines."""
+        try:
+            for data, pause in chunks():
+                self.sock.sendall(data)
+                if pause:
+                    time.sleep(pause)
+        except OSError:
+            return
+        self.wait_for_close()
 
     def wait_for_close(self):
         """Holds a silent connection open until the client closes it."""
@@ -177,6 +225,13 @@ class Session:
         how = self.script["tls_handshake"]
         if how == "close":
             self.transcript.write(self.conn, "drop", stage="tls")
+            raise Dropped()
+        if how == "alert":
+            self.transcript.write(self.conn, "send", line="(TLS alert)")
+            # A TLS record: alert, TLS 1.2, length 2, fatal
+            # handshake_failure.
+            self.sock.sendall(b"\x15\x03\x03\x00\x02\x02\x28")
+            self.wait_for_close()
             raise Dropped()
         if how == "garbage":
             self.transcript.write(self.conn, "send", line="(not TLS)")
