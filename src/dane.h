@@ -99,8 +99,9 @@ struct dane_result {
 	                       matched: 0 for DANE-EE, >= 1 for DANE-TA; with a
 	                       bare key, the depth of the certificate it signs;
 	                       -1 if none */
-	bool bare_key;      /* the record was a "2 1 0" public key that signs
-	                       chain[depth], not a certificate in the chain */
+	bool bare_key;      /* the anchor was not in the chain: a "2 1 0"
+	                       public key or a "2 0 0" certificate that
+	                       signed chain[depth] */
 	int name;           /* DANE-TA: index in names[] of the name the leaf
 	                       carries; -1 for DANE-EE (names not checked) */
 	/* One line: what matched, or why nothing did, e.g. "no TLSA record
@@ -127,7 +128,12 @@ struct dane_result {
  *     record whose key is in no certificate at depth >= 1 is tried as a
  *     bare trust-anchor key (RFC 7671 5.2.2): it must sign some chain[j]
  *     (j = 0 included, so a self-signed leaf carrying that key passes),
- *     and chain[0..j] must verify up to chain[j] as above.
+ *     and chain[0..j] must verify up to chain[j] as above.  Likewise a
+ *     "2 0 0" record whose certificate is not in the chain is the anchor
+ *     above the first chain[j] it signed: chain[0..j] plus that
+ *     certificate must verify (its dates and CA flag included).
+ *     Verification also enforces RFC 5280 path length constraints of
+ *     every CA from the anchor down, and DNS name constraints.
  * Nothing given is kept.  Work is bounded by DANE_TLSA_MAX records times
  * TLS_CHAIN_MAX certificates.
  */

@@ -44,6 +44,13 @@ static struct fixture fixtures[] = {
 	{ .name = "future" },     { .name = "int-expired" },
 	{ .name = "root-expired" }, { .name = "other-root" },
 	{ .name = "other-leaf" }, { .name = "sub" },
+	/* more.sh: path length and name constraints */
+	{ .name = "pl-root" },    { .name = "pl-ca1" },
+	{ .name = "pl-ca2" },     { .name = "pl-leaf" },
+	{ .name = "pl-leaf1" },   { .name = "nc-root" },
+	{ .name = "nc-int" },     { .name = "nc-leaf" },
+	{ .name = "nc-bad" },     { .name = "nc-root2" },
+	{ .name = "nc-int2" },    { .name = "nc-leaf2" },
 	/* made up by load_fixtures(): not certificates */
 	{ .name = "junk" },       { .name = "trunc" },
 	{ .name = "empty" },
@@ -736,6 +743,62 @@ static const struct check_case check_cases[] = {
 	  "depth 1 has expired" },
 	{ "bare key, wrong name", "leaf int", { "2 1 0 root" },
 	  "mx2.example.net", false, 0, 0, false, 0, "does not name" },
+
+	/* RFC 5280 path length below the anchor (issue 12, item 2):
+	 * pl-ca1 has pathlen 0, so no CA may follow it */
+	{ "pathlen 0 CA above a CA, TA root", "pl-leaf pl-ca2 pl-ca1 pl-root",
+	  { "2 0 1 pl-root" }, NULL, false, 0, 0, false, 0,
+	  "path length" },
+	{ "pathlen 0 CA above a CA, TA root key", "pl-leaf pl-ca2 pl-ca1",
+	  { "2 1 0 pl-root" }, NULL, false, 0, 0, false, 0, "path length" },
+	{ "pathlen 0 CA above a CA, TA the pathlen CA",
+	  "pl-leaf pl-ca2 pl-ca1 pl-root", { "2 1 1 pl-ca1" }, NULL, false, 0,
+	  0, false, 0, "path length" },
+	{ "pathlen 0 CA above a CA, TA not sent",
+	  "pl-leaf pl-ca2 pl-ca1", { "2 0 0 pl-root" }, NULL, false, 0, 0,
+	  false, 0, "path length" },
+	{ "pathlen 0 CA out of the path", "pl-leaf pl-ca2 pl-ca1 pl-root",
+	  { "2 0 1 pl-ca2" }, NULL, true, 0, 1, false, 0, NULL },
+	{ "pathlen 0 CA, leaf right below", "pl-leaf1 pl-ca1 pl-root",
+	  { "2 0 1 pl-root" }, NULL, true, 0, 2, false, 0, NULL },
+
+	/* a "2 0 0" anchor the server does not send (item 3) */
+	{ "full TA certificate not sent", "leaf int", { "2 0 0 root" }, NULL,
+	  true, 0, 1, true, 0, "not in the chain" },
+	{ "full TA certificate not sent, leaf below", "leaf", { "2 0 0 int" },
+	  NULL, true, 0, 0, true, 0, NULL },
+	{ "full TA certificate not sent, unrelated", "leaf int",
+	  { "2 0 0 other-root" }, NULL, false, 0, 0, false, 0,
+	  "no TLSA record matched" },
+	{ "full TA certificate not sent, expired", "leaf int",
+	  { "2 0 0 root-expired" }, NULL, false, 0, 0, false, 0,
+	  "has expired" },
+	{ "full TA certificate not sent, not a CA", "sub", { "2 0 0 leaf" },
+	  NULL, false, 0, 0, false, 0, "not a CA" },
+	{ "full TA certificate not sent, wrong name", "leaf int",
+	  { "2 0 0 root" }, "mx2.example.net", false, 0, 0, false, 0,
+	  "does not name" },
+	{ "full TA certificate digest is no anchor", "leaf int",
+	  { "2 0 1 root" }, NULL, false, 0, 0, false, 0,
+	  "no TLSA record matched" },
+
+	/* name constraints bind DNS names only (item 5) */
+	{ "constrained root, intermediate CN no DNS name",
+	  "nc-leaf nc-int nc-root", { "2 0 1 nc-root" }, NULL, true, 0, 2,
+	  false, 0, NULL },
+	{ "constrained intermediate, its CN no DNS name",
+	  "nc-leaf2 nc-int2 nc-root2", { "2 0 1 nc-root2" }, NULL, true, 0,
+	  2, false, 0, NULL },
+	{ "constrained intermediate as TA", "nc-leaf2 nc-int2",
+	  { "2 1 1 nc-int2" }, NULL, true, 0, 1, false, 0, NULL },
+	{ "name outside the constraint", "nc-bad nc-int nc-root",
+	  { "2 0 1 nc-root" }, "mx1.example.org", false, 0, 0, false, 0,
+	  "depth 0" },
+
+	/* the same name twice is reported once (item 4) */
+	{ "same name twice", "leaf int root", { "2 0 1 root" },
+	  "mx2.example.net MX2.example.net.", false, 0, 0, false, 0,
+	  "does not name mx2.example.net (it names" },
 
 	/* foreign and broken chains */
 	{ "unrelated CA vs our root", "other-leaf other-root", { "2 0 1 root" },
