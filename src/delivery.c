@@ -263,6 +263,7 @@ static void on_race(void *arg, int fd, size_t index)
 	d->smtp_host = hi;
 	snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
 	he_addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
+	struct sockaddr_storage peer = *he_target_addr(d->he, index);
 	for (size_t i = 0; i < index; i++)
 		if (he_target_error(d->he, i)[0] != '\0') {
 			char a[INET6_ADDRSTRLEN];
@@ -276,7 +277,7 @@ static void on_race(void *arg, int fd, size_t index)
 	he_free(d->he); /* allowed from inside its callback */
 	d->he = NULL;
 
-	host_tls(h, &d->session_tls);
+	host_tls(h, &peer, &d->session_tls);
 	const struct host_tls *t = &d->session_tls;
 	/* RFC 7672 3.2.2: the reference names are the TLSA base domain and
 	 * the MX host name; 8.1: SNI is the TLSA base domain. */

@@ -649,6 +649,61 @@ def case_cname(lab):
     expect(not failures, "\n    ".join(failures))
 
 
+@case("cname-insecure-target")
+def case_cname_insecure_target(lab):
+    """A secure MX host name that is a CNAME into an unsigned zone (RFC
+    7672 2.2.2): the addresses are insecure, but the TLSA records at
+    _25._tcp.<MX host name> are signed and still apply, with the MX host
+    name as TLSA base domain (SNI).  Whoever forges the unsigned A record
+    must not get the mail:
+      i1: TLSA at the MX name matches        -> verified, SNI mx.i1.example
+      i2: TLSA at the MX name mismatches     -> failed, nothing sent
+      i3: no TLSA at the MX name (denied)    -> none, delivered
+    posttls-finger must give the same verdicts."""
+    cert = lab.pki.self_signed("mx.cname.example")
+    good = tlsa(cert, 3, 1, 1)
+    worlds = [(1, [good], "verified"), (2, [damaged(good)], "failed"),
+              (3, [], "none")]
+    servers = {}
+    for n, at_name, _ in worlds:
+        lab.zone("i%d.example" % n, records=[
+            "@ MX 10 mx", "mx CNAME mx.u%d.example." % n]
+            + ["_25._tcp.mx TLSA " + r for r in at_name])
+        lab.zone("u%d.example" % n, signed=False,
+                 records=["mx A 192.0.2.4%d" % n])
+        servers[n] = lab.smtp_server("192.0.2.4%d" % n, {"tls": True},
+                                     credential=Credential(cert))
+    lab.start()
+    expect_dns("mx.i1.example", "A", "NOERROR", ad=False)
+    expect_tlsa_secure("_25._tcp.mx.i1.example")
+    msg, marker = message("cname-insecure")
+    failures = []
+    for n, _, want in worlds:
+        rcpt = "user@i%d.example" % n
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        finger = lab.posttls_finger("i%d.example" % n)
+        print("  i%d expected %-8s posttls-finger %s" % (n, want,
+                                                        finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            rec = expect_dane(run, rcpt, want, want != "failed")
+            conns = servers[n].connections()
+            expect(conns, "no connection: the failure was not DANE's")
+            if want == "failed":
+                expect_nothing_sent(conns, rcpt)
+            else:
+                expect_one_body(conns, marker, rcpt)
+                expect_tls(rec, True)
+            if want == "verified":
+                sni = [c.sni for c in conns if c.bodies]
+                expect(sni == ["mx.i%d.example" % n], "SNI %r, expected "
+                       "the TLSA base domain mx.i%d.example" % (sni, n))
+        except CaseFailure as e:
+            failures.append("i%d (expected %s): %s" % (n, want, e))
+    expect(not failures, "\n    ".join(failures))
+
+
 # --- posttls-finger agreement ----------------------------------------------
 
 @case("posttls-finger")
