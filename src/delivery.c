@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "address.h"
@@ -80,7 +81,11 @@ struct mxc_delivery {
 	struct smtp_outcome session;    /* latest session outcome */
 	bool had_session;               /* some host was talked to */
 	struct host_tls session_tls;    /* what that session had to achieve */
-	const char *names[2];           /* its DANE reference names */
+	const char *names[4];           /* its DANE reference names */
+	char domain_cname[256];         /* domain after the MX lookup's
+	                                   CNAMEs, "" when the same */
+	bool mx_secure;                 /* the MX RRset (or its denial) is
+	                                   DNSSEC-secure */
 
 	struct event *ev_step;          /* continues after smtp and at DONE */
 
@@ -280,9 +285,17 @@ static void on_race(void *arg, int fd, size_t index)
 	host_tls(h, &peer, &d->session_tls);
 	const struct host_tls *t = &d->session_tls;
 	/* RFC 7672 3.2.2: the reference names are the TLSA base domain and
-	 * the MX host name; 8.1: SNI is the TLSA base domain. */
-	d->names[0] = t->base;
-	d->names[1] = d->mx;
+	 * the MX host name, and behind a secure MX RRset also the next-hop
+	 * domain and its CNAME-expanded form (as Postfix); 8.1: SNI is the
+	 * TLSA base domain. */
+	size_t nnames = 0;
+	d->names[nnames++] = t->base;
+	d->names[nnames++] = d->mx;
+	if (d->mx_secure) {
+		d->names[nnames++] = d->domain;
+		if (d->domain_cname[0] != '\0')
+			d->names[nnames++] = d->domain_cname;
+	}
 	struct smtp_params p = {
 		.config = d->config,
 		.delivery = d,
@@ -296,7 +309,7 @@ static void on_race(void *arg, int fd, size_t index)
 		.tlsa = t->tlsa,
 		.ntlsa = t->ntlsa,
 		.names = d->names,
-		.nnames = 2,
+		.nnames = nnames,
 	};
 	d->smtp_ended = false;
 	d->smtp = smtp_start(fd, &p, on_smtp_done, d);
@@ -449,7 +462,11 @@ static void on_mx(void *arg, const struct dns_answer *a)
 		     dnssec_status_name(a->dnssec), list);
 		break;
 	}
-	if (!make_hosts(d, order, n, a->dnssec == DNSSEC_SECURE)) {
+	d->mx_secure = a->dnssec == DNSSEC_SECURE;
+	if (a->canonical != NULL && strcasecmp(a->canonical, d->domain) != 0)
+		snprintf(d->domain_cname, sizeof d->domain_cname, "%s",
+		         a->canonical);
+	if (!make_hosts(d, order, n, d->mx_secure)) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
 		return;
 	}

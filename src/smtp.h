@@ -59,7 +59,10 @@ struct smtp_params {
 	const struct dane_tlsa *tlsa;        /* SMTP_TLS_DANE: the records */
 	size_t ntlsa;
 	const char *const *names;            /* SMTP_TLS_DANE: reference names
-	                                        (TLSA base domain, MX host) */
+	                                        (TLSA base domain, MX host, and
+	                                        behind a secure MX RRset the
+	                                        next-hop domain, CNAME-expanded
+	                                        too) */
 	size_t nnames;
 };
 

@@ -360,6 +360,66 @@ def case_ta_names(lab):
     run_matrix(lab, combos)
 
 
+@case("ta-nexthop")
+def case_ta_nexthop(lab):
+    """RFC 7672 3.2.2: behind a secure MX RRset, a DANE-TA leaf may name
+    the next-hop domain (the recipient domain, or its CNAME-expanded
+    form) instead of the MX host; a failure names each name once.
+    Scripted servers, leaves under the private intermediate (2 0 1):
+      nh1.example        leaf names nh1.example               -> verified
+      alias.nh2.example  CNAME to real.nh2.example (with the MX);
+                         leaf names real.nh2.example          -> verified
+      nh3.example        leaf names nh1.example               -> failed
+    posttls-finger must give the same verdicts."""
+    root = lab.pki.root("Lab Root CA")
+    inter = lab.pki.issue(root, "Lab Intermediate CA", ca=True)
+    ta = tlsa(inter, 2, 0, 1)
+    plan = [("nh1.example", "nh1.example", "192.0.2.51", "verified"),
+            ("alias.nh2.example", "real.nh2.example", "192.0.2.52", "verified"),
+            ("nh3.example", "nh1.example", "192.0.2.53", "failed")]
+    lab.zone("nh1.example", records=[
+        "@ MX 10 mx", "mx A 192.0.2.51", "_25._tcp.mx TLSA " + ta])
+    lab.zone("nh2.example", records=[
+        "alias CNAME real", "real MX 10 mx", "mx A 192.0.2.52",
+        "_25._tcp.mx TLSA " + ta])
+    lab.zone("nh3.example", records=[
+        "@ MX 10 mx", "mx A 192.0.2.53", "_25._tcp.mx TLSA " + ta])
+    servers = {}
+    for domain, leaf_name, address, _ in plan:
+        leaf = lab.pki.issue(inter, leaf_name, file_tag=domain)
+        servers[domain] = lab.smtp_server(
+            address, {"tls": True}, credential=Credential(leaf, [inter]))
+    lab.start()
+    expect_dns("alias.nh2.example", "MX", "NOERROR", ad=True)
+    msg, marker = message("nexthop")
+    failures = []
+    for domain, leaf_name, _, want in plan:
+        rcpt = "user@" + domain
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        finger = lab.posttls_finger(domain)
+        print("  %-14s expected %-8s posttls-finger %s"
+              % (domain, want, finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            rec = expect_dane(run, rcpt, want, want != "failed")
+            conns = servers[domain].connections()
+            expect(conns, "no connection: the failure was not DANE's")
+            if want == "failed":
+                expect_nothing_sent(conns, rcpt)
+                mx = "mx." + domain
+                detail = rec.get("detail", "")
+                expect(detail.count(mx) == 2 and
+                       "neither %s nor %s" % (mx, mx) not in detail,
+                       "the reason repeats the MX host: %r" % detail)
+            else:
+                expect_one_body(conns, marker, rcpt)
+                expect_verified_line(run, "DANE-TA")
+        except CaseFailure as e:
+            failures.append("%s (expected %s): %s" % (domain, want, e))
+    expect(not failures, "\n    ".join(failures))
+
+
 # --- STARTTLS and DNS failures at a DANE host ------------------------------
 
 @case("no-starttls")
