@@ -423,9 +423,20 @@ void dane_check(const struct dane_tlsa *recs, size_t nrecs,
 	c.names = names;
 	c.nnames = names != NULL ? nnames : 0;
 
+	/* RFC 7671 9: per usage and selector, only the strongest matching
+	 * type present counts (as OpenSSL orders them: SHA2-512, SHA2-256,
+	 * Full); records of weaker types are ignored. */
+	uint8_t strongest[4][2] = { { 0 } };
 	for (size_t i = 0; i < nrecs; i++) {
 		const struct dane_tlsa *rec = &recs[i];
-		if (!dane_tlsa_usable(rec))
+		if (dane_tlsa_usable(rec) &&
+		    rec->mtype > strongest[rec->usage][rec->selector])
+			strongest[rec->usage][rec->selector] = rec->mtype;
+	}
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct dane_tlsa *rec = &recs[i];
+		if (!dane_tlsa_usable(rec) ||
+		    rec->mtype < strongest[rec->usage][rec->selector])
 			continue;
 		bool done = rec->usage == DANE_USAGE_DANE_EE
 		                    ? try_ee(&c, i, rec, res)

@@ -116,8 +116,10 @@ struct dane_result {
  * any of the `nrecs` TLSA records (at most DANE_TLSA_MAX; more fail closed),
  * the reference names being `names[0..nnames-1]` (NUL-terminated; for SMTP
  * the TLSA base domain and the MX host name, RFC 7672 3.2.2).  Unusable
- * records are skipped.  Records are tried in order; the first that
- * authenticates wins.
+ * records are skipped, and so are records whose matching type is weaker
+ * than another usable record's of the same usage and selector (digest
+ * agility, RFC 7671 9: SHA2-512 over SHA2-256 over Full).  Records are
+ * tried in order; the first that authenticates wins.
  *   DANE-EE(3): the leaf (selector 0) or its key (selector 1) matches;
  *     names and dates are ignored (RFC 7672 3.1.1).
  *   DANE-TA(2): a certificate at depth >= 1, or its key, matches; the chain

@@ -795,6 +795,30 @@ static const struct check_case check_cases[] = {
 	  { "2 0 1 nc-root" }, "mx1.example.org", false, 0, 0, false, 0,
 	  "depth 0" },
 
+	/* digest agility (RFC 7671 9): per usage and selector only the
+	 * strongest matching type present counts */
+	{ "agility: wrong SHA-512 beats right SHA-256", "leaf int root",
+	  { "3 1 1 leaf", "3 1 2 leaf~" }, NULL, false, 0, 0, false, 0,
+	  "no TLSA record matched" },
+	{ "agility: wrong SHA-256 beats right full", "leaf int root",
+	  { "3 0 0 leaf", "3 0 1 leaf~" }, NULL, false, 0, 0, false, 0,
+	  "no TLSA record matched" },
+	{ "agility: TA SHA-512 over SHA-256", "leaf int root",
+	  { "2 0 1 root", "2 0 2 root~" }, NULL, false, 0, 0, false, 0,
+	  "no TLSA record matched" },
+	{ "agility: right SHA-512, wrong SHA-256", "leaf int root",
+	  { "3 1 1 leaf~", "3 1 2 leaf" }, NULL, true, 1, 0, false, -1,
+	  NULL },
+	{ "agility: other selector unaffected", "leaf int root",
+	  { "3 1 1 leaf", "3 0 2 leaf~" }, NULL, true, 0, 0, false, -1,
+	  NULL },
+	{ "agility: other usage unaffected", "leaf int root",
+	  { "3 1 1 leaf", "2 1 2 int~" }, NULL, true, 0, 0, false, -1,
+	  NULL },
+	{ "agility: unusable stronger record ignored", "leaf int root",
+	  { "3 1 1 leaf", "3 1 2 leaf<1" }, NULL, true, 0, 0, false, -1,
+	  NULL },
+
 	/* the same name twice is reported once (item 4) */
 	{ "same name twice", "leaf int root", { "2 0 1 root" },
 	  "mx2.example.net MX2.example.net.", false, 0, 0, false, 0,
