@@ -429,6 +429,24 @@ static void on_mx(void *arg, const struct dns_answer *a)
 		         d->domain, a->error);
 		finish(d, MXC_TEMPFAIL, 75, detail);
 		return;
+	default:
+		break;
+	}
+	/* Where DANE may apply, an MX answer (or denial) whose DNSSEC status
+	 * is indeterminate could hide a secure RRset: a lookup failure to
+	 * try again later, never "insecure" (which would drop DANE). */
+	enum mxc_tls_level level = d->config->tls_level;
+	if (a->dnssec == DNSSEC_INDETERMINATE &&
+	    (level == MXC_TLS_DANE || level == MXC_TLS_DANE_ONLY)) {
+		snprintf(detail, sizeof detail, "MX lookup for %s failed: "
+		         "DNSSEC status indeterminate", d->domain);
+		finish(d, MXC_TEMPFAIL, 75, detail);
+		return;
+	}
+	switch (a->result) {
+	case DNS_NXDOMAIN:
+	case DNS_FAIL:
+		break; /* handled above */
 	case DNS_NODATA:
 		/* RFC 5321 5.1: no MX means the domain is its own MX. */
 		d->implicit_mx = true;

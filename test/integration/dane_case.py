@@ -493,6 +493,36 @@ def case_bogus_mx(lab):
     expect_no_connection(server)
 
 
+@case("mx-indeterminate")
+def case_mx_indeterminate(lab):
+    """An MX answer whose DNSSEC status is indeterminate (the client's
+    trust anchor covers another island of the tree, not this name) is a
+    lookup failure at level dane: deferred, nothing sent, never taken for
+    "insecure" (which would drop DANE).  At level may the status does not
+    matter: delivered."""
+    island = lab.zone("island.example", records=["www A 192.0.2.99"])
+    dane_zone(lab, "ind.example", "192.0.2.61")
+    server = lab.smtp_server("192.0.2.61", {"tls": True})
+    lab.start()
+    anchor = os.path.join(lab.workdir, "island-anchor.ds")
+    with open(anchor, "w", encoding="utf-8") as f:
+        f.write("\n".join(island.ds_lines) + "\n")
+    expect_dns("ind.example", "MX", "NOERROR", ad=True)
+    msg, marker = message("indeterminate")
+    rcpt = "user@ind.example"
+    run = lab.run_client([rcpt], msg, TIMEOUT_ARGS +
+                         ["--trust-anchor", anchor])
+    expect_exit(run, EX_TEMPFAIL)
+    rec = expect_result(run, rcpt, "tempfail", EX_TEMPFAIL)
+    expect("indeterminate" in rec.get("detail", ""),
+           "detail %r does not say why" % rec.get("detail"))
+    expect_no_connection(server)
+    run = lab.run_client([rcpt], msg, TIMEOUT_ARGS +
+                         ["--trust-anchor", anchor, "--tls-level", "may"])
+    expect_dane(run, rcpt, "none", True)
+    expect_one_body(server.connections(), marker, rcpt + " at level may")
+
+
 @case("tlsa-servfail")
 def case_tlsa_servfail(lab):
     """TLSA lookups that SERVFAIL (_25._tcp.mx delegated to a lame server):
