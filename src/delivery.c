@@ -81,6 +81,10 @@ struct mxc_delivery {
 	struct smtp_outcome session;    /* latest session outcome */
 	bool had_session;               /* some host was talked to */
 	struct host_tls session_tls;    /* what that session had to achieve */
+	struct sockaddr_storage peer;   /* that session's address */
+	bool clear_retry;               /* the race is the retry in clear of
+	                                   `peer` after an opportunistic TLS
+	                                   handshake failed there */
 	const char *names[4];           /* its DANE reference names */
 	char domain_cname[256];         /* domain after the MX lookup's
 	                                   CNAMEs, "" when the same */
@@ -99,6 +103,7 @@ struct mxc_delivery {
 };
 
 static void enter(struct mxc_delivery *d, enum dlv_state next);
+static void start_race(struct mxc_delivery *d, size_t first);
 
 /* Logs a line about this delivery. */
 #define dlog(d, level, ...) config_log((d)->config, (d), (level), __VA_ARGS__)
@@ -259,6 +264,18 @@ static void on_smtp_done(void *arg, const struct smtp_outcome *outcome)
 static void on_race(void *arg, int fd, size_t index)
 {
 	struct mxc_delivery *d = arg;
+	if (fd < 0 && d->clear_retry) {
+		/* The retry in clear could not connect: the host failed as
+		 * its TLS session did; on to the next one. */
+		he_free(d->he);
+		d->he = NULL;
+		host_fail(d->hosts[d->smtp_host], false, "%s", d->session.detail);
+		if (d->smtp_host + 1 >= d->nhosts)
+			give_up(d);
+		else
+			start_race(d, d->smtp_host + 1);
+		return;
+	}
 	if (fd < 0) {
 		race_failed(d);
 		return;
@@ -268,7 +285,7 @@ static void on_race(void *arg, int fd, size_t index)
 	d->smtp_host = hi;
 	snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
 	he_addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
-	struct sockaddr_storage peer = *he_target_addr(d->he, index);
+	d->peer = *he_target_addr(d->he, index);
 	for (size_t i = 0; i < index; i++)
 		if (he_target_error(d->he, i)[0] != '\0') {
 			char a[INET6_ADDRSTRLEN];
@@ -282,7 +299,9 @@ static void on_race(void *arg, int fd, size_t index)
 	he_free(d->he); /* allowed from inside its callback */
 	d->he = NULL;
 
-	host_tls(h, &peer, &d->session_tls);
+	host_tls(h, &d->peer, &d->session_tls);
+	if (d->clear_retry)
+		d->session_tls.need = SMTP_TLS_NONE;
 	const struct host_tls *t = &d->session_tls;
 	/* RFC 7672 3.2.2: the reference names are the TLSA base domain and
 	 * the MX host name, and behind a secure MX RRset also the next-hop
@@ -323,6 +342,7 @@ static void on_race(void *arg, int fd, size_t index)
 /* Starts a race over the hosts from `first` on. */
 static void start_race(struct mxc_delivery *d, size_t first)
 {
+	d->clear_retry = false;
 	d->next_feed = first;
 	d->he = he_new(d->config, d,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
@@ -332,6 +352,28 @@ static void start_race(struct mxc_delivery *d, size_t first)
 	}
 	enter(d, DLV_CONNECT);
 	feed_race(d);
+}
+
+/* Connects again to the one address of the last session, for a session
+ * in clear; no other host joins this race. */
+static void retry_in_clear(struct mxc_delivery *d)
+{
+	d->he = he_new(d->config, d,
+	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
+	if (d->he == NULL) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	d->clear_retry = true;
+	d->next_feed = d->nhosts; /* feed_race() adds nothing */
+	enter(d, DLV_CONNECT);
+	int idx = he_add(d->he, &d->peer, host_name(d->hosts[d->smtp_host]));
+	if (idx < 0 || (size_t)idx >= d->ntargets_cap) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	d->target_host[idx] = d->smtp_host;
+	he_close_input(d->he);
 }
 
 /* What DANE achieved in a session that carried mail. */
@@ -367,6 +409,17 @@ static void after_session(struct mxc_delivery *d)
 	case VERDICT_NEXT_HOST:
 	case VERDICT_CONTINUE:
 		break;
+	}
+	/* Opportunistic TLS whose handshake failed: the same address again,
+	 * once, in clear (as Postfix does at "may"); never where TLSA
+	 * records or the level demand TLS, whose sessions are not
+	 * opportunistic. */
+	if (o->tls_failed && d->session_tls.need == SMTP_TLS_OPPORTUNISTIC &&
+	    !d->clear_retry) {
+		dlog(d, MXC_LOG_INFO, "%s; retrying %s[%s] without TLS",
+		     o->detail, d->mx, d->address);
+		retry_in_clear(d);
+		return;
 	}
 	/* A host that could not give the TLS its TLSA records demand failed
 	 * its DANE check. */

@@ -688,6 +688,60 @@ def case_levels(lab):
            % (len(failures), len(plan), "\n    ".join(failures)))
 
 
+@case("may-clear-retry")
+def case_may_clear_retry(lab):
+    """A TLS handshake that fails where TLS is only opportunistic is
+    retried once, on the same address, in clear (as Postfix does at "may");
+    never where TLSA records or the level demand TLS.  Every server offers
+    STARTTLS, answers 220, then sends a plaintext line instead of a
+    handshake:
+      r1 level may                         -> delivered in clear, 2nd conn.
+      r2 level dane, signed, no TLSA       -> delivered in clear, 2nd conn.
+      r3 level dane, TLSA records          -> deferred, one connection
+      r4 level encrypt                     -> deferred, one connection
+    """
+    cert = lab.pki.self_signed("mx.retry.example")
+    broken = {"tls": True, "tls_handshake": "garbage"}
+    plan = [(1, "may", [], True), (2, "dane", [], True),
+            (3, "dane", [tlsa(cert, 3, 1, 1)], False),
+            (4, "encrypt", [], False)]
+    servers = {}
+    for n, _, records, _ in plan:
+        address = "192.0.2.7%d" % n
+        dane_zone(lab, "r%d.example" % n, address, records)
+        servers[n] = lab.smtp_server(address, broken,
+                                     credential=Credential(cert))
+    lab.start()
+    msg, marker = message("clear-retry")
+    failures = []
+    for n, level, _, delivered in plan:
+        rcpt = "user@r%d.example" % n
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS +
+                             ["--tls-level", level])
+        try:
+            expect_exit(run, EX_OK if delivered else EX_TEMPFAIL)
+            rec = expect_result(run, rcpt, "delivered" if delivered
+                                else "tempfail",
+                                EX_OK if delivered else EX_TEMPFAIL)
+            conns = servers[n].connections()
+            if delivered:
+                expect_tls(rec, False)
+                expect(len(conns) == 2, "%d connections, expected 2 (TLS, "
+                       "then clear)" % len(conns))
+                expect(conns[0].commands("STARTTLS") and
+                       not conns[1].commands("STARTTLS"),
+                       "STARTTLS on the retry, or not on the first try")
+                expect_nothing_sent(conns[:1], rcpt + " (TLS try)")
+                expect_one_body(conns[1:], marker, rcpt)
+            else:
+                expect(len(conns) == 1, "%d connections, expected 1: no "
+                       "retry in clear" % len(conns))
+                expect_nothing_sent(conns, rcpt)
+        except CaseFailure as e:
+            failures.append("r%d (level %s): %s" % (n, level, e))
+    expect(not failures, "\n    ".join(failures))
+
+
 # --- CNAME'd MX host -------------------------------------------------------
 
 @case("cname")
