@@ -410,12 +410,13 @@ static void after_session(struct mxc_delivery *d)
 	case VERDICT_CONTINUE:
 		break;
 	}
-	/* Opportunistic TLS whose handshake failed: the same address again,
-	 * once, in clear (as Postfix does at "may"); never where TLSA
-	 * records or the level demand TLS, whose sessions are not
-	 * opportunistic. */
+	/* At level may, a TLS handshake that failed: the same address again,
+	 * once, in clear (as Postfix does at "may").  Never where TLSA
+	 * records or the level demand TLS (those sessions are not
+	 * opportunistic), nor at level dane without TLSA records, where
+	 * the next MX host is tried with TLS instead. */
 	if (o->tls_failed && d->session_tls.need == SMTP_TLS_OPPORTUNISTIC &&
-	    !d->clear_retry) {
+	    d->config->tls_level == MXC_TLS_MAY && !d->clear_retry) {
 		dlog(d, MXC_LOG_INFO, "%s; retrying %s[%s] without TLS",
 		     o->detail, d->mx, d->address);
 		retry_in_clear(d);

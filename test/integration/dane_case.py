@@ -690,19 +690,20 @@ def case_levels(lab):
 
 @case("may-clear-retry")
 def case_may_clear_retry(lab):
-    """A TLS handshake that fails where TLS is only opportunistic is
-    retried once, on the same address, in clear (as Postfix does at "may");
-    never where TLSA records or the level demand TLS.  Every server offers
-    STARTTLS, answers 220, then sends a plaintext line instead of a
-    handshake:
+    """At level may, a TLS handshake that fails is retried once, on the
+    same address, in clear (as Postfix does at "may"); never where TLSA
+    records or the level demand TLS, nor at level dane without TLSA
+    records (lab-mx-fallback-tls-failure: the next MX host instead).
+    Every server offers STARTTLS, answers 220, then sends a plaintext line
+    instead of a handshake; each domain has that one MX host:
       r1 level may                         -> delivered in clear, 2nd conn.
-      r2 level dane, signed, no TLSA       -> delivered in clear, 2nd conn.
+      r2 level dane, signed, no TLSA       -> deferred, one connection
       r3 level dane, TLSA records          -> deferred, one connection
       r4 level encrypt                     -> deferred, one connection
     """
     cert = lab.pki.self_signed("mx.retry.example")
     broken = {"tls": True, "tls_handshake": "garbage"}
-    plan = [(1, "may", [], True), (2, "dane", [], True),
+    plan = [(1, "may", [], True), (2, "dane", [], False),
             (3, "dane", [tlsa(cert, 3, 1, 1)], False),
             (4, "encrypt", [], False)]
     servers = {}
