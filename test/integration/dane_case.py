@@ -17,6 +17,7 @@ it published.
 """
 
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -741,6 +742,101 @@ def case_may_clear_retry(lab):
         except CaseFailure as e:
             failures.append("r%d (level %s): %s" % (n, level, e))
     expect(not failures, "\n    ".join(failures))
+
+
+def long_chain(lab, tag, length, leaf_name, sans=None):
+    """A leaf under `length` - 1 CAs (a root and intermediates), all sent:
+    returns the Credential."""
+    ca = lab.pki.root("Root %s" % tag)
+    cas = [ca]
+    for i in range(length - 2):
+        ca = lab.pki.issue(ca, "CA %s %d" % (tag, i + 1), ca=True)
+        cas.append(ca)
+    leaf = lab.pki.issue(ca, leaf_name, sans=sans, file_tag="leaf-" + tag)
+    return Credential(leaf, list(reversed(cas)))
+
+
+# What Debian 12's wolfSSL 5.5.4 accepts from a server, fixed when it was
+# built (wolfssl/internal.h): MAX_CHAIN_DEPTH certificates, and a whole
+# Certificate handshake message of MAX_HANDSHAKE_SZ bytes.  A longer chain
+# makes wolfSSL stop reading the list and misparse the rest (it then
+# reports HANDSHAKE_SIZE_ERROR); neither can be raised at run time.
+WOLFSSL_MAX_CERTS = 9
+WOLFSSL_MAX_CERT_MSG = 3 + (2048 + 3) * 9
+
+
+@case("long-chains")
+def case_long_chains(lab):
+    """Long chains and large certificates with a DANE-EE record on the
+    leaf.  The client keeps up to 20 certificates of up to 64 KB, but this
+    wolfSSL build takes at most 9 certificates and 18462 bytes in all
+    (WOLFSSL_MAX_CERTS above): beyond that the handshake fails inside
+    wolfSSL, and the reason must say so.  Scripted servers:
+      l9    9 certificates                         -> verified
+      l10  10 certificates                         -> failed (wolfSSL)
+      l20  20 certificates                         -> failed (wolfSSL)
+      mid   3 certificates, the leaf about 12 KB   -> verified
+      big   3 certificates, the leaf over 33 KB    -> failed (wolfSSL)
+    A failure sends nothing.  With a wolfSSL built with larger limits,
+    raise the two constants: l10, l20 and big must then verify."""
+    def padding(n):
+        """n filler subjectAltNames of 44 bytes each."""
+        return ["h%04d.a-long-name-to-fill-the-san.big.example" % i
+                for i in range(n)]
+    plan = []
+    for tag, length in (("l9", 9), ("l10", 10), ("l20", 20)):
+        plan.append((tag, long_chain(lab, tag, length, "mx.%s.example"
+                                     % tag)))
+    plan.append(("mid", long_chain(lab, "mid", 3, "mx.mid.example",
+                                   ["mx.mid.example"] + padding(250))))
+    plan.append(("big", long_chain(lab, "big", 3, "mx.big.example",
+                                   ["mx.big.example"] + padding(800))))
+    servers = {}
+    for i, (tag, cred) in enumerate(plan):
+        address = "192.0.2.8%d" % i
+        dane_zone(lab, "%s.example" % tag, address,
+                  [tlsa(cred.leaf, 3, 1, 1)])
+        servers[tag] = lab.smtp_server(address, {"tls": True},
+                                       credential=cred)
+    lab.start()
+    msg, marker = message("long-chains")
+    failures = []
+    for tag, cred in plan:
+        certs = [cred.leaf] + cred.chain
+        size = sum(len(der_of(c)) + 3 for c in certs)
+        fits = len(certs) <= WOLFSSL_MAX_CERTS and \
+            size + 3 <= WOLFSSL_MAX_CERT_MSG
+        rcpt = "user@%s.example" % tag
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        print("  %-4s %2d certificates, %6d bytes: expected %s"
+              % (tag, len(certs), size, "verified" if fits else "failed"))
+        try:
+            if tag == "big":
+                expect(len(der_of(cred.leaf)) > 33 * 1024,
+                       "lab: the big leaf has only %d bytes"
+                       % len(der_of(cred.leaf)))
+            rec = expect_dane(run, rcpt, "verified" if fits else "failed",
+                              fits)
+            conns = servers[tag].connections()
+            expect(conns, "no connection")
+            if fits:
+                expect_one_body(conns, marker, rcpt)
+            else:
+                expect_nothing_sent(conns, rcpt)
+                expect("this wolfSSL build accepts" in rec.get("detail", ""),
+                       "the reason does not name wolfSSL's limit: %r"
+                       % rec.get("detail"))
+        except CaseFailure as e:
+            failures.append("%s (%d certificates): %s"
+                            % (tag, len(certs), e))
+    expect(not failures, "\n    ".join(failures))
+
+
+def der_of(cert):
+    """A lab certificate in DER."""
+    return subprocess.run(["openssl", "x509", "-in", cert.cert_path,
+                           "-outform", "DER"], capture_output=True,
+                          check=True).stdout
 
 
 # --- CNAME'd MX host -------------------------------------------------------
