@@ -421,6 +421,81 @@ def case_ta_nexthop(lab):
     expect(not failures, "\n    ".join(failures))
 
 
+@case("ta-anchors")
+def case_ta_anchors(lab):
+    """DANE-TA anchors as RFC 7671 5.2.2 and RFC 5280 have them, each
+    compared with posttls-finger (OpenSSL's DANE).  Scripted servers:
+      notsent   TLSA "2 0 0" is the root, which the server does not send
+                (leaf + intermediate)                         -> verified
+      pathlen   root -> CA1 (pathlen 0) -> CA2 -> leaf, all sent,
+                "2 0 1" at the root                            -> failed
+      pathok    root -> CA1 (pathlen 0) -> leaf, "2 0 1" root  -> verified
+      nc        root with name constraints (permitted DNS:example) ->
+                intermediate whose CN is no DNS name -> leaf   -> verified
+      ncbad     the same root, a leaf that names its MX host and also
+                a name outside the constraint (mx.ncbad.invalid) -> failed
+    """
+    root = lab.pki.root("Anchor Root CA")
+    inter = lab.pki.issue(root, "Anchor Intermediate CA", ca=True)
+    pl_root = lab.pki.root("Pathlen Root CA")
+    ca1 = lab.pki.issue(pl_root, "Pathlen 0 CA", ca=True,
+                        constraints=["pathlen:0"])
+    ca2 = lab.pki.issue(ca1, "CA below the pathlen 0 CA", ca=True)
+    nc_root = lab.pki.root("Constrained Root CA",
+                           constraints=["permitted;DNS:example"])
+    nc_int = lab.pki.issue(nc_root, "Constrained Intermediate CA", ca=True)
+    creds = {
+        "notsent": Credential(lab.pki.issue(inter, "mx.notsent.example"),
+                              [inter]),
+        "pathlen": Credential(lab.pki.issue(ca2, "mx.pathlen.example"),
+                              [ca2, ca1, pl_root]),
+        "pathok": Credential(lab.pki.issue(ca1, "mx.pathok.example"),
+                             [ca1, pl_root]),
+        "nc": Credential(lab.pki.issue(nc_int, "mx.nc.example"),
+                         [nc_int, nc_root]),
+        "ncbad": Credential(lab.pki.issue(nc_int, "mx.ncbad.example",
+                                          sans=["mx.ncbad.example",
+                                                "mx.ncbad.invalid"]),
+                            [nc_int, nc_root]),
+    }
+    records = {"notsent": tlsa(root, 2, 0, 0),
+               "pathlen": tlsa(pl_root, 2, 0, 1),
+               "pathok": tlsa(pl_root, 2, 0, 1),
+               "nc": tlsa(nc_root, 2, 0, 1),
+               "ncbad": tlsa(nc_root, 2, 0, 1)}
+    expected = {"notsent": "verified", "pathlen": "failed",
+                "pathok": "verified", "nc": "verified", "ncbad": "failed"}
+    servers = {}
+    for i, tag in enumerate(expected):
+        address = "192.0.2.9%d" % i
+        dane_zone(lab, "%s.example" % tag, address, [records[tag]])
+        servers[tag] = lab.smtp_server(address, {"tls": True},
+                                       credential=creds[tag])
+    lab.start()
+    msg, marker = message("anchors")
+    failures = []
+    for tag, want in expected.items():
+        rcpt = "user@%s.example" % tag
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        finger = lab.posttls_finger("%s.example" % tag)
+        print("  %-8s expected %-8s posttls-finger %s"
+              % (tag, want, finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            expect_dane(run, rcpt, want, want != "failed")
+            conns = servers[tag].connections()
+            expect(conns, "no connection")
+            if want == "failed":
+                expect_nothing_sent(conns, rcpt)
+            else:
+                expect_one_body(conns, marker, rcpt)
+                expect_verified_line(run, "DANE-TA")
+        except CaseFailure as e:
+            failures.append("%s (expected %s): %s" % (tag, want, e))
+    expect(not failures, "\n    ".join(failures))
+
+
 # --- STARTTLS and DNS failures at a DANE host ------------------------------
 
 @case("no-starttls")
