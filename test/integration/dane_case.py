@@ -1027,10 +1027,11 @@ def case_posttls_finger(lab):
     """Postfix's posttls-finger and the client agree on every lab host:
     DANE-EE and DANE-TA matches, a mismatch, no DANE, unusable records,
     bogus and SERVFAILing TLSA, a DANE-TA leaf with the wrong name (and
-    DANE-EE on it), a CNAME'd MX host.  Both must give the expected
+    DANE-EE on it), a CNAME'd MX host, digest agility (a right SHA2-256
+    record beside a wrong SHA2-512 one: failed).  Both must give the expected
     verdict; the case reports each host's pair."""
     hosts = ["ee", "ta", "mismatch", "nodane", "unusable", "bogus",
-             "servfail", "cname"]
+             "servfail", "cname", "agility"]
     _root, inter, leaf = private_ca(
         lab, ["mx.f-%s.example" % h for h in hosts] + ["mx.f-target.example"])
     wrong = lab.pki.issue(inter, "other-host.example")
@@ -1038,6 +1039,9 @@ def case_posttls_finger(lab):
     dane_zone(lab, "f-ee.example", "192.0.2.10", [ee])
     dane_zone(lab, "f-ta.example", "192.0.2.10", [tlsa(inter, 2, 0, 1)])
     dane_zone(lab, "f-mismatch.example", "192.0.2.10", [damaged(ee)])
+    # RFC 7671 9: the wrong SHA2-512 record outranks the right SHA2-256
+    dane_zone(lab, "f-agility.example", "192.0.2.10",
+              [ee, damaged(tlsa(leaf, 3, 1, 2))])
     dane_zone(lab, "f-nodane.example", "192.0.2.10", signed=False)
     dane_zone(lab, "f-unusable.example", "192.0.2.10",
               [tlsa(leaf, 1, 1, 1), "3 1 9 " + ee.split()[3]])
@@ -1061,6 +1065,7 @@ def case_posttls_finger(lab):
     expected = {"ee": "verified", "ta": "verified", "mismatch": "failed",
                 "nodane": "none", "unusable": "unusable", "bogus": "failed",
                 "servfail": "failed", "cname": "verified",
+                "agility": "failed",
                 "taname": "failed", "eename": "verified"}
     msg, marker = message("finger")
     failures = []
