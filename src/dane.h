@@ -115,7 +115,8 @@ struct dane_result {
  * Decides whether `chain` (leaf first, as presented) is authenticated by
  * any of the `nrecs` TLSA records (at most DANE_TLSA_MAX; more fail closed),
  * the reference names being `names[0..nnames-1]` (NUL-terminated; for SMTP
- * the TLSA base domain and the MX host name, RFC 7672 3.2.2).  Unusable
+ * the TLSA base domain, the MX host name and behind a secure MX RRset the
+ * next-hop domain, RFC 7672 3.2.2).  Unusable
  * records are skipped, and so are records whose matching type is weaker
  * than another usable record's of the same usage and selector (digest
  * agility, RFC 7671 9: SHA2-512 over SHA2-256 over Full).  Records are
