@@ -242,10 +242,14 @@ static void success(const struct check *c, size_t i,
 	const char *n = c->name >= 0 ? c->names[c->name] : "?";
 	escape_text(n, strlen(n), name, sizeof name);
 	snprintf(res->why, sizeof res->why,
-	         bare ? "DANE-TA record %zu (%s) is the key that signed the "
-	                "certificate at depth %zu; the leaf names %s"
-	              : "DANE-TA record %zu (%s) matched the certificate at "
-	                "depth %zu; the leaf names %s",
+	         !bare ? "DANE-TA record %zu (%s) matched the certificate at "
+	                 "depth %zu; the leaf names %s"
+	         : rec->selector == DANE_SELECTOR_SPKI
+	                 ? "DANE-TA record %zu (%s) is the key that signed "
+	                   "the certificate at depth %zu; the leaf names %s"
+	                 : "DANE-TA record %zu (%s) is the certificate, not "
+	                   "in the chain, that issued the certificate at "
+	                   "depth %zu; the leaf names %s",
 	         i, desc, depth, name);
 }
 
@@ -303,6 +307,50 @@ static bool try_ee(struct check *c, size_t i, const struct dane_tlsa *rec,
 	return true;
 }
 
+/*
+ * RFC 7671 5.2.2: a "2 0 0" record is the anchor certificate itself, which
+ * the server need not send.  It anchors the chain at the first chain[j]
+ * its key signed: chain[0..j] with the anchor above it must verify as a
+ * chain presented that way would (dates, CA flags and constraints of the
+ * anchor included).  A certificate identical to the leaf is no anchor
+ * (a TA record never matches the leaf).
+ */
+static bool try_ta_cert(struct check *c, size_t i, const struct dane_tlsa *rec,
+                        struct dane_result *res)
+{
+	struct tls_cert anchor = { (unsigned char *)rec->data, rec->len };
+	unsigned char spki[X509_SPKI_MAX];
+	size_t spkilen;
+	if (!x509_spki(&anchor, spki, sizeof spki, &spkilen, NULL, 0))
+		return false; /* not a certificate: matches nothing */
+	const struct tls_cert *leaf = &c->chain->certs[0];
+	for (size_t j = 0; j < c->count && j + 1 < TLS_CHAIN_MAX; j++) {
+		if (j == 0 && leaf->len == anchor.len &&
+		    memcmp(leaf->der, anchor.der, anchor.len) == 0)
+			continue;
+		if (!x509_signed_by_key(&c->chain->certs[j], spki, spkilen,
+		                        NULL, 0))
+			continue;
+		struct tls_chain ext;
+		ext.count = j + 2;
+		memcpy(ext.certs, c->chain->certs, (j + 1) * sizeof *ext.certs);
+		ext.certs[j + 1] = anchor;
+		char why[REASON_MAX];
+		char line[REASON_MAX + 32];
+		if (!x509_chain_verify(&ext, j + 1, why, sizeof why)) {
+			snprintf(line, sizeof line, "chain does not verify: %s",
+			         why);
+			note_failure(c, rec, "DANE-TA", line);
+			continue;
+		}
+		if (leaf_named(c, rec)) {
+			success(c, i, rec, j, true, res);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Tries a DANE-TA record: a chain certificate, else a bare key. */
 static bool try_ta(struct check *c, size_t i, const struct dane_tlsa *rec,
                    struct dane_result *res)
@@ -317,9 +365,10 @@ static bool try_ta(struct check *c, size_t i, const struct dane_tlsa *rec,
 			return true;
 		}
 	}
-	if (in_chain || rec->selector != DANE_SELECTOR_SPKI ||
-	    rec->mtype != DANE_MTYPE_FULL)
+	if (in_chain || rec->mtype != DANE_MTYPE_FULL)
 		return false;
+	if (rec->selector == DANE_SELECTOR_CERT)
+		return try_ta_cert(c, i, rec, res);
 
 	/* RFC 7671 5.2.2: a "2 1 0" key need not be sent in the chain. */
 	for (size_t j = 0; j < c->count; j++) {
@@ -374,9 +423,20 @@ void dane_check(const struct dane_tlsa *recs, size_t nrecs,
 	c.names = names;
 	c.nnames = names != NULL ? nnames : 0;
 
+	/* RFC 7671 9: per usage and selector, only the strongest matching
+	 * type present counts (as OpenSSL orders them: SHA2-512, SHA2-256,
+	 * Full); records of weaker types are ignored. */
+	uint8_t strongest[4][2] = { { 0 } };
 	for (size_t i = 0; i < nrecs; i++) {
 		const struct dane_tlsa *rec = &recs[i];
-		if (!dane_tlsa_usable(rec))
+		if (dane_tlsa_usable(rec) &&
+		    rec->mtype > strongest[rec->usage][rec->selector])
+			strongest[rec->usage][rec->selector] = rec->mtype;
+	}
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct dane_tlsa *rec = &recs[i];
+		if (!dane_tlsa_usable(rec) ||
+		    rec->mtype < strongest[rec->usage][rec->selector])
 			continue;
 		bool done = rec->usage == DANE_USAGE_DANE_EE
 		                    ? try_ee(&c, i, rec, res)

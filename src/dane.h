@@ -99,8 +99,9 @@ struct dane_result {
 	                       matched: 0 for DANE-EE, >= 1 for DANE-TA; with a
 	                       bare key, the depth of the certificate it signs;
 	                       -1 if none */
-	bool bare_key;      /* the record was a "2 1 0" public key that signs
-	                       chain[depth], not a certificate in the chain */
+	bool bare_key;      /* the anchor was not in the chain: a "2 1 0"
+	                       public key or a "2 0 0" certificate that
+	                       signed chain[depth] */
 	int name;           /* DANE-TA: index in names[] of the name the leaf
 	                       carries; -1 for DANE-EE (names not checked) */
 	/* One line: what matched, or why nothing did, e.g. "no TLSA record
@@ -114,9 +115,12 @@ struct dane_result {
  * Decides whether `chain` (leaf first, as presented) is authenticated by
  * any of the `nrecs` TLSA records (at most DANE_TLSA_MAX; more fail closed),
  * the reference names being `names[0..nnames-1]` (NUL-terminated; for SMTP
- * the TLSA base domain and the MX host name, RFC 7672 3.2.2).  Unusable
- * records are skipped.  Records are tried in order; the first that
- * authenticates wins.
+ * the TLSA base domain, the MX host name and behind a secure MX RRset the
+ * next-hop domain, RFC 7672 3.2.2).  Unusable
+ * records are skipped, and so are records whose matching type is weaker
+ * than another usable record's of the same usage and selector (digest
+ * agility, RFC 7671 9: SHA2-512 over SHA2-256 over Full).  Records are
+ * tried in order; the first that authenticates wins.
  *   DANE-EE(3): the leaf (selector 0) or its key (selector 1) matches;
  *     names and dates are ignored (RFC 7672 3.1.1).
  *   DANE-TA(2): a certificate at depth >= 1, or its key, matches; the chain
@@ -127,7 +131,12 @@ struct dane_result {
  *     record whose key is in no certificate at depth >= 1 is tried as a
  *     bare trust-anchor key (RFC 7671 5.2.2): it must sign some chain[j]
  *     (j = 0 included, so a self-signed leaf carrying that key passes),
- *     and chain[0..j] must verify up to chain[j] as above.
+ *     and chain[0..j] must verify up to chain[j] as above.  Likewise a
+ *     "2 0 0" record whose certificate is not in the chain is the anchor
+ *     above the first chain[j] it signed: chain[0..j] plus that
+ *     certificate must verify (its dates and CA flag included).
+ *     Verification also enforces RFC 5280 path length constraints of
+ *     every CA from the anchor down, and DNS name constraints.
  * Nothing given is kept.  Work is bounded by DANE_TLSA_MAX records times
  * TLS_CHAIN_MAX certificates.
  */

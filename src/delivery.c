@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "address.h"
@@ -81,7 +82,15 @@ struct mxc_delivery {
 	struct smtp_outcome session;    /* latest session outcome */
 	bool had_session;               /* some host was talked to */
 	struct host_tls session_tls;    /* what that session had to achieve */
-	const char *names[2];           /* its DANE reference names */
+	struct sockaddr_storage peer;   /* that session's address */
+	bool clear_retry;               /* the race is the retry in clear of
+	                                   `peer` after an opportunistic TLS
+	                                   handshake failed there */
+	const char *names[4];           /* its DANE reference names */
+	char domain_cname[256];         /* domain after the MX lookup's
+	                                   CNAMEs, "" when the same */
+	bool mx_secure;                 /* the MX RRset (or its denial) is
+	                                   DNSSEC-secure */
 
 	struct event *ev_step;          /* continues after smtp and at DONE */
 
@@ -95,6 +104,7 @@ struct mxc_delivery {
 };
 
 static void enter(struct mxc_delivery *d, enum dlv_state next);
+static void start_race(struct mxc_delivery *d, size_t first);
 
 /* Logs a line about this delivery. */
 #define dlog(d, level, ...) config_log((d)->config, (d), (level), __VA_ARGS__)
@@ -256,6 +266,18 @@ static void on_smtp_done(void *arg, const struct smtp_outcome *outcome)
 static void on_race(void *arg, int fd, size_t index)
 {
 	struct mxc_delivery *d = arg;
+	if (fd < 0 && d->clear_retry) {
+		/* The retry in clear could not connect: the host failed as
+		 * its TLS session did; on to the next one. */
+		he_free(d->he);
+		d->he = NULL;
+		host_fail(d->hosts[d->smtp_host], false, "%s", d->session.detail);
+		if (d->smtp_host + 1 >= d->nhosts)
+			give_up(d);
+		else
+			start_race(d, d->smtp_host + 1);
+		return;
+	}
 	if (fd < 0) {
 		race_failed(d);
 		return;
@@ -265,6 +287,7 @@ static void on_race(void *arg, int fd, size_t index)
 	d->smtp_host = hi;
 	snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
 	he_addr_text(he_target_addr(d->he, index), d->address, sizeof d->address);
+	d->peer = *he_target_addr(d->he, index);
 	for (size_t i = 0; i < index; i++)
 		if (he_target_error(d->he, i)[0] != '\0') {
 			char a[INET6_ADDRSTRLEN];
@@ -278,12 +301,22 @@ static void on_race(void *arg, int fd, size_t index)
 	he_free(d->he); /* allowed from inside its callback */
 	d->he = NULL;
 
-	host_tls(h, &d->session_tls);
+	host_tls(h, &d->peer, &d->session_tls);
+	if (d->clear_retry)
+		d->session_tls.need = SMTP_TLS_NONE;
 	const struct host_tls *t = &d->session_tls;
 	/* RFC 7672 3.2.2: the reference names are the TLSA base domain and
-	 * the MX host name; 8.1: SNI is the TLSA base domain. */
-	d->names[0] = t->base;
-	d->names[1] = d->mx;
+	 * the MX host name, and behind a secure MX RRset also the next-hop
+	 * domain and its CNAME-expanded form (as Postfix); 8.1: SNI is the
+	 * TLSA base domain. */
+	size_t nnames = 0;
+	d->names[nnames++] = t->base;
+	d->names[nnames++] = d->mx;
+	if (d->mx_secure) {
+		d->names[nnames++] = d->domain;
+		if (d->domain_cname[0] != '\0')
+			d->names[nnames++] = d->domain_cname;
+	}
 	struct smtp_params p = {
 		.config = d->config,
 		.delivery = d,
@@ -297,7 +330,7 @@ static void on_race(void *arg, int fd, size_t index)
 		.tlsa = t->tlsa,
 		.ntlsa = t->ntlsa,
 		.names = d->names,
-		.nnames = 2,
+		.nnames = nnames,
 	};
 	d->smtp_ended = false;
 	d->smtp = smtp_start(fd, &p, on_smtp_done, d);
@@ -311,6 +344,7 @@ static void on_race(void *arg, int fd, size_t index)
 /* Starts a race over the hosts from `first` on. */
 static void start_race(struct mxc_delivery *d, size_t first)
 {
+	d->clear_retry = false;
 	d->next_feed = first;
 	d->he = he_new(d->config, d,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
@@ -320,6 +354,28 @@ static void start_race(struct mxc_delivery *d, size_t first)
 	}
 	enter(d, DLV_CONNECT);
 	feed_race(d);
+}
+
+/* Connects again to the one address of the last session, for a session
+ * in clear; no other host joins this race. */
+static void retry_in_clear(struct mxc_delivery *d)
+{
+	d->he = he_new(d->config, d,
+	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
+	if (d->he == NULL) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	d->clear_retry = true;
+	d->next_feed = d->nhosts; /* feed_race() adds nothing */
+	enter(d, DLV_CONNECT);
+	int idx = he_add(d->he, &d->peer, host_name(d->hosts[d->smtp_host]));
+	if (idx < 0 || (size_t)idx >= d->ntargets_cap) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	d->target_host[idx] = d->smtp_host;
+	he_close_input(d->he);
 }
 
 /* What DANE achieved in a session that carried mail. */
@@ -355,6 +411,18 @@ static void after_session(struct mxc_delivery *d)
 	case VERDICT_NEXT_HOST:
 	case VERDICT_CONTINUE:
 		break;
+	}
+	/* At level may, a TLS handshake that failed: the same address again,
+	 * once, in clear (as Postfix does at "may").  Never where TLSA
+	 * records or the level demand TLS (those sessions are not
+	 * opportunistic), nor at level dane without TLSA records, where
+	 * the next MX host is tried with TLS instead. */
+	if (o->tls_failed && d->session_tls.need == SMTP_TLS_OPPORTUNISTIC &&
+	    d->config->tls_level == MXC_TLS_MAY && !d->clear_retry) {
+		dlog(d, MXC_LOG_INFO, "%s; retrying %s[%s] without TLS",
+		     o->detail, d->mx, d->address);
+		retry_in_clear(d);
+		return;
 	}
 	/* A host that could not give the TLS its TLSA records demand failed
 	 * its DANE check. */
@@ -417,6 +485,24 @@ static void on_mx(void *arg, const struct dns_answer *a)
 		         d->domain, a->error);
 		finish(d, MXC_TEMPFAIL, 75, detail);
 		return;
+	default:
+		break;
+	}
+	/* Where DANE may apply, an MX answer (or denial) whose DNSSEC status
+	 * is indeterminate could hide a secure RRset: a lookup failure to
+	 * try again later, never "insecure" (which would drop DANE). */
+	enum mxc_tls_level level = d->config->tls_level;
+	if (a->dnssec == DNSSEC_INDETERMINATE &&
+	    (level == MXC_TLS_DANE || level == MXC_TLS_DANE_ONLY)) {
+		snprintf(detail, sizeof detail, "MX lookup for %s failed: "
+		         "DNSSEC status indeterminate", d->domain);
+		finish(d, MXC_TEMPFAIL, 75, detail);
+		return;
+	}
+	switch (a->result) {
+	case DNS_NXDOMAIN:
+	case DNS_FAIL:
+		break; /* handled above */
 	case DNS_NODATA:
 		/* RFC 5321 5.1: no MX means the domain is its own MX. */
 		d->implicit_mx = true;
@@ -450,7 +536,11 @@ static void on_mx(void *arg, const struct dns_answer *a)
 		     dnssec_status_name(a->dnssec), list);
 		break;
 	}
-	if (!make_hosts(d, order, n, a->dnssec == DNSSEC_SECURE)) {
+	d->mx_secure = a->dnssec == DNSSEC_SECURE;
+	if (a->canonical != NULL && strcasecmp(a->canonical, d->domain) != 0)
+		snprintf(d->domain_cname, sizeof d->domain_cname, "%s",
+		         a->canonical);
+	if (!make_hosts(d, order, n, d->mx_secure)) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
 		return;
 	}

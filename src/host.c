@@ -4,11 +4,17 @@
  * The A, AAAA and (when DANE may apply) TLSA lookups go out together, so
  * DANE costs no extra round trip in the common case.  The decision follows
  * RFC 7672 2.2:
- *   - DANE applies only when the MX RRset and the host's address records
- *     are DNSSEC-secure;
+ *   - DANE applies only when the MX RRset is DNSSEC-secure, and it is
+ *     decided per address family (as Postfix does): a family whose
+ *     address records are secure keeps DANE even when the other's are
+ *     insecure, whose addresses then go without it;
  *   - when the address lookup followed a secure CNAME, the TLSA records of
  *     the expanded name are tried first, then those of the MX host name
  *     (2.2.2), and the name whose records are used is the TLSA base domain;
+ *   - when the addresses are insecure because a CNAME led out of the
+ *     signed zone, the MX host name's own TLSA records still apply (2.2.2:
+ *     an insecure target cannot strip them); a secure TLSA RRset there,
+ *     at the name the TLSA lookup asked, shows that name is signed;
  *   - secure TLSA records make STARTTLS mandatory (authenticated when some
  *     record is usable); a secure denial or an insecure answer means no
  *     DANE; a bogus answer or a failed lookup in a signed zone makes the
@@ -77,7 +83,8 @@ struct host {
 	bool ready;                /* decided */
 	struct sockaddr_storage addrs[FAM_LAST * ADDRS_PER_FAMILY];
 	size_t naddrs;
-	struct host_tls tls;       /* the decision */
+	struct host_tls tls[FAM_LAST]; /* the decision, per address family */
+	bool usable[FAM_LAST];     /* the family's addresses may be tried */
 	char failure[700];         /* why the host failed, "" if it did not */
 	bool dane_failed;
 	bool no_address;
@@ -186,18 +193,17 @@ static void on_addr(void *arg, const struct dns_answer *a)
 	decide(h);
 }
 
-/* Both families answered, and each that exists is DNSSEC-secure. */
-static bool addresses_secure(const struct host *h)
+/* Whether a family's address records are DNSSEC-secure. */
+static bool family_secure(const struct host *h, int f)
 {
-	bool any = false;
-	for (int f = 0; f < FAM_LAST; f++) {
-		if (h->addr[f].result == DNS_FAIL)
-			continue; /* its addresses are not used at all */
-		if (h->addr[f].dnssec != DNSSEC_SECURE)
-			return false;
-		any = true;
-	}
-	return any;
+	return h->addr[f].result != DNS_FAIL &&
+	       h->addr[f].dnssec == DNSSEC_SECURE;
+}
+
+/* The address lookup followed a CNAME to another name. */
+static bool is_cname(const struct host *h)
+{
+	return h->canonical[0] != '\0' && strcmp(h->canonical, h->name) != 0;
 }
 
 /*
@@ -208,8 +214,7 @@ static bool addresses_secure(const struct host *h)
 static const struct tlsa_lookup *deciding_tlsa(struct host *h)
 {
 	struct tlsa_lookup *named = &h->tlsa[0], *expanded = &h->tlsa[1];
-	bool cname = h->canonical[0] != '\0' &&
-	             strcmp(h->canonical, h->name) != 0;
+	bool cname = is_cname(h);
 	if (cname && !expanded->asked)
 		ask_tlsa(h, expanded, h->canonical);
 	if (cname) {
@@ -221,13 +226,15 @@ static const struct tlsa_lookup *deciding_tlsa(struct host *h)
 	return named->kind == TLSA_PENDING ? NULL : named;
 }
 
-/* Logs the host's DNS and TLS decision in one line. */
-static void log_decision(struct host *h, const struct tlsa_lookup *t,
-                         const char *what)
+/* Describes one TLSA answer for the decision's log line. */
+static void describe_tlsa(const struct tlsa_lookup *t, char *out, size_t len)
 {
 	char recs[DANE_TLSA_MAX * DANE_DESCRIBE_MAX] = "";
 	size_t used = 0;
-	for (size_t i = 0; t != NULL && i < t->nrecs; i++) {
+	out[0] = '\0';
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->nrecs; i++) {
 		char one[DANE_DESCRIBE_MAX];
 		dane_tlsa_describe(&t->recs[i], one, sizeof one);
 		used += (size_t)snprintf(recs + used, sizeof recs - used, "%s%s%s",
@@ -237,23 +244,32 @@ static void log_decision(struct host *h, const struct tlsa_lookup *t,
 		if (used >= sizeof recs)
 			break;
 	}
-	char tlsa[sizeof recs + 400] = "";
-	if (t != NULL && t->kind == TLSA_RECORDS)
-		snprintf(tlsa, sizeof tlsa, "; TLSA %s (secure): %s", t->qname,
-		         recs);
-	else if (t != NULL)
-		snprintf(tlsa, sizeof tlsa, "; TLSA %s: %s", t->qname,
+	if (t->kind == TLSA_RECORDS)
+		snprintf(out, len, "; TLSA %s (secure): %s", t->qname, recs);
+	else
+		snprintf(out, len, "; TLSA %s: %s", t->qname,
 		         t->kind == TLSA_NONE ? "none" : t->error);
+}
+
+/* Logs the host's DNS and TLS decision in one line. */
+static void log_decision(struct host *h, const struct tlsa_lookup *t,
+                         const char *what)
+{
+	char tlsa[DANE_TLSA_MAX * DANE_DESCRIBE_MAX + 400];
+	describe_tlsa(t, tlsa, sizeof tlsa);
 	hlog(h, MXC_LOG_INFO, "MX %u %s: AAAA %s, A %s%s; %s", h->p.pref, h->name,
 	     dnssec_status_name(h->addr[FAM6].dnssec),
 	     dnssec_status_name(h->addr[FAM4].dnssec), tlsa, what);
 }
 
-/* Collects the addresses once both families have answered. */
+/* Collects the addresses of the usable families once both answered. */
 static void collect_addresses(struct host *h)
 {
-	h->naddrs = mxlist_interleave(h->addr[FAM6].found, h->addr[FAM6].nfound,
-	                              h->addr[FAM4].found, h->addr[FAM4].nfound,
+	const struct addr_lookup *six = &h->addr[FAM6], *four = &h->addr[FAM4];
+	h->naddrs = mxlist_interleave(six->found,
+	                              h->usable[FAM6] ? six->nfound : 0,
+	                              four->found,
+	                              h->usable[FAM4] ? four->nfound : 0,
 	                              h->addrs);
 	if (h->naddrs > 0)
 		return;
@@ -268,79 +284,126 @@ static void collect_addresses(struct host *h)
 }
 
 /*
+ * The TLS of addresses without DANE (MX or address records not secure,
+ * no TLSA lookup that counts): by level; dane-only cannot use them, which
+ * fails the host only when no family is left (`last`).
+ */
+static const char *no_dane(struct host *h, struct host_tls *tls, bool last,
+                           bool *usable)
+{
+	enum mxc_tls_level level = h->p.config->tls_level;
+	tls->need = level == MXC_TLS_ENCRYPT ? SMTP_TLS_REQUIRED
+	                                     : SMTP_TLS_OPPORTUNISTIC;
+	*usable = level != MXC_TLS_DANE_ONLY;
+	if (level == MXC_TLS_DANE_ONLY) {
+		if (last)
+			host_fail(h, true, "%s: no DANE (%s): level dane-only",
+			          h->name, !h->p.mx_secure
+			                       ? "MX records not DNSSEC-secure"
+			                       : "address records not DNSSEC-secure");
+		return "no DANE: unusable at level dane-only";
+	}
+	return level == MXC_TLS_ENCRYPT ? "TLS required (encrypt)"
+	       : level == MXC_TLS_MAY   ? "TLS opportunistic (may)"
+	                                : "no DANE: TLS opportunistic";
+}
+
+/* The TLS that a decided TLSA answer demands (RFC 7672 2.2). */
+static const char *by_tlsa(struct host *h, const struct tlsa_lookup *t,
+                           struct host_tls *tls)
+{
+	enum mxc_tls_level level = h->p.config->tls_level;
+	size_t usable = 0;
+	for (size_t i = 0; i < t->nrecs; i++)
+		usable += dane_tlsa_usable(&t->recs[i]);
+	if (t->kind == TLSA_FAIL) {
+		host_fail(h, true, "%s: TLSA lookup for %s failed: %s", h->name,
+		          t->qname, t->error);
+		return "unusable: TLSA lookup failed";
+	}
+	if (t->kind == TLSA_NONE) {
+		tls->need = SMTP_TLS_OPPORTUNISTIC;
+		if (level == MXC_TLS_DANE_ONLY) {
+			host_fail(h, true, "%s: no TLSA records at %s: level "
+			          "dane-only", h->name, t->qname);
+			return "no TLSA records: unusable at level dane-only";
+		}
+		return "no TLSA records: TLS opportunistic";
+	}
+	tls->base = t->base;
+	tls->tlsa_present = true;
+	if (usable > 0) {
+		tls->need = SMTP_TLS_DANE;
+		tls->tlsa = t->recs;
+		tls->ntlsa = t->nrecs;
+		return "DANE: STARTTLS required, peer must match";
+	}
+	/* RFC 7672 2.2: unusable records still make TLS mandatory,
+	 * unauthenticated. */
+	tls->need = SMTP_TLS_REQUIRED;
+	if (level == MXC_TLS_DANE_ONLY) {
+		host_fail(h, true, "%s: every TLSA record at %s is unusable: "
+		          "level dane-only", h->name, t->qname);
+		return "TLSA records all unusable: unusable at level dane-only";
+	}
+	return "TLSA records all unusable: TLS required, not authenticated";
+}
+
+/*
  * Decides, once everything needed has answered, what TLS the host must
- * give; then tells the delivery.  Called after every answer.
+ * give, per address family; then tells the delivery.  Called after every
+ * answer.
  */
 static void decide(struct host *h)
 {
 	if (h->ready || !h->addr[FAM6].answered || !h->addr[FAM4].answered)
 		return;
-	enum mxc_tls_level level = h->p.config->tls_level;
-	const struct tlsa_lookup *t = NULL;
-	const char *what;
-	struct host_tls *tls = &h->tls;
-	tls->base = "";
-	if (!h->dane_possible || !addresses_secure(h)) {
-		/* No DANE.  dane-only refuses; the others go by level. */
-		tls->need = level == MXC_TLS_ENCRYPT ? SMTP_TLS_REQUIRED
-		                                     : SMTP_TLS_OPPORTUNISTIC;
-		what = level == MXC_TLS_ENCRYPT ? "TLS required (encrypt)"
-		       : level == MXC_TLS_MAY ? "TLS opportunistic (may)"
-		                              : "no DANE: TLS opportunistic";
-		if (level == MXC_TLS_DANE_ONLY) {
-			what = "no DANE: unusable at level dane-only";
-			host_fail(h, true, "%s: no DANE (%s): level dane-only",
-			          h->name, !h->p.mx_secure
-			                       ? "MX records not DNSSEC-secure"
-			                       : "address records not DNSSEC-secure");
-		}
-	} else {
-		t = deciding_tlsa(h);
-		if (t == NULL)
+	/* Which TLSA answer each family goes by: secure address records
+	 * go by deciding_tlsa(); insecure ones behind a CNAME by the MX host
+	 * name's own records; the rest by none. */
+	const struct tlsa_lookup *by[FAM_LAST] = { NULL, NULL };
+	for (int f = 0; f < FAM_LAST && h->dane_possible; f++) {
+		if (h->addr[f].result == DNS_FAIL || h->addr[f].nfound == 0)
+			continue;
+		if (family_secure(h, f))
+			by[f] = deciding_tlsa(h);
+		else if (is_cname(h) &&
+		         h->addr[f].dnssec == DNSSEC_INSECURE)
+			by[f] = h->tlsa[0].kind == TLSA_PENDING ? NULL
+			                                       : &h->tlsa[0];
+		else
+			continue;
+		if (by[f] == NULL)
 			return; /* a TLSA answer is still out */
-		size_t usable = 0;
-		for (size_t i = 0; i < t->nrecs; i++)
-			usable += dane_tlsa_usable(&t->recs[i]);
-		if (t->kind == TLSA_FAIL) {
-			what = "unusable: TLSA lookup failed";
-			host_fail(h, true, "%s: TLSA lookup for %s failed: %s",
-			          h->name, t->qname, t->error);
-		} else if (t->kind == TLSA_NONE) {
-			tls->need = SMTP_TLS_OPPORTUNISTIC;
-			what = "no TLSA records: TLS opportunistic";
-			if (level == MXC_TLS_DANE_ONLY) {
-				what = "no TLSA records: unusable at level dane-only";
-				host_fail(h, true, "%s: no TLSA records at %s: level "
-				          "dane-only", h->name, t->qname);
-			}
-		} else if (usable > 0) {
-			tls->need = SMTP_TLS_DANE;
-			tls->tlsa = t->recs;
-			tls->ntlsa = t->nrecs;
-			tls->base = t->base;
-			tls->tlsa_present = true;
-			what = "DANE: STARTTLS required, peer must match";
-		} else {
-			/* RFC 7672 2.2: unusable records still make TLS
-			 * mandatory, unauthenticated. */
-			tls->need = SMTP_TLS_REQUIRED;
-			tls->base = t->base;
-			tls->tlsa_present = true;
-			what = "TLSA records all unusable: TLS required, "
-			       "not authenticated";
-			if (level == MXC_TLS_DANE_ONLY) {
-				what = "TLSA records all unusable: unusable at level "
-				       "dane-only";
-				host_fail(h, true, "%s: every TLSA record at %s is "
-				          "unusable: level dane-only", h->name,
-				          t->qname);
-			}
-		}
 	}
+	const char *what[FAM_LAST];
+	int nodane = 0; /* families going without DANE */
+	for (int f = 0; f < FAM_LAST; f++) {
+		h->tls[f].base = "";
+		h->usable[f] = true;
+		if (by[f] != NULL)
+			what[f] = by_tlsa(h, by[f], &h->tls[f]);
+		else
+			nodane++;
+	}
+	for (int f = 0; f < FAM_LAST; f++)
+		if (by[f] == NULL)
+			what[f] = no_dane(h, &h->tls[f], nodane == FAM_LAST ||
+			                  h->addr[!f].nfound == 0,
+			                  &h->usable[f]);
 	h->ready = true;
 	if (h->failure[0] == '\0')
 		collect_addresses(h);
-	log_decision(h, t, what);
+	/* One line: a family with DANE first, both when they differ. */
+	int f = by[FAM6] != NULL || by[FAM4] == NULL ? FAM6 : FAM4;
+	char line[300];
+	if (strcmp(what[FAM6], what[FAM4]) == 0 || h->addr[!f].nfound == 0)
+		snprintf(line, sizeof line, "%s", what[f]);
+	else
+		snprintf(line, sizeof line, "%s: %s; %s: %s",
+		         f == FAM6 ? "IPv6" : "IPv4", what[f],
+		         f == FAM6 ? "IPv4" : "IPv6", what[!f]);
+	log_decision(h, by[f] != NULL ? by[f] : by[!f], line);
 	h->p.ready(h->p.arg, h); /* last: the delivery may act on it */
 }
 
@@ -407,10 +470,11 @@ size_t host_addrs(const struct host *h, const struct sockaddr_storage **addrs)
 	return h->failure[0] == '\0' ? h->naddrs : 0;
 }
 
-/* The TLS requirement. */
-void host_tls(const struct host *h, struct host_tls *tls)
+/* The TLS requirement of one address's family. */
+void host_tls(const struct host *h, const struct sockaddr_storage *addr,
+              struct host_tls *tls)
 {
-	*tls = h->tls;
+	*tls = h->tls[addr->ss_family == AF_INET6 ? FAM6 : FAM4];
 }
 
 /* Why it failed. */

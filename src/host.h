@@ -57,8 +57,10 @@ bool host_ready(const struct host *host);
  * the host failed.  Valid while the host lives. */
 size_t host_addrs(const struct host *host,
                   const struct sockaddr_storage **addrs);
-/* The TLS a session with this host must achieve. */
-void host_tls(const struct host *host, struct host_tls *tls);
+/* The TLS a session with this host at `addr` (one of host_addrs()) must
+ * achieve: DANE is decided per address family (RFC 7672 2.2.2). */
+void host_tls(const struct host *host, const struct sockaddr_storage *addr,
+              struct host_tls *tls);
 
 /*
  * Records why the host failed (the first reason is kept).  `dane` marks a

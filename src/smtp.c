@@ -264,6 +264,12 @@ static void tls_refused(struct smtp *s, const char *what)
 	enter(s, STAGE_QUIT);
 }
 
+/* Whether the session must achieve TLS (else it may go on in clear). */
+static bool tls_demanded(const struct smtp *s)
+{
+	return s->p.tls == SMTP_TLS_REQUIRED || s->p.tls == SMTP_TLS_DANE;
+}
+
 /* Starts TLS after the server's 220 to STARTTLS. */
 static void begin_tls(struct smtp *s)
 {
@@ -330,8 +336,7 @@ static void on_reply(struct smtp *s)
 		enter(s, STAGE_EHLO);
 		return;
 	case STAGE_EHLO:
-		if (!ok && io_tls(s->io) == NULL &&
-		    s->p.tls != SMTP_TLS_OPPORTUNISTIC) {
+		if (!ok && io_tls(s->io) == NULL && tls_demanded(s)) {
 			tls_refused(s, "refused EHLO"); /* HELO has no STARTTLS */
 			return;
 		}
@@ -342,11 +347,11 @@ static void on_reply(struct smtp *s)
 		s->caps = s->ehlo_in;
 		if (io_tls(s->io) != NULL)
 			break;
-		if (s->caps.starttls) {
+		if (s->caps.starttls && s->p.tls != SMTP_TLS_NONE) {
 			enter(s, STAGE_STARTTLS);
 			return;
 		}
-		if (s->p.tls != SMTP_TLS_OPPORTUNISTIC) {
+		if (tls_demanded(s)) {
 			tls_refused(s, "did not offer STARTTLS");
 			return;
 		}
@@ -359,7 +364,7 @@ static void on_reply(struct smtp *s)
 			begin_tls(s);
 			return;
 		}
-		if (s->p.tls != SMTP_TLS_OPPORTUNISTIC) {
+		if (tls_demanded(s)) {
 			tls_refused(s, "refused STARTTLS");
 			return;
 		}

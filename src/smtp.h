@@ -17,8 +17,10 @@ struct config;
 enum smtp_tls {
 	SMTP_TLS_OPPORTUNISTIC, /* STARTTLS when offered, any peer; else clear */
 	SMTP_TLS_REQUIRED,      /* STARTTLS mandatory, any peer */
-	SMTP_TLS_DANE           /* STARTTLS mandatory, the peer must match the
+	SMTP_TLS_DANE,          /* STARTTLS mandatory, the peer must match the
 	                           TLSA records during the handshake */
+	SMTP_TLS_NONE           /* no STARTTLS: the retry in clear after an
+	                           opportunistic handshake failed (Postfix) */
 };
 struct mxc_delivery;
 struct mxc_message;
@@ -59,7 +61,10 @@ struct smtp_params {
 	const struct dane_tlsa *tlsa;        /* SMTP_TLS_DANE: the records */
 	size_t ntlsa;
 	const char *const *names;            /* SMTP_TLS_DANE: reference names
-	                                        (TLSA base domain, MX host) */
+	                                        (TLSA base domain, MX host, and
+	                                        behind a secure MX RRset the
+	                                        next-hop domain, CNAME-expanded
+	                                        too) */
 	size_t nnames;
 };
 

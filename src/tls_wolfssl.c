@@ -10,6 +10,7 @@
  */
 #include <wolfssl/options.h> /* first: the package's build flags live here */
 #include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ struct tls {
 	void *verify_arg;
 	bool refused;           /* verify said no: the handshake error is ours */
 	struct tls_chain chain; /* copied at the leaf's verify callback */
+	const char *oversize;   /* why the presented chain exceeds
+	                           TLS_CHAIN_MAX or TLS_CERT_MAX, or NULL */
 	char error[256];        /* why the last step failed */
 };
 
@@ -37,8 +40,16 @@ static void keep_chain(struct tls *tls, const WOLFSSL_X509_STORE_CTX *store)
 {
 	if (tls->chain.count > 0 || store->certs == NULL)
 		return;
+	if (store->totalCerts > TLS_CHAIN_MAX)
+		tls->oversize = "the server's chain has more than 20 "
+		                "certificates";
 	for (int i = 0; i < store->totalCerts && i < TLS_CHAIN_MAX; i++) {
 		const WOLFSSL_BUFFER_INFO *b = &store->certs[i];
+		if (b->length > TLS_CERT_MAX) {
+			tls->oversize = "a certificate of the server's chain "
+			                "is larger than 64 KB";
+			return;
+		}
 		unsigned char *copy = malloc(b->length ? b->length : 1);
 		if (copy == NULL)
 			return; /* leaves a shorter chain; the owner sees that */
@@ -65,6 +76,11 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	keep_chain(tls, store);
 	if (tls->verify == NULL)
 		return 1;
+	if (tls->oversize != NULL) {
+		snprintf(tls->error, sizeof tls->error, "%s", tls->oversize);
+		tls->refused = true;
+		return 0;
+	}
 	if (tls->verify(tls->verify_arg, &tls->chain, tls->error,
 	                sizeof tls->error))
 		return 1;
@@ -168,6 +184,16 @@ static enum tls_status status_of(struct tls *tls, int ret)
 	}
 	if (tls->refused)
 		return TLS_ERROR; /* the verifier already said why */
+	if (e == HANDSHAKE_SIZE_ERROR || e == MAX_CHAIN_ERROR) {
+		/* wolfSSL's compile-time bounds (see tls.h), or a broken
+		 * peer: say which bound, not just "too large". */
+		snprintf(tls->error, sizeof tls->error,
+		         "the server's certificate chain is longer or larger "
+		         "than this wolfSSL build accepts (%s)",
+		         e == MAX_CHAIN_ERROR ? "too many certificates"
+		                              : "handshake message too large");
+		return TLS_ERROR;
+	}
 	char buf[WOLFSSL_MAX_ERROR_SZ];
 	wolfSSL_ERR_error_string_n((unsigned long)e, buf, sizeof buf);
 	snprintf(tls->error, sizeof tls->error, "%s", buf);

@@ -56,7 +56,11 @@ bool x509_digest(unsigned mtype, const unsigned char *in, size_t len,
  * the trust anchor: every certificate at depth 0..k is within its validity
  * dates (the anchor included, as OpenSSL does), each certificate at depth
  * i < k is signed by the one at depth i + 1 (the presented order, nothing
- * reordered or skipped), and every issuer (depth 1..k) is a CA.  k == 0
+ * reordered or skipped), every issuer (depth 1..k) is a CA, no CA's
+ * pathLenConstraint (the anchor's included) is exceeded by the CAs below
+ * it, and every DNS name below a CA with name constraints satisfies them
+ * (DNS names only: dNSName entries, and a leaf's host-like CN when it has
+ * none; other name forms are not constrained here).  k == 0
  * checks only the leaf's dates.  Each call uses its own wolfSSL certificate
  * manager, freed before it returns.  False (with why, naming the depth) if
  * not, or if k is not below chain->count.

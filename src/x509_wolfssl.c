@@ -9,6 +9,16 @@
  * loads a non-CA certificate as a CA without complaint, so the anchor's
  * dates and every issuer's CA flag are checked here.
  *
+ * wolfSSL sees one link at a time, so what spans the chain is checked here
+ * on the decoded certificates: RFC 5280 path length constraints (of every
+ * CA from the anchor down, the anchor's included, as OpenSSL does), and
+ * name constraints.  Those bind DNS names only (RFC 7671 5.2.2 leaves the
+ * rest to RFC 5280, and an SMTP server is named by DNS names): wolfSSL 5.5.4
+ * also holds a subordinate CA's subject CommonName against a DNS
+ * constraint, which refuses valid chains, so its name-constraint verdict
+ * is replaced by ours (the link's signature and dates are then checked
+ * here too, since wolfSSL stopped before reporting them).
+ *
  * Host names are matched here rather than with wolfSSL_X509_check_host():
  * in 5.5.4 it keeps a trailing dot significant ("mx1.example.net." does not
  * match), and its wildcard rules are its own, where RFC 7672 3.2.3 wants
@@ -55,6 +65,21 @@ static WOLFSSL_X509 *parse(const struct tls_cert *cert)
 	    cert->len > INT_MAX)
 		return NULL;
 	return wolfSSL_X509_d2i(NULL, cert->der, (int)cert->len);
+}
+
+/* ASCII lower case, independent of the locale. */
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Compares two byte strings of equal length, ASCII case-insensitively. */
+static bool same_name(const char *a, const char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return true;
 }
 
 /* Words for a wolfSSL verification error; `buf` holds the fallback text. */
@@ -198,6 +223,206 @@ static bool check_one(const struct tls_chain *chain, size_t depth, bool dates,
 	return ok;
 }
 
+/* One certificate decoded by wolfSSL (wc_FreeDecodedCert frees it). */
+static bool decode(const struct tls_cert *cert, struct DecodedCert *dc)
+{
+	if (cert->der == NULL || cert->len == 0 || cert->len > UINT32_MAX)
+		return false;
+	wc_InitDecodedCert(dc, cert->der, (word32)cert->len, NULL);
+	if (wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL) != 0) {
+		wc_FreeDecodedCert(dc);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * RFC 5280 4.2.1.9: a CA with pathLenConstraint N may have at most N
+ * CA certificates below it in the path, self-issued ones not counted.
+ * Checked for every CA from depth 1 up to the anchor at depth k.
+ */
+static bool path_lengths_ok(const struct tls_chain *chain, size_t k,
+                            char *why, size_t whylen)
+{
+	size_t below = 0; /* non-self-issued CAs at depth 1..i-1 */
+	for (size_t i = 1; i <= k; i++) {
+		struct DecodedCert dc;
+		if (!decode(&chain->certs[i], &dc)) {
+			say(why, whylen,
+			    "certificate at depth %zu does not parse", i);
+			return false;
+		}
+		bool limited = dc.pathLengthSet;
+		size_t limit = dc.pathLength;
+		bool self_issued = memcmp(dc.subjectHash, dc.issuerHash,
+		                          sizeof dc.subjectHash) == 0;
+		wc_FreeDecodedCert(&dc);
+		if (limited && below > limit) {
+			say(why, whylen,
+			    "certificate at depth %zu allows a path length of "
+			    "%zu CA(s) below it, the chain has %zu",
+			    i, limit, below);
+			return false;
+		}
+		if (!self_issued)
+			below++;
+	}
+	return true;
+}
+
+/* Whether `name` (len bytes) lies in the DNS subtree `base` (RFC 5280
+ * 4.2.1.10: the name itself or below it; a base with a leading dot, as
+ * OpenSSL accepts, only below it). */
+static bool in_dns_subtree(const char *name, size_t len, const char *base,
+                           size_t blen)
+{
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (blen > 0 && base[blen - 1] == '.')
+		blen--;
+	if (blen == 0)
+		return true; /* the empty base is every name */
+	bool below_only = base[0] == '.';
+	if (below_only) {
+		base++;
+		blen--;
+	}
+	if (len == blen && !below_only)
+		return same_name(name, base, len);
+	return len > blen && name[len - blen - 1] == '.' &&
+	       same_name(name + len - blen, base, blen);
+}
+
+/* Whether one DNS name satisfies a CA's DNS name constraints. */
+static bool dns_name_allowed(const struct DecodedCert *ca, const char *name,
+                             size_t len)
+{
+	for (const Base_entry *e = ca->excludedNames; e != NULL; e = e->next)
+		if (e->type == ASN_DNS_TYPE && e->name != NULL &&
+		    e->nameSz >= 0 &&
+		    in_dns_subtree(name, len, e->name, (size_t)e->nameSz))
+			return false;
+	bool any = false;
+	for (const Base_entry *e = ca->permittedNames; e != NULL; e = e->next) {
+		if (e->type != ASN_DNS_TYPE || e->name == NULL ||
+		    e->nameSz < 0)
+			continue;
+		any = true;
+		if (in_dns_subtree(name, len, e->name, (size_t)e->nameSz))
+			return true;
+	}
+	return !any;
+}
+
+/* Whether a CommonName reads as a host name ("a.b" of letters, digits,
+ * hyphens, dots, a leading "*."): only such a leaf CN is a DNS name. */
+static bool cn_is_host(const char *cn, size_t len)
+{
+	if (len > 1 && cn[0] == '*' && cn[1] == '.') {
+		cn += 2;
+		len -= 2;
+	}
+	if (len == 0 || memchr(cn, '.', len) == NULL)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = lower((unsigned char)cn[i]);
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Whether every DNS name of `subject` (depth d) satisfies the constraints
+ * of `ca`: its dNSName entries, and for the leaf without any, a CN that
+ * reads as a host name (as OpenSSL does). */
+static bool names_allowed(const struct DecodedCert *ca,
+                          const struct DecodedCert *subject, size_t d)
+{
+	bool any = false;
+	for (const DNS_entry *e = subject->altNames; e != NULL; e = e->next) {
+		if (e->type != ASN_DNS_TYPE)
+			continue;
+		any = true;
+		if (e->name == NULL || e->len < 0 ||
+		    !dns_name_allowed(ca, e->name, (size_t)e->len))
+			return false;
+	}
+	if (!any && d == 0 && subject->subjectCN != NULL &&
+	    subject->subjectCNLen > 0 &&
+	    cn_is_host(subject->subjectCN, (size_t)subject->subjectCNLen))
+		return dns_name_allowed(ca, subject->subjectCN,
+		                        (size_t)subject->subjectCNLen);
+	return true;
+}
+
+/* Name constraints of every CA at depth 1..k over the DNS names of every
+ * certificate below it. */
+static bool name_constraints_ok(const struct tls_chain *chain, size_t k,
+                                char *why, size_t whylen)
+{
+	for (size_t i = 1; i <= k; i++) {
+		struct DecodedCert ca;
+		if (!decode(&chain->certs[i], &ca)) {
+			say(why, whylen,
+			    "certificate at depth %zu does not parse", i);
+			return false;
+		}
+		bool ok = true;
+		if (ca.permittedNames != NULL || ca.excludedNames != NULL) {
+			for (size_t d = 0; ok && d < i; d++) {
+				struct DecodedCert sub;
+				if (!decode(&chain->certs[d], &sub)) {
+					say(why, whylen, "certificate at depth "
+					    "%zu does not parse", d);
+					ok = false;
+					break;
+				}
+				if (!names_allowed(&ca, &sub, d)) {
+					say(why, whylen,
+					    "certificate at depth %zu has a "
+					    "DNS name outside the name "
+					    "constraints of depth %zu", d, i);
+					ok = false;
+				}
+				wc_FreeDecodedCert(&sub);
+			}
+		}
+		wc_FreeDecodedCert(&ca);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * wolfSSL refused a link for its name constraints: whether the link holds
+ * without them (the subject's signature by the issuer's key, and its
+ * dates), the constraints being name_constraints_ok()'s.
+ */
+static bool link_ok_but_names(const struct tls_cert *subject,
+                              const struct tls_cert *issuer, size_t i,
+                              char *why, size_t whylen)
+{
+	unsigned char spki[X509_SPKI_MAX];
+	size_t len;
+	if (!x509_spki(issuer, spki, sizeof spki, &len, why, whylen))
+		return false;
+	if (!x509_signed_by_key(subject, spki, len, NULL, 0)) {
+		say(why, whylen, "certificate at depth %zu has a signature "
+		    "that does not verify", i);
+		return false;
+	}
+	WOLFSSL_X509 *x = parse(subject);
+	if (x == NULL) {
+		say(why, whylen, "certificate at depth %zu does not parse", i);
+		return false;
+	}
+	bool ok = in_dates(x, i, why, whylen);
+	wolfSSL_X509_free(x);
+	return ok;
+}
+
 /* Verifies chain[0..k-1] link by link up to the anchor chain[k]. */
 bool x509_chain_verify(const struct tls_chain *chain, size_t k, char *why,
                        size_t whylen)
@@ -248,14 +473,18 @@ bool x509_chain_verify(const struct tls_chain *chain, size_t k, char *why,
 		rc = wolfSSL_CertManagerVerifyBuffer(cm, subject->der,
 		                                     (long)subject->len,
 		                                     WOLFSSL_FILETYPE_ASN1);
-		if (rc != WOLFSSL_SUCCESS) {
+		if (rc == ASN_NAME_INVALID_E) {
+			ok = link_ok_but_names(subject, issuer, i, why,
+			                       whylen);
+		} else if (rc != WOLFSSL_SUCCESS) {
 			say(why, whylen, "certificate at depth %zu %s", i,
 			    verify_error(rc, buf, sizeof buf));
 			ok = false;
 		}
 	}
 	wolfSSL_CertManagerFree(cm);
-	return ok;
+	return ok && path_lengths_ok(chain, k, why, whylen) &&
+	       name_constraints_ok(chain, k, why, whylen);
 }
 
 /* Size of the DER element at p (header and contents), 0 if it is malformed
@@ -311,21 +540,6 @@ bool x509_signed_by_key(const struct tls_cert *cert, const unsigned char *spki,
 	return ok;
 }
 
-/* ASCII lower case, independent of the locale. */
-static unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-/* Compares two byte strings of equal length, ASCII case-insensitively. */
-static bool same_name(const char *a, const char *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
-}
-
 /* Matches a certificate name against a host name (RFC 6125 rules). */
 bool x509_host_match(const char *pattern, size_t len, const char *host)
 {
@@ -377,6 +591,27 @@ static void append_name(char *why, size_t whylen, size_t *used,
 	append(why, whylen, used, shown);
 }
 
+/* Whether hosts[i] is the same name as an earlier one (case and one
+ * trailing dot aside). */
+static bool named_before(const char *const *hosts, size_t i)
+{
+	if (hosts[i] == NULL)
+		return true;
+	size_t len = strlen(hosts[i]);
+	if (len > 0 && hosts[i][len - 1] == '.')
+		len--;
+	for (size_t j = 0; j < i; j++) {
+		if (hosts[j] == NULL)
+			continue;
+		size_t l = strlen(hosts[j]);
+		if (l > 0 && hosts[j][l - 1] == '.')
+			l--;
+		if (l == len && same_name(hosts[j], hosts[i], len))
+			return true;
+	}
+	return false;
+}
+
 /* Explains that the leaf names none of the hosts, listing what it names. */
 static void explain_names(const struct DecodedCert *dc, bool use_cn,
                           const char *const *hosts, size_t n, char *why,
@@ -390,13 +625,21 @@ static void explain_names(const struct DecodedCert *dc, bool use_cn,
 		append(why, whylen, &used, "no host name to check");
 		return;
 	}
+	/* A name given twice (the MX host that is also the TLSA base
+	 * domain) is listed once. */
+	size_t distinct = 0;
+	for (size_t i = 0; i < n; i++)
+		distinct += !named_before(hosts, i);
 	append(why, whylen, &used,
-	       n == 1 ? "certificate does not name "
-	              : n == 2 ? "certificate names neither "
+	       distinct == 1 ? "certificate does not name "
+	       : distinct == 2 ? "certificate names neither "
 	                       : "certificate names none of ");
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			append(why, whylen, &used, n == 2 ? " nor " : ", ");
+	for (size_t i = 0, shown = 0; i < n; i++) {
+		if (named_before(hosts, i))
+			continue;
+		if (shown++ > 0)
+			append(why, whylen, &used,
+			       distinct == 2 ? " nor " : ", ");
 		append_name(why, whylen, &used, hosts[i], strlen(hosts[i]));
 	}
 	append(why, whylen, &used, " (it names ");

@@ -17,6 +17,7 @@ it published.
 """
 
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -360,6 +361,141 @@ def case_ta_names(lab):
     run_matrix(lab, combos)
 
 
+@case("ta-nexthop")
+def case_ta_nexthop(lab):
+    """RFC 7672 3.2.2: behind a secure MX RRset, a DANE-TA leaf may name
+    the next-hop domain (the recipient domain, or its CNAME-expanded
+    form) instead of the MX host; a failure names each name once.
+    Scripted servers, leaves under the private intermediate (2 0 1):
+      nh1.example        leaf names nh1.example               -> verified
+      alias.nh2.example  CNAME to real.nh2.example (with the MX);
+                         leaf names real.nh2.example          -> verified
+      nh3.example        leaf names nh1.example               -> failed
+    posttls-finger must give the same verdicts."""
+    root = lab.pki.root("Lab Root CA")
+    inter = lab.pki.issue(root, "Lab Intermediate CA", ca=True)
+    ta = tlsa(inter, 2, 0, 1)
+    plan = [("nh1.example", "nh1.example", "192.0.2.51", "verified"),
+            ("alias.nh2.example", "real.nh2.example", "192.0.2.52", "verified"),
+            ("nh3.example", "nh1.example", "192.0.2.53", "failed")]
+    lab.zone("nh1.example", records=[
+        "@ MX 10 mx", "mx A 192.0.2.51", "_25._tcp.mx TLSA " + ta])
+    lab.zone("nh2.example", records=[
+        "alias CNAME real", "real MX 10 mx", "mx A 192.0.2.52",
+        "_25._tcp.mx TLSA " + ta])
+    lab.zone("nh3.example", records=[
+        "@ MX 10 mx", "mx A 192.0.2.53", "_25._tcp.mx TLSA " + ta])
+    servers = {}
+    for domain, leaf_name, address, _ in plan:
+        leaf = lab.pki.issue(inter, leaf_name, file_tag=domain)
+        servers[domain] = lab.smtp_server(
+            address, {"tls": True}, credential=Credential(leaf, [inter]))
+    lab.start()
+    expect_dns("alias.nh2.example", "MX", "NOERROR", ad=True)
+    msg, marker = message("nexthop")
+    failures = []
+    for domain, leaf_name, _, want in plan:
+        rcpt = "user@" + domain
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        finger = lab.posttls_finger(domain)
+        print("  %-14s expected %-8s posttls-finger %s"
+              % (domain, want, finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            rec = expect_dane(run, rcpt, want, want != "failed")
+            conns = servers[domain].connections()
+            expect(conns, "no connection: the failure was not DANE's")
+            if want == "failed":
+                expect_nothing_sent(conns, rcpt)
+                mx = "mx." + domain
+                detail = rec.get("detail", "")
+                expect(detail.count(mx) == 2 and
+                       "neither %s nor %s" % (mx, mx) not in detail,
+                       "the reason repeats the MX host: %r" % detail)
+            else:
+                expect_one_body(conns, marker, rcpt)
+                expect_verified_line(run, "DANE-TA")
+        except CaseFailure as e:
+            failures.append("%s (expected %s): %s" % (domain, want, e))
+    expect(not failures, "\n    ".join(failures))
+
+
+@case("ta-anchors")
+def case_ta_anchors(lab):
+    """DANE-TA anchors as RFC 7671 5.2.2 and RFC 5280 have them, each
+    compared with posttls-finger (OpenSSL's DANE).  Scripted servers:
+      notsent   TLSA "2 0 0" is the root, which the server does not send
+                (leaf + intermediate)                         -> verified
+      pathlen   root -> CA1 (pathlen 0) -> CA2 -> leaf, all sent,
+                "2 0 1" at the root                            -> failed
+      pathok    root -> CA1 (pathlen 0) -> leaf, "2 0 1" root  -> verified
+      nc        root with name constraints (permitted DNS:example) ->
+                intermediate whose CN is no DNS name -> leaf   -> verified
+      ncbad     the same root, a leaf that names its MX host and also
+                a name outside the constraint (mx.ncbad.invalid) -> failed
+    """
+    root = lab.pki.root("Anchor Root CA")
+    inter = lab.pki.issue(root, "Anchor Intermediate CA", ca=True)
+    pl_root = lab.pki.root("Pathlen Root CA")
+    ca1 = lab.pki.issue(pl_root, "Pathlen 0 CA", ca=True,
+                        constraints=["pathlen:0"])
+    ca2 = lab.pki.issue(ca1, "CA below the pathlen 0 CA", ca=True)
+    nc_root = lab.pki.root("Constrained Root CA",
+                           constraints=["permitted;DNS:example"])
+    nc_int = lab.pki.issue(nc_root, "Constrained Intermediate CA", ca=True)
+    creds = {
+        "notsent": Credential(lab.pki.issue(inter, "mx.notsent.example"),
+                              [inter]),
+        "pathlen": Credential(lab.pki.issue(ca2, "mx.pathlen.example"),
+                              [ca2, ca1, pl_root]),
+        "pathok": Credential(lab.pki.issue(ca1, "mx.pathok.example"),
+                             [ca1, pl_root]),
+        "nc": Credential(lab.pki.issue(nc_int, "mx.nc.example"),
+                         [nc_int, nc_root]),
+        "ncbad": Credential(lab.pki.issue(nc_int, "mx.ncbad.example",
+                                          sans=["mx.ncbad.example",
+                                                "mx.ncbad.invalid"]),
+                            [nc_int, nc_root]),
+    }
+    records = {"notsent": tlsa(root, 2, 0, 0),
+               "pathlen": tlsa(pl_root, 2, 0, 1),
+               "pathok": tlsa(pl_root, 2, 0, 1),
+               "nc": tlsa(nc_root, 2, 0, 1),
+               "ncbad": tlsa(nc_root, 2, 0, 1)}
+    expected = {"notsent": "verified", "pathlen": "failed",
+                "pathok": "verified", "nc": "verified", "ncbad": "failed"}
+    servers = {}
+    for i, tag in enumerate(expected):
+        address = "192.0.2.9%d" % i
+        dane_zone(lab, "%s.example" % tag, address, [records[tag]])
+        servers[tag] = lab.smtp_server(address, {"tls": True},
+                                       credential=creds[tag])
+    lab.start()
+    msg, marker = message("anchors")
+    failures = []
+    for tag, want in expected.items():
+        rcpt = "user@%s.example" % tag
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        finger = lab.posttls_finger("%s.example" % tag)
+        print("  %-8s expected %-8s posttls-finger %s"
+              % (tag, want, finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            expect_dane(run, rcpt, want, want != "failed")
+            conns = servers[tag].connections()
+            expect(conns, "no connection")
+            if want == "failed":
+                expect_nothing_sent(conns, rcpt)
+            else:
+                expect_one_body(conns, marker, rcpt)
+                expect_verified_line(run, "DANE-TA")
+        except CaseFailure as e:
+            failures.append("%s (expected %s): %s" % (tag, want, e))
+    expect(not failures, "\n    ".join(failures))
+
+
 # --- STARTTLS and DNS failures at a DANE host ------------------------------
 
 @case("no-starttls")
@@ -431,6 +567,36 @@ def case_bogus_mx(lab):
     expect_dane(run, "user@bogusmx.example", ("none", "failed"),
                 delivered=False)
     expect_no_connection(server)
+
+
+@case("mx-indeterminate")
+def case_mx_indeterminate(lab):
+    """An MX answer whose DNSSEC status is indeterminate (the client's
+    trust anchor covers another island of the tree, not this name) is a
+    lookup failure at level dane: deferred, nothing sent, never taken for
+    "insecure" (which would drop DANE).  At level may the status does not
+    matter: delivered."""
+    island = lab.zone("island.example", records=["www A 192.0.2.99"])
+    dane_zone(lab, "ind.example", "192.0.2.61")
+    server = lab.smtp_server("192.0.2.61", {"tls": True})
+    lab.start()
+    anchor = os.path.join(lab.workdir, "island-anchor.ds")
+    with open(anchor, "w", encoding="utf-8") as f:
+        f.write("\n".join(island.ds_lines) + "\n")
+    expect_dns("ind.example", "MX", "NOERROR", ad=True)
+    msg, marker = message("indeterminate")
+    rcpt = "user@ind.example"
+    run = lab.run_client([rcpt], msg, TIMEOUT_ARGS +
+                         ["--trust-anchor", anchor])
+    expect_exit(run, EX_TEMPFAIL)
+    rec = expect_result(run, rcpt, "tempfail", EX_TEMPFAIL)
+    expect("indeterminate" in rec.get("detail", ""),
+           "detail %r does not say why" % rec.get("detail"))
+    expect_no_connection(server)
+    run = lab.run_client([rcpt], msg, TIMEOUT_ARGS +
+                         ["--trust-anchor", anchor, "--tls-level", "may"])
+    expect_dane(run, rcpt, "none", True)
+    expect_one_body(server.connections(), marker, rcpt + " at level may")
 
 
 @case("tlsa-servfail")
@@ -598,6 +764,156 @@ def case_levels(lab):
            % (len(failures), len(plan), "\n    ".join(failures)))
 
 
+@case("may-clear-retry")
+def case_may_clear_retry(lab):
+    """At level may, a TLS handshake that fails is retried once, on the
+    same address, in clear (as Postfix does at "may"); never where TLSA
+    records or the level demand TLS, nor at level dane without TLSA
+    records (lab-mx-fallback-tls-failure: the next MX host instead).
+    Every server offers STARTTLS, answers 220, then sends a plaintext line
+    instead of a handshake; each domain has that one MX host:
+      r1 level may                         -> delivered in clear, 2nd conn.
+      r2 level dane, signed, no TLSA       -> deferred, one connection
+      r3 level dane, TLSA records          -> deferred, one connection
+      r4 level encrypt                     -> deferred, one connection
+    """
+    cert = lab.pki.self_signed("mx.retry.example")
+    broken = {"tls": True, "tls_handshake": "garbage"}
+    plan = [(1, "may", [], True), (2, "dane", [], False),
+            (3, "dane", [tlsa(cert, 3, 1, 1)], False),
+            (4, "encrypt", [], False)]
+    servers = {}
+    for n, _, records, _ in plan:
+        address = "192.0.2.7%d" % n
+        dane_zone(lab, "r%d.example" % n, address, records)
+        servers[n] = lab.smtp_server(address, broken,
+                                     credential=Credential(cert))
+    lab.start()
+    msg, marker = message("clear-retry")
+    failures = []
+    for n, level, _, delivered in plan:
+        rcpt = "user@r%d.example" % n
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS +
+                             ["--tls-level", level])
+        try:
+            expect_exit(run, EX_OK if delivered else EX_TEMPFAIL)
+            rec = expect_result(run, rcpt, "delivered" if delivered
+                                else "tempfail",
+                                EX_OK if delivered else EX_TEMPFAIL)
+            conns = servers[n].connections()
+            if delivered:
+                expect_tls(rec, False)
+                expect(len(conns) == 2, "%d connections, expected 2 (TLS, "
+                       "then clear)" % len(conns))
+                expect(conns[0].commands("STARTTLS") and
+                       not conns[1].commands("STARTTLS"),
+                       "STARTTLS on the retry, or not on the first try")
+                expect_nothing_sent(conns[:1], rcpt + " (TLS try)")
+                expect_one_body(conns[1:], marker, rcpt)
+            else:
+                expect(len(conns) == 1, "%d connections, expected 1: no "
+                       "retry in clear" % len(conns))
+                expect_nothing_sent(conns, rcpt)
+        except CaseFailure as e:
+            failures.append("r%d (level %s): %s" % (n, level, e))
+    expect(not failures, "\n    ".join(failures))
+
+
+def long_chain(lab, tag, length, leaf_name, sans=None):
+    """A leaf under `length` - 1 CAs (a root and intermediates), all sent:
+    returns the Credential."""
+    ca = lab.pki.root("Root %s" % tag)
+    cas = [ca]
+    for i in range(length - 2):
+        ca = lab.pki.issue(ca, "CA %s %d" % (tag, i + 1), ca=True)
+        cas.append(ca)
+    leaf = lab.pki.issue(ca, leaf_name, sans=sans, file_tag="leaf-" + tag)
+    return Credential(leaf, list(reversed(cas)))
+
+
+# What Debian 12's wolfSSL 5.5.4 accepts from a server, fixed when it was
+# built (wolfssl/internal.h): MAX_CHAIN_DEPTH certificates, and a whole
+# Certificate handshake message of MAX_HANDSHAKE_SZ bytes.  A longer chain
+# makes wolfSSL stop reading the list and misparse the rest (it then
+# reports HANDSHAKE_SIZE_ERROR); neither can be raised at run time.
+WOLFSSL_MAX_CERTS = 9
+WOLFSSL_MAX_CERT_MSG = 3 + (2048 + 3) * 9
+
+
+@case("long-chains")
+def case_long_chains(lab):
+    """Long chains and large certificates with a DANE-EE record on the
+    leaf.  The client keeps up to 20 certificates of up to 64 KB, but this
+    wolfSSL build takes at most 9 certificates and 18462 bytes in all
+    (WOLFSSL_MAX_CERTS above): beyond that the handshake fails inside
+    wolfSSL, and the reason must say so.  Scripted servers:
+      l9    9 certificates                         -> verified
+      l10  10 certificates                         -> failed (wolfSSL)
+      l20  20 certificates                         -> failed (wolfSSL)
+      mid   3 certificates, the leaf about 12 KB   -> verified
+      big   3 certificates, the leaf over 33 KB    -> failed (wolfSSL)
+    A failure sends nothing.  With a wolfSSL built with larger limits,
+    raise the two constants: l10, l20 and big must then verify."""
+    def padding(n):
+        """n filler subjectAltNames of 44 bytes each."""
+        return ["h%04d.a-long-name-to-fill-the-san.big.example" % i
+                for i in range(n)]
+    plan = []
+    for tag, length in (("l9", 9), ("l10", 10), ("l20", 20)):
+        plan.append((tag, long_chain(lab, tag, length, "mx.%s.example"
+                                     % tag)))
+    plan.append(("mid", long_chain(lab, "mid", 3, "mx.mid.example",
+                                   ["mx.mid.example"] + padding(250))))
+    plan.append(("big", long_chain(lab, "big", 3, "mx.big.example",
+                                   ["mx.big.example"] + padding(800))))
+    servers = {}
+    for i, (tag, cred) in enumerate(plan):
+        address = "192.0.2.8%d" % i
+        dane_zone(lab, "%s.example" % tag, address,
+                  [tlsa(cred.leaf, 3, 1, 1)])
+        servers[tag] = lab.smtp_server(address, {"tls": True},
+                                       credential=cred)
+    lab.start()
+    msg, marker = message("long-chains")
+    failures = []
+    for tag, cred in plan:
+        certs = [cred.leaf] + cred.chain
+        size = sum(len(der_of(c)) + 3 for c in certs)
+        fits = len(certs) <= WOLFSSL_MAX_CERTS and \
+            size + 3 <= WOLFSSL_MAX_CERT_MSG
+        rcpt = "user@%s.example" % tag
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        print("  %-4s %2d certificates, %6d bytes: expected %s"
+              % (tag, len(certs), size, "verified" if fits else "failed"))
+        try:
+            if tag == "big":
+                expect(len(der_of(cred.leaf)) > 33 * 1024,
+                       "lab: the big leaf has only %d bytes"
+                       % len(der_of(cred.leaf)))
+            rec = expect_dane(run, rcpt, "verified" if fits else "failed",
+                              fits)
+            conns = servers[tag].connections()
+            expect(conns, "no connection")
+            if fits:
+                expect_one_body(conns, marker, rcpt)
+            else:
+                expect_nothing_sent(conns, rcpt)
+                expect("this wolfSSL build accepts" in rec.get("detail", ""),
+                       "the reason does not name wolfSSL's limit: %r"
+                       % rec.get("detail"))
+        except CaseFailure as e:
+            failures.append("%s (%d certificates): %s"
+                            % (tag, len(certs), e))
+    expect(not failures, "\n    ".join(failures))
+
+
+def der_of(cert):
+    """A lab certificate in DER."""
+    return subprocess.run(["openssl", "x509", "-in", cert.cert_path,
+                           "-outform", "DER"], capture_output=True,
+                          check=True).stdout
+
+
 # --- CNAME'd MX host -------------------------------------------------------
 
 @case("cname")
@@ -649,6 +965,61 @@ def case_cname(lab):
     expect(not failures, "\n    ".join(failures))
 
 
+@case("cname-insecure-target")
+def case_cname_insecure_target(lab):
+    """A secure MX host name that is a CNAME into an unsigned zone (RFC
+    7672 2.2.2): the addresses are insecure, but the TLSA records at
+    _25._tcp.<MX host name> are signed and still apply, with the MX host
+    name as TLSA base domain (SNI).  Whoever forges the unsigned A record
+    must not get the mail:
+      i1: TLSA at the MX name matches        -> verified, SNI mx.i1.example
+      i2: TLSA at the MX name mismatches     -> failed, nothing sent
+      i3: no TLSA at the MX name (denied)    -> none, delivered
+    posttls-finger must give the same verdicts."""
+    cert = lab.pki.self_signed("mx.cname.example")
+    good = tlsa(cert, 3, 1, 1)
+    worlds = [(1, [good], "verified"), (2, [damaged(good)], "failed"),
+              (3, [], "none")]
+    servers = {}
+    for n, at_name, _ in worlds:
+        lab.zone("i%d.example" % n, records=[
+            "@ MX 10 mx", "mx CNAME mx.u%d.example." % n]
+            + ["_25._tcp.mx TLSA " + r for r in at_name])
+        lab.zone("u%d.example" % n, signed=False,
+                 records=["mx A 192.0.2.4%d" % n])
+        servers[n] = lab.smtp_server("192.0.2.4%d" % n, {"tls": True},
+                                     credential=Credential(cert))
+    lab.start()
+    expect_dns("mx.i1.example", "A", "NOERROR", ad=False)
+    expect_tlsa_secure("_25._tcp.mx.i1.example")
+    msg, marker = message("cname-insecure")
+    failures = []
+    for n, _, want in worlds:
+        rcpt = "user@i%d.example" % n
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
+        finger = lab.posttls_finger("i%d.example" % n)
+        print("  i%d expected %-8s posttls-finger %s" % (n, want,
+                                                        finger.verdict))
+        try:
+            expect(finger.verdict == want, "posttls-finger says %s"
+                   % finger.verdict)
+            rec = expect_dane(run, rcpt, want, want != "failed")
+            conns = servers[n].connections()
+            expect(conns, "no connection: the failure was not DANE's")
+            if want == "failed":
+                expect_nothing_sent(conns, rcpt)
+            else:
+                expect_one_body(conns, marker, rcpt)
+                expect_tls(rec, True)
+            if want == "verified":
+                sni = [c.sni for c in conns if c.bodies]
+                expect(sni == ["mx.i%d.example" % n], "SNI %r, expected "
+                       "the TLSA base domain mx.i%d.example" % (sni, n))
+        except CaseFailure as e:
+            failures.append("i%d (expected %s): %s" % (n, want, e))
+    expect(not failures, "\n    ".join(failures))
+
+
 # --- posttls-finger agreement ----------------------------------------------
 
 @case("posttls-finger")
@@ -656,10 +1027,11 @@ def case_posttls_finger(lab):
     """Postfix's posttls-finger and the client agree on every lab host:
     DANE-EE and DANE-TA matches, a mismatch, no DANE, unusable records,
     bogus and SERVFAILing TLSA, a DANE-TA leaf with the wrong name (and
-    DANE-EE on it), a CNAME'd MX host.  Both must give the expected
+    DANE-EE on it), a CNAME'd MX host, digest agility (a right SHA2-256
+    record beside a wrong SHA2-512 one: failed).  Both must give the expected
     verdict; the case reports each host's pair."""
     hosts = ["ee", "ta", "mismatch", "nodane", "unusable", "bogus",
-             "servfail", "cname"]
+             "servfail", "cname", "agility"]
     _root, inter, leaf = private_ca(
         lab, ["mx.f-%s.example" % h for h in hosts] + ["mx.f-target.example"])
     wrong = lab.pki.issue(inter, "other-host.example")
@@ -667,6 +1039,9 @@ def case_posttls_finger(lab):
     dane_zone(lab, "f-ee.example", "192.0.2.10", [ee])
     dane_zone(lab, "f-ta.example", "192.0.2.10", [tlsa(inter, 2, 0, 1)])
     dane_zone(lab, "f-mismatch.example", "192.0.2.10", [damaged(ee)])
+    # RFC 7671 9: the wrong SHA2-512 record outranks the right SHA2-256
+    dane_zone(lab, "f-agility.example", "192.0.2.10",
+              [ee, damaged(tlsa(leaf, 3, 1, 2))])
     dane_zone(lab, "f-nodane.example", "192.0.2.10", signed=False)
     dane_zone(lab, "f-unusable.example", "192.0.2.10",
               [tlsa(leaf, 1, 1, 1), "3 1 9 " + ee.split()[3]])
@@ -690,6 +1065,7 @@ def case_posttls_finger(lab):
     expected = {"ee": "verified", "ta": "verified", "mismatch": "failed",
                 "nodane": "none", "unusable": "unusable", "bogus": "failed",
                 "servfail": "failed", "cname": "verified",
+                "agility": "failed",
                 "taname": "failed", "eename": "verified"}
     msg, marker = message("finger")
     failures = []

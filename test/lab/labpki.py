@@ -87,10 +87,12 @@ class Pki:
             raise ValueError("certificate %s made twice" % name)
         return base + ".pem", base + ".key", base + ".cnf"
 
-    def root(self, name):
-        """A self-signed CA certificate (the top of a private chain)."""
+    def root(self, name, constraints=()):
+        """A self-signed CA certificate (the top of a private chain);
+        `constraints` as for issue()."""
         cert, key, cnf = self.paths(name)
-        write(cnf, openssl_config(name, ca=True, sans=(), issued=False))
+        write(cnf, openssl_config(name, ca=True, sans=(), issued=False,
+                                  constraints=constraints))
         openssl(["req", "-x509", "-new", "-config", cnf, "-extensions", "ext",
                  "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                  "-nodes", "-keyout", key, "-out", cert,
@@ -109,19 +111,23 @@ class Pki:
                  "-days", str(VALID_DAYS), "-set_serial", serial()])
         return Cert(name, cert, key)
 
-    def issue(self, issuer, name, ca=False, sans=None, file_tag=None):
+    def issue(self, issuer, name, ca=False, sans=None, file_tag=None,
+              constraints=()):
         """A certificate for `name` signed by `issuer` (a Cert).
 
         `sans` lists the subjectAltName dNSNames; None means just `name`,
         an empty list means no subjectAltName at all (the leaf is named
         only by its CN).  `file_tag` tells certificates of the same name
-        apart on disk.
+        apart on disk.  For a CA, `constraints` adds "pathlen:N" to its
+        basicConstraints or, for "permitted;DNS:..." entries, name
+        constraints.
         """
         if sans is None:
             sans = [] if ca else [name]
         cert, key, cnf = self.paths(file_tag or name)
         csr = cert.replace(".pem", ".csr")
-        write(cnf, openssl_config(name, ca=ca, sans=sans, issued=True))
+        write(cnf, openssl_config(name, ca=ca, sans=sans, issued=True,
+                                  constraints=constraints))
         openssl(["req", "-new", "-config", cnf, "-newkey", "ec",
                  "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                  "-keyout", key, "-out", csr])
@@ -132,7 +138,7 @@ class Pki:
         return Cert(name, cert, key)
 
 
-def openssl_config(name, ca, sans, issued):
+def openssl_config(name, ca, sans, issued, constraints=()):
     """An openssl config with the subject and the one extension section.
 
     Written in full (no system openssl.cnf), so no default extension
@@ -141,8 +147,13 @@ def openssl_config(name, ca, sans, issued):
     lines = ["[req]", "distinguished_name = dn", "prompt = no",
              "[dn]", "CN = %s" % name, "[ext]"]
     if ca:
-        lines += ["basicConstraints = critical,CA:TRUE",
+        pathlen = [c for c in constraints if c.startswith("pathlen:")]
+        names = [c for c in constraints if not c.startswith("pathlen:")]
+        lines += ["basicConstraints = critical,CA:TRUE" +
+                  "".join("," + c for c in pathlen),
                   "keyUsage = critical,keyCertSign,cRLSign"]
+        if names:
+            lines.append("nameConstraints = critical," + ",".join(names))
     else:
         lines += ["basicConstraints = critical,CA:FALSE",
                   "keyUsage = critical,digitalSignature",
