@@ -117,8 +117,11 @@ struct mxc_engine_options {
 /*
  * Creates an engine on `base` (borrowed: it must outlive the engine).
  * Returns NULL on failure with a one-line reason in `err` (if not NULL) and
- * errno set: EINVAL for a bad option (proxy syntax, TLS level, port),
- * otherwise a failure to set up the resolver or TLS (files, memory).
+ * errno set: EINVAL for a bad option or configuration (proxy syntax, TLS
+ * level, port, resolver syntax, a trust anchor file that is missing,
+ * unreadable, not a regular file, empty or without a DS/DNSKEY record),
+ * otherwise a failure to set up the resolver or TLS (memory, getdns).
+ * Nothing is sent before this returns.
  */
 struct mxc_engine *mxc_engine_new(struct event_base *base,
                                   const struct mxc_engine_options *options,
@@ -130,6 +133,39 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
  * of the engine's callbacks other than a completion callback.
  */
 void mxc_engine_free(struct mxc_engine *engine);
+
+/*
+ * Counters of an engine since it was made.  The struct only ever grows at
+ * its end: set `size` to sizeof(struct mxc_engine_stats) before the call;
+ * the engine fills that many bytes at most and sets `size` to what it
+ * filled, so a program built against an older header keeps working.
+ */
+struct mxc_engine_stats {
+	size_t size;             /* in: the caller's sizeof; out: bytes set */
+	/* DNS.  One delivery asks for MX, then A, AAAA and (for DANE) TLSA
+	 * of its MX hosts; the engine shares the answers between deliveries
+	 * for their TTL. */
+	uint64_t dns_sent;       /* queries sent to a resolver, retries
+	                            included */
+	uint64_t dns_cached;     /* lookups answered from the cache */
+	uint64_t dns_coalesced;  /* lookups that joined an identical one
+	                            already in flight (no query of their own) */
+	uint64_t dns_retried;    /* queries sent again after a timeout or a
+	                            failure of a lookup's earlier attempt */
+	uint64_t dns_timed_out;  /* queries that got no reply in time */
+};
+
+/* Fills `stats` (see its `size`); does nothing if `stats->size` is 0. */
+void mxc_engine_get_stats(const struct mxc_engine *engine,
+                          struct mxc_engine_stats *stats);
+
+/*
+ * Checks a resolver ("ADDR" or "ADDR#PORT", IPv4 or IPv6) or a trust anchor
+ * file as mxc_engine_new() would, so a program can report a bad setting as
+ * its own.  Return 0, or -1 with a reason in `err`.
+ */
+int mxc_resolver_check(const char *resolver, char *err, size_t errlen);
+int mxc_trust_anchor_check(const char *path, char *err, size_t errlen);
 
 /*
  * Builds a message from raw bytes (an RFC 5322 message; LF, CRLF, a lone CR

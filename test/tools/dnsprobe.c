@@ -5,7 +5,7 @@
  * nxdomain / fail), DNSSEC status and teardown against real servers.
  *
  *   dnsprobe --resolver ADDR[#PORT] [--resolver ...] --trust-anchor FILE
- *            [--timeout MS] [--max-outstanding N] [--free-after MS]
+ *            [--timeout MS] [--max-outstanding N] [--free-after MS] [--tcp]
  *            [--free-in-callback] TYPE NAME [TYPE NAME...]
  *
  * TYPE is mx, a, aaaa or tlsa.  --free-after frees the resolver after MS
@@ -179,9 +179,9 @@ answer_cb(void *arg, const struct dns_answer *a)
 	}
 	p->query = NULL;
 	printf("%s %s result=%s dnssec=%s canonical=%s error=\"%s\" "
-	    "records: %zu\n", a->name, type_name(a->type),
+	    "ttl=%u records: %zu\n", a->name, type_name(a->type),
 	    result_name(a->result), dnssec_status_name(a->dnssec),
-	    a->canonical, a->error, a->count);
+	    a->canonical, a->error, (unsigned)a->ttl, a->count);
 	print_records(a);
 	if (--run->outstanding == 0)
 		event_base_loopbreak(run->base);
@@ -214,6 +214,7 @@ main(int argc, char **argv)
 	const char *resolvers[MAX_RESOLVERS + 1] = { NULL };
 	size_t nresolvers = 0, i;
 	struct dns_config config;
+	struct dns_attempt how = { 0, false, 0 };
 	struct dnsprobe run;
 	struct event *free_ev = NULL;
 	unsigned free_after = 0;
@@ -230,6 +231,10 @@ main(int argc, char **argv)
 			arg++;
 			break;
 		}
+		if (strcmp(opt, "--tcp") == 0) {
+			how.tcp = true;
+			continue;
+		}
 		if (strcmp(opt, "--free-in-callback") == 0) {
 			run.free_in_callback = true;
 			continue;
@@ -243,7 +248,7 @@ main(int argc, char **argv)
 		} else if (strcmp(opt, "--trust-anchor") == 0) {
 			config.trust_anchor_file = argv[++arg];
 		} else if (strcmp(opt, "--timeout") == 0) {
-			config.timeout_ms = parse_number(argv[++arg], 1,
+			how.timeout_ms = parse_number(argv[++arg], 1,
 			    3600000);
 		} else if (strcmp(opt, "--max-outstanding") == 0) {
 			config.max_outstanding = parse_number(argv[++arg], 1,
@@ -290,7 +295,8 @@ main(int argc, char **argv)
 		struct probe *p = &run.probes[i];
 
 		run.in_lookup = true;
-		p->query = dns_lookup(run.dns, p->name, p->type, answer_cb, p);
+		p->query = dns_lookup(run.dns, p->name, p->type, &how,
+		    answer_cb, p);
 		run.in_lookup = false;
 		if (p->query == NULL)
 			printf("%s %s refused (bad name or no memory)\n",
