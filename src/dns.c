@@ -1167,8 +1167,10 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 		answer_fail(b, "timeout");
 		b->answer.timed_out = true;
 	}
-	else if (q->cbtype != GETDNS_CALLBACK_COMPLETE)
+	else if (q->cbtype != GETDNS_CALLBACK_COMPLETE) {
 		answer_fail(b, "lookup error");
+		b->answer.transient = true;
+	}
 	else
 		classify_response(b, q->response);
 

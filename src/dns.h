@@ -83,6 +83,9 @@ struct dns_answer {
 	uint32_t ttl;
 	/* DNS_FAIL because no reply came before the attempt's deadline. */
 	bool timed_out;
+	/* DNS_FAIL because of a local or network error before any reply
+	 * (e.g. a send refused by a firewall): worth another attempt. */
+	bool transient;
 	/* The upstream asked, as configured ("ADDR" or "ADDR#PORT"). */
 	const char *upstream;
 	size_t count;                 /* records in the array below */

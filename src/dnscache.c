@@ -13,7 +13,9 @@
  * and goes to one upstream.  The first attempt goes to the preferred
  * upstream (the last that answered); a timeout moves to the next one and
  * switches to TCP, which no lost datagram can stall; a SERVFAIL, REFUSED or
- * bogus reply moves to the next upstream that has not failed this way.
+ * bogus reply moves to the next upstream that has not failed this way; a
+ * local error before any reply (a send refused) is retried like a timeout,
+ * after a short pause (it comes at once, and may again).
  * Requests are completed from the cache's own event (the pump), never from
  * inside dnscache_lookup() or the resolver's callback.
  */
@@ -66,6 +68,8 @@ struct entry {
 	uint32_t failed_mask;           /* upstreams that replied a failure */
 	uint32_t silent_mask;           /* upstreams that did not reply */
 	bool tcp;                       /* the next attempts go over TCP */
+	struct event *retry;            /* a delayed next attempt, or NULL */
+	size_t retry_upstream;          /* where it goes */
 
 	/* Once answered: the answer and how long it holds. */
 	enum dns_result result;
@@ -207,6 +211,8 @@ entry_unref(struct entry *e)
 {
 	if (--e->refs > 0)
 		return;
+	if (e->retry != NULL)
+		event_free(e->retry);
 	free(e->records);
 	free(e);
 }
@@ -548,6 +554,38 @@ entry_give_up(struct entry *e, const struct dns_answer *last)
 	entry_finish(e, last, why);
 }
 
+/* Makes the delayed attempt (after a transient error). */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct entry *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (!attempt_start(e, e->retry_upstream))
+		entry_give_up(e, NULL);
+}
+
+/*
+ * Schedules the next attempt after a transient error, which comes at once
+ * and may come again at once: 100 ms, doubled per attempt, at most 1 s.
+ * Returns false when it cannot.
+ */
+static bool
+retry_later(struct entry *e, size_t upstream)
+{
+	unsigned ms = 100u << (e->attempt < 4 ? e->attempt - 1 : 3);
+	struct timeval tv;
+
+	if (e->retry == NULL &&
+	    (e->retry = evtimer_new(e->cache->base, retry_cb, e)) == NULL)
+		return false;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	e->retry_upstream = upstream;
+	return evtimer_add(e->retry, &tv) == 0;
+}
+
 /* Receives one attempt's outcome: finish, or try again. */
 static void
 attempt_done(void *arg, const struct dns_answer *a)
@@ -563,8 +601,9 @@ attempt_done(void *arg, const struct dns_answer *a)
 		entry_finish(e, a, NULL);
 		return;
 	}
-	if (a->timed_out) {
-		c->stats.timed_out++;
+	if (a->timed_out || a->transient) {
+		if (a->timed_out)
+			c->stats.timed_out++;
 		e->silent_mask |= bit;
 		/* Later attempts go over TCP, which no lost datagram stalls,
 		 * and later lookups start at the next upstream. */
@@ -585,6 +624,11 @@ attempt_done(void *arg, const struct dns_answer *a)
 			entry_finish(e, a, NULL);
 			return;
 		}
+	}
+	if (a->transient) {
+		if (!retry_later(e, next))
+			entry_give_up(e, a);
+		return;
 	}
 	if (!attempt_start(e, next))
 		entry_give_up(e, a);
@@ -750,6 +794,8 @@ dnscache_free(struct dnscache *c)
 		dnscache_cancel(r);
 	while ((e = TAILQ_FIRST(&c->by_age)) != NULL) {
 		e->refs++; /* keep it while its waiters go */
+		if (e->retry != NULL)
+			(void)evtimer_del(e->retry);
 		if (e->query != NULL) {
 			dns_cancel(e->query);
 			e->query = NULL;

@@ -175,6 +175,8 @@ answer(size_t qi, enum dns_result result, enum dnssec_status dnssec,
 	a.error = error != NULL ? error : "";
 	a.ttl = ttl;
 	a.timed_out = timed_out;
+	a.transient = !timed_out && error != NULL &&
+	    strcmp(error, "lookup error") == 0;
 	a.upstream = upnames[q->how.upstream];
 	if (result == DNS_FOUND && q->type == DNS_MX) {
 		mx.pref = 10;
@@ -486,6 +488,31 @@ test_refused(void)
 	dnscache_free(c);
 }
 
+/* A send error comes at once: the next attempt waits a little. */
+static void
+test_transient(void)
+{
+	struct dns dns;
+	struct dnscache *c = make_cache(&dns, 1, 0);
+	struct got g = { 0 };
+	struct timeval wait = { 0, 150000 };
+	size_t q0 = nqueries;
+
+	lookup(c, "t.example", DNS_MX, &g);
+	answer(q0, DNS_FAIL, DNSSEC_INDETERMINATE, 0, "lookup error", false);
+	run_loop();
+	CHECK(nqueries == q0 + 1, "no attempt at once after a send error");
+	/* The pause is a real libevent timer (100 ms). */
+	(void)event_base_loopexit(base, &wait);
+	(void)event_base_dispatch(base);
+	CHECK(nqueries == q0 + 2 && queries[q0 + 1].how.tcp,
+	    "retried after the pause, over TCP");
+	answer(q0 + 1, DNS_FOUND, DNSSEC_SECURE, 60, NULL, false);
+	run_loop();
+	CHECK(g.calls == 1 && g.result == DNS_FOUND, "answered after retry");
+	dnscache_free(c);
+}
+
 /* A cancelled lookup gets no callback, its answer is still kept. */
 static void
 test_cancel(void)
@@ -556,6 +583,7 @@ main(void)
 	test_failover();
 	test_all_silent();
 	test_refused();
+	test_transient();
 	test_cancel();
 	test_eviction();
 	event_base_free(base);
