@@ -42,6 +42,7 @@ struct options {
 	unsigned jobs;
 	unsigned timeout;
 	enum mxc_tls_level tls_level;
+	enum mxc_dnssec_mode dnssec;
 	const char *proxy;
 	const char *proxy_command;
 	const char *rcpt_file;
@@ -73,6 +74,9 @@ static const char usage_text[] =
 	"                       (default: /usr/share/dns/root.key)\n"
 	"  --resolver ADDR[#PORT]  recursive resolver to use, repeatable\n"
 	"                       (default: the nameservers of /etc/resolv.conf)\n"
+	"  --dnssec MODE        local (default): validate DNSSEC here;\n"
+	"                       resolver: trust the AD bit of the resolvers,\n"
+	"                       which must all be on this machine\n"
 	"  --port N             SMTP port (default 25)\n"
 	"  -j, --jobs N         deliveries in flight at once (default 100)\n"
 	"  --rcpt-file FILE     more recipients, one a line ('#' comments)\n"
@@ -97,7 +101,7 @@ static const char usage_text[] =
 	"Exit status: 0 all delivered, 75 temporary failure (try again later),\n"
 	"64 usage, 65 bad address or message, 66 unreadable file, 67 unknown\n"
 	"user, 68 no such domain or null MX, 69 other permanent failure,\n"
-	"78 bad configuration (trust anchor).\n";
+	"78 bad configuration (trust anchor, --dnssec resolver elsewhere).\n";
 
 /* Prints a usage error and exits 64. */
 static void usage_error(const char *fmt, ...)
@@ -288,7 +292,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 {
 	enum { OPT_HELO = 256, OPT_TA, OPT_RESOLVER, OPT_PORT, OPT_RCPT_FILE,
 	       OPT_JSON, OPT_TIMEOUT, OPT_TLS_LEVEL, OPT_PROXY, OPT_PROXY_COMMAND,
-	       OPT_HELP, OPT_VERSION };
+	       OPT_DNSSEC, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "helo", required_argument, NULL, OPT_HELO },
 		{ "trust-anchor", required_argument, NULL, OPT_TA },
@@ -301,6 +305,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 		{ "tls-level", required_argument, NULL, OPT_TLS_LEVEL },
 		{ "proxy", required_argument, NULL, OPT_PROXY },
 		{ "proxy-command", required_argument, NULL, OPT_PROXY_COMMAND },
+		{ "dnssec", required_argument, NULL, OPT_DNSSEC },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -370,6 +375,15 @@ static void parse_args(struct run *run, int argc, char **argv)
 			break;
 		case OPT_TLS_LEVEL:
 			o->tls_level = parse_tls_level(optarg);
+			break;
+		case OPT_DNSSEC:
+			if (strcmp(optarg, "local") == 0)
+				o->dnssec = MXC_DNSSEC_LOCAL;
+			else if (strcmp(optarg, "resolver") == 0)
+				o->dnssec = MXC_DNSSEC_RESOLVER;
+			else
+				usage_error("--dnssec must be local or resolver, "
+				            "not \"%s\"", optarg);
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -550,6 +564,7 @@ static int deliver_all(struct run *run, const char *from,
 		.port = o->port,
 		.timeout = o->timeout,
 		.tls_level = o->tls_level,
+		.dnssec = o->dnssec,
 		.proxy = o->proxy,
 		.proxy_command = o->proxy_command,
 		.max_concurrent = o->jobs,
@@ -561,11 +576,14 @@ static int deliver_all(struct run *run, const char *from,
 	                                           sizeof err);
 	if (engine == NULL) {
 		int bad_option = errno == EINVAL;
+		int refused = errno == EPERM;
 		fprintf(stderr, "mxclient: %s\n", err);
 		event_base_free(run->base);
 		/* A bad option is the user's (resolvers and the trust anchor
 		 * were checked above); a TLS setup or memory failure may
 		 * pass: nothing was sent either way. */
+		if (refused) /* --dnssec resolver with a remote resolver */
+			return EX_CONFIG;
 		return bad_option ? EX_USAGE : EX_TEMPFAIL;
 	}
 	struct event *sigint = evsignal_new(run->base, SIGINT, on_signal, run);

@@ -73,6 +73,19 @@ enum mxc_tls_level {
 	MXC_TLS_DANE_ONLY
 };
 
+/* Where DNSSEC is validated. */
+enum mxc_dnssec_mode {
+	/* Default: here, against the trust anchor; the resolver's AD bit is
+	 * never trusted. */
+	MXC_DNSSEC_LOCAL,
+	/* By the resolver: its AD bit makes an answer secure (RFC 7672
+	 * 2.1.1, as Postfix does).  Only for a validating resolver on this
+	 * machine: every resolver must be a loopback address or an address
+	 * of one of this machine's interfaces, else mxc_engine_new() fails
+	 * with errno EPERM. */
+	MXC_DNSSEC_RESOLVER
+};
+
 /* Engine settings.  Zero every field you do not set: zero means default. */
 struct mxc_engine_options {
 	/* EHLO name; NULL: this machine's host name.  Copied. */
@@ -112,6 +125,8 @@ struct mxc_engine_options {
 	mxc_log_fn *log;
 	void *log_arg;
 	enum mxc_log_level log_level;
+	/* Where DNSSEC is validated; 0: MXC_DNSSEC_LOCAL. */
+	enum mxc_dnssec_mode dnssec;
 };
 
 /*
@@ -120,7 +135,9 @@ struct mxc_engine_options {
  * errno set: EINVAL for a bad option or configuration (proxy syntax, TLS
  * level, port, resolver syntax, a trust anchor file that is missing,
  * unreadable, not a regular file, empty or without a DS/DNSKEY record),
- * otherwise a failure to set up the resolver or TLS (memory, getdns).
+ * EPERM when MXC_DNSSEC_RESOLVER is asked with a resolver that is not on
+ * this machine, otherwise a failure to set up the resolver or TLS (memory,
+ * getdns).
  * Nothing is sent before this returns.
  */
 struct mxc_engine *mxc_engine_new(struct event_base *base,

@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,6 +111,7 @@ struct dns {
 	struct dns_query_list waiting;  /* FIFO of lookups not yet started */
 	struct dns_query_list inflight; /* lookups inside getdns */
 	struct dns_query_list ready;    /* answered, callback not yet run */
+	bool trust_ad;                  /* DNSSEC from the upstream's AD bit */
 	bool delivering;                /* a caller's callback is running */
 	bool freed;                     /* dns_free() ran during it: the pump
 	                                   frees the rest when it returns */
@@ -384,8 +386,11 @@ add_upstream(struct dns *dns, const char *spec, char *err, size_t errlen)
 	}
 	if (!dns_upstream_check(spec, err, errlen))
 		return false;
-	(void)snprintf(dns->up[dns->nup].name, sizeof(dns->up[0].name), "%s",
-	    spec);
+	if (strlen(spec) >= sizeof(dns->up[0].name)) {
+		set_err(err, errlen, "bad resolver \"%.80s...\"", spec);
+		return false;
+	}
+	memcpy(dns->up[dns->nup].name, spec, strlen(spec) + 1);
 	dns->nup++;
 	return true;
 }
@@ -661,14 +666,26 @@ fail:
 	return NULL;
 }
 
-/* Builds the extensions dict every query carries. */
+/*
+ * Builds the extensions dict every query carries: local validation, or
+ * with trust_ad only the DO bit, so that the upstream validates and sets
+ * AD (and getdns does not set CD).
+ */
 static getdns_dict *
-make_extensions(void)
+make_extensions(bool trust_ad)
 {
 	getdns_dict *ext = getdns_dict_create();
 
 	if (ext == NULL)
 		return NULL;
+	if (trust_ad) {
+		if (getdns_dict_set_int(ext, "/add_opt_parameters/do_bit", 1) !=
+		    GETDNS_RETURN_GOOD) {
+			getdns_dict_destroy(ext);
+			return NULL;
+		}
+		return ext;
+	}
 	/* return_all_statuses keeps bogus replies instead of dropping them,
 	 * which would make a forged answer look like "no such name". */
 	if (getdns_dict_set_int(ext, "dnssec_return_status",
@@ -682,6 +699,83 @@ make_extensions(void)
 }
 
 static void pump_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Parses the address part of an upstream spec ("ADDR[%SCOPE][#PORT]"). */
+static bool
+upstream_address(const char *spec, int *family, unsigned char bytes[16])
+{
+	char host[64];
+	size_t len = strcspn(spec, "%#");
+
+	if (len >= sizeof(host))
+		return false;
+	memcpy(host, spec, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, bytes) == 1) {
+		*family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, bytes) == 1) {
+		*family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+/* True when an address is loopback or assigned to one of our interfaces. */
+static bool
+address_is_local(int family, const unsigned char *bytes,
+    const struct ifaddrs *ifs)
+{
+	static const unsigned char v6_loopback[16] = { [15] = 1 };
+
+	if (family == AF_INET && bytes[0] == 127)
+		return true;
+	if (family == AF_INET6 && memcmp(bytes, v6_loopback, 16) == 0)
+		return true;
+	for (const struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET && memcmp(bytes,
+		    &((const struct sockaddr_in *)(const void *)
+		    i->ifa_addr)->sin_addr, 4) == 0)
+			return true;
+		if (family == AF_INET6 && memcmp(bytes,
+		    &((const struct sockaddr_in6 *)(const void *)
+		    i->ifa_addr)->sin6_addr, 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Trusting the AD bit is safe only over a path nobody else can touch
+ * (RFC 7672 2.1.1): every upstream must be a loopback address or one of
+ * this machine's own.  Returns false with the first that is not.
+ */
+static bool
+upstreams_local(const struct dns *dns, char *err, size_t errlen)
+{
+	struct ifaddrs *ifs = NULL;
+	bool ok = true;
+
+	if (getifaddrs(&ifs) != 0)
+		ifs = NULL;
+	for (size_t i = 0; ok && i < dns->nup; i++) {
+		unsigned char bytes[16];
+		int family;
+
+		if (!upstream_address(dns->up[i].name, &family, bytes) ||
+		    !address_is_local(family, bytes, ifs)) {
+			set_err(err, errlen, "DNSSEC from the resolver's AD bit "
+			    "needs a resolver on this machine: %s is not one of "
+			    "its addresses", dns->up[i].name);
+			ok = false;
+		}
+	}
+	freeifaddrs(ifs);
+	return ok;
+}
 
 /* Destroys every context made so far (nothing may be outstanding). */
 static void
@@ -721,7 +815,8 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 	TAILQ_INIT(&dns->waiting);
 	TAILQ_INIT(&dns->inflight);
 	TAILQ_INIT(&dns->ready);
-	if ((dns->extensions = make_extensions()) == NULL ||
+	dns->trust_ad = config->trust_ad;
+	if ((dns->extensions = make_extensions(dns->trust_ad)) == NULL ||
 	    (dns->pump = event_new(dns->base, -1, 0, pump_cb, dns)) == NULL) {
 		set_err(err, errlen, "out of memory");
 		errno = ENOMEM;
@@ -733,6 +828,10 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 	    config->trust_anchor_file : DNS_DEFAULT_ANCHOR, err,
 	    errlen)) == NULL) {
 		errno = EINVAL;
+		goto fail;
+	}
+	if (dns->trust_ad && !upstreams_local(dns, err, errlen)) {
+		errno = EPERM;
 		goto fail;
 	}
 	for (size_t i = 0; i < dns->nup; i++)
@@ -1079,7 +1178,7 @@ answer_ttl(getdns_dict *reply, uint16_t want, bool negative)
  * status as indeterminate: nothing was validated.
  */
 static void
-classify_response(struct answer_buf *b, getdns_dict *response)
+classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
 {
 	getdns_list *replies;
 	getdns_dict *reply;
@@ -1107,7 +1206,17 @@ classify_response(struct answer_buf *b, getdns_dict *response)
 		answer_fail(b, rcode_name(rcode, rbuf, sizeof(rbuf)));
 		return;
 	}
-	if (getdns_dict_get_int(reply, "dnssec_status", &status) !=
+	if (trust_ad) {
+		/* A local validating resolver answers SERVFAIL for bogus
+		 * data (we never set CD here): AD is secure, else insecure
+		 * (RFC 7672 2.1.1). */
+		if (getdns_dict_get_int(reply, "/header/ad", &status) !=
+		    GETDNS_RETURN_GOOD) {
+			answer_fail(b, "malformed reply (no AD bit)");
+			return;
+		}
+		dnssec = status != 0 ? DNSSEC_SECURE : DNSSEC_INSECURE;
+	} else if (getdns_dict_get_int(reply, "dnssec_status", &status) !=
 	    GETDNS_RETURN_GOOD || !map_dnssec(status, &dnssec)) {
 		answer_fail(b, "no DNSSEC status in reply");
 		return;
@@ -1172,7 +1281,7 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 		b->answer.transient = true;
 	}
 	else
-		classify_response(b, q->response);
+		classify_response(b, q->response, q->dns->trust_ad);
 
 	if (b->answer.result != DNS_FAIL)
 		b->error[0] = '\0';

@@ -1,7 +1,8 @@
 /*
  * dns: the only module that touches getdns.  Asynchronous stub resolution on
- * the engine's event_base, with DNSSEC validated here (not trusted from the
- * resolver's AD bit) against a configured trust anchor.  Every answer keeps
+ * the engine's event_base, with DNSSEC validated here against a configured
+ * trust anchor, or (trust_ad) taken from the AD bit of a resolver on this
+ * machine.  Every answer keeps
  * "found", "does not exist" and "lookup failed" apart, and carries its DNSSEC
  * status, because DANE decisions depend on both.
  *
@@ -102,6 +103,11 @@ struct dns_config {
 	const char *const *upstreams;
 	/* DS/DNSKEY zone-file lines; NULL: /usr/share/dns/root.key. */
 	const char *trust_anchor_file;
+	/* Take DNSSEC status from the upstreams' AD bit instead of
+	 * validating here; allowed only when every upstream is a loopback
+	 * address or one of this machine's (else dns_new fails, errno
+	 * EPERM). */
+	bool trust_ad;
 	unsigned max_outstanding;  /* lookups inside getdns at once; the rest
 	                              wait in order here; 0: 100 */
 };

@@ -111,6 +111,7 @@ struct dnscache {
 	struct dns *dns;
 	unsigned timeout_ms, first_attempt_ms, max_entries;
 	bool no_jitter;
+	bool tcp_only;                  /* every attempt over TCP */
 	uint64_t (*clock_ms)(void *arg);
 	void *clock_arg;
 	size_t nup;                     /* upstreams of dns */
@@ -502,7 +503,7 @@ attempt_start(struct entry *e, size_t upstream)
 	struct dns_attempt how;
 
 	how.upstream = upstream;
-	how.tcp = e->tcp;
+	how.tcp = e->tcp || c->tcp_only;
 	how.timeout_ms = attempt_timeout(e, now);
 	if (how.timeout_ms < MIN_ATTEMPT_MS)
 		return false;
@@ -659,6 +660,7 @@ dnscache_new(const struct dnscache_config *config, char *err, size_t errlen)
 	c->max_entries = config->max_entries ? config->max_entries :
 	    DEFAULT_MAX_ENTRIES;
 	c->no_jitter = config->no_jitter;
+	c->tcp_only = config->tcp_only;
 	c->clock_ms = config->clock_ms ? config->clock_ms : monotonic_ms;
 	c->clock_arg = config->clock_arg;
 	c->nup = dns_upstream_count(c->dns);

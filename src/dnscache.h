@@ -32,6 +32,7 @@ struct dnscache_config {
 	                              each next one; 0: 1000 */
 	unsigned max_entries;      /* answers kept at most; 0: 10000 */
 	bool no_jitter;            /* exact deadlines (tests) */
+	bool tcp_only;             /* every attempt over TCP (measurements) */
 	/* Monotonic milliseconds; NULL: CLOCK_MONOTONIC.  Tests pass a fake
 	 * clock to step through TTLs. */
 	uint64_t (*clock_ms)(void *arg);

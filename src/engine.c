@@ -104,6 +104,11 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		errno = EINVAL;
 		return NULL;
 	}
+	if (o->dnssec > MXC_DNSSEC_RESOLVER) {
+		snprintf(err, errlen, "unknown DNSSEC mode %d", (int)o->dnssec);
+		errno = EINVAL;
+		return NULL;
+	}
 	if (o->port > 65535) {
 		snprintf(err, errlen, "port %u is out of range", o->port);
 		errno = EINVAL;
@@ -139,9 +144,11 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		.upstreams = o->resolvers,
 		.trust_anchor_file = o->trust_anchor_file,
 		.max_outstanding = DNS_OUTSTANDING,
+		.trust_ad = o->dnssec == MXC_DNSSEC_RESOLVER,
 	};
-	/* dns_new sets errno EINVAL for a bad resolver or trust anchor:
-	 * configuration errors, reported as such. */
+	/* dns_new sets errno EINVAL for a bad resolver or trust anchor and
+	 * EPERM for AD-bit trust in a resolver elsewhere: configuration
+	 * errors, reported as such. */
 	c->dns = dns_new(&dc, err, errlen);
 	if (c->dns == NULL) {
 		free(e);

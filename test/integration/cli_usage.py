@@ -150,6 +150,13 @@ def main():
                        extra=one_stderr_line)
             for name, path in anchor_cases
         ] + [
+            check_case(client, recorder, "--dnssec resolver, remote resolver",
+                       ["--dnssec", "resolver", "--resolver", "192.0.2.1",
+                        RCPT], EX_CONFIG, extra=one_stderr_line),
+            check_case(client, recorder, "--dnssec with a bad mode",
+                       ["--dnssec", "remote", RCPT], EX_USAGE,
+                       extra=one_stderr_line),
+        ] + [
             check_case(client, recorder, "bad --resolver %r" % spec,
                        ["--resolver", spec, RCPT], EX_USAGE,
                        extra=one_stderr_line)
