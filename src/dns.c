@@ -80,6 +80,8 @@ struct dns_query {
 	getdns_context *ctx;            /* the upstream and transport asked */
 	size_t upstream;                /* its index */
 	unsigned timeout_ms;            /* this attempt's deadline */
+	uint64_t queued_at_ms;          /* when dns_lookup() queued it */
+	uint32_t queued_ms;             /* how long it waited for getdns */
 	getdns_transaction_t tid;       /* valid while QUERY_INFLIGHT */
 	struct event *timer;            /* our timeout, armed while in flight */
 	/* The outcome waiting in QUERY_READY: */
@@ -1261,6 +1263,7 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	b->answer.type = q->type;
 	b->answer.name = q->name;
 	b->answer.upstream = q->dns->up[q->upstream].name;
+	b->answer.queued_ms = q->queued_ms;
 	b->answer.dnssec = DNSSEC_INDETERMINATE;
 	b->answer.result = DNS_FAIL;
 	/* Until a reply names another owner: the name asked, normalised. */
@@ -1383,12 +1386,24 @@ query_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)getdns_cancel_callback(q->ctx, q->tid);
 }
 
+/* Monotonic milliseconds. */
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Hands a waiting query to getdns. */
 static void
 query_start(struct dns *dns, struct dns_query *q)
 {
+	uint64_t waited = monotonic_ms() - q->queued_at_ms;
 	getdns_return_t r;
 
+	q->queued_ms = waited < UINT32_MAX ? (uint32_t)waited : UINT32_MAX;
 	q->state = QUERY_INFLIGHT;
 	TAILQ_INSERT_TAIL(&dns->inflight, q, entry);
 	dns->inflight_count++;
@@ -1491,6 +1506,7 @@ dns_lookup(struct dns *dns, const char *name, enum dns_type type,
 	q->cb = cb;
 	q->arg = arg;
 	q->state = QUERY_WAITING;
+	q->queued_at_ms = monotonic_ms();
 	TAILQ_INSERT_TAIL(&dns->waiting, q, entry);
 	pump_kick(dns);
 	return q;

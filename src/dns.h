@@ -87,6 +87,9 @@ struct dns_answer {
 	/* DNS_FAIL because of a local or network error before any reply
 	 * (e.g. a send refused by a firewall): worth another attempt. */
 	bool transient;
+	/* Milliseconds the attempt waited in the queue before getdns got it
+	 * (max_outstanding); its deadline ran only after that. */
+	uint32_t queued_ms;
 	/* The upstream asked, as configured ("ADDR" or "ADDR#PORT"). */
 	const char *upstream;
 	size_t count;                 /* records in the array below */

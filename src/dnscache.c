@@ -9,8 +9,9 @@
  * new lookup never changes an answer already handed out.
  *
  * A pending entry makes attempts: each has its own deadline (1 s, doubled
- * each time, with +-10% jitter, never past the lookup's overall timeout)
- * and goes to one upstream.  The first attempt goes to the preferred
+ * each time, with +-10% jitter, never past the lookup's overall timeout,
+ * which does not count time spent waiting in dns.c's queue) and goes to
+ * one upstream.  The first attempt goes to the preferred
  * upstream (the last that answered); a timeout moves to the next one and
  * switches to TCP, which no lost datagram can stall; a SERVFAIL, REFUSED or
  * bogus reply moves to the next upstream that has not failed this way; a
@@ -597,6 +598,9 @@ attempt_done(void *arg, const struct dns_answer *a)
 	size_t next;
 
 	e->query = NULL;
+	/* Time spent waiting for room in the resolver's queue (a burst
+	 * larger than max_outstanding) does not count against the lookup. */
+	e->deadline_ms += a->queued_ms;
 	if (a->result != DNS_FAIL) {
 		c->preferred = e->upstream;
 		entry_finish(e, a, NULL);

@@ -86,6 +86,7 @@ dns_upstream_name(const struct dns *dns, size_t i)
 /* ---- the world of the test -------------------------------------------- */
 
 static uint64_t fake_now = 1000000;
+static uint32_t next_queued_ms;   /* the next answer's queue wait */
 static struct event_base *base;
 
 /* The fake clock. */
@@ -178,6 +179,8 @@ answer(size_t qi, enum dns_result result, enum dnssec_status dnssec,
 	a.transient = !timed_out && error != NULL &&
 	    strcmp(error, "lookup error") == 0;
 	a.upstream = upnames[q->how.upstream];
+	a.queued_ms = next_queued_ms;
+	next_queued_ms = 0;
 	if (result == DNS_FOUND && q->type == DNS_MX) {
 		mx.pref = 10;
 		(void)snprintf(mx.host, sizeof(mx.host), "mx.%s", q->name);
@@ -456,6 +459,27 @@ test_all_silent(void)
 	CHECK(g2.calls == 0, "no callback after free");
 }
 
+/* Waiting in the resolver's queue does not eat the lookup's budget. */
+static void
+test_queue_wait(void)
+{
+	struct dns dns;
+	struct dnscache *c = make_cache(&dns, 1, 0);
+	struct got g = { 0 };
+	size_t q0 = nqueries;
+
+	lookup(c, "q.example", DNS_MX, &g);
+	fake_now += 9500;         /* 8.5 s queued, then a 1 s attempt */
+	next_queued_ms = 8500;
+	answer(q0, DNS_FAIL, DNSSEC_INDETERMINATE, 0, "timeout", true);
+	CHECK(nqueries == q0 + 2 && queries[q0 + 1].how.timeout_ms == 2000,
+	    "second attempt with its full deadline after a queue wait");
+	answer(q0 + 1, DNS_FOUND, DNSSEC_SECURE, 60, NULL, false);
+	run_loop();
+	CHECK(g.calls == 1 && g.result == DNS_FOUND, "answered");
+	dnscache_free(c);
+}
+
 /* REFUSED moves on at once; when every upstream refused, that is it. */
 static void
 test_refused(void)
@@ -583,6 +607,7 @@ main(void)
 	test_failover();
 	test_all_silent();
 	test_refused();
+	test_queue_wait();
 	test_transient();
 	test_cancel();
 	test_eviction();
