@@ -172,7 +172,8 @@ struct mxc_engine_stats {
 	uint64_t dns_timed_out;  /* queries that got no reply in time */
 };
 
-/* Fills `stats` (see its `size`); does nothing if `stats->size` is 0. */
+/* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller
+ * than the `size` field itself. */
 void mxc_engine_get_stats(const struct mxc_engine *engine,
                           struct mxc_engine_stats *stats);
 

@@ -35,6 +35,10 @@ MODES = [
     ("tcp + retries (dnscache)", ["--via-cache", "--tcp"]),
 ]
 
+# MODES=2,3 runs only those (0-based) of the list above.
+if os.environ.get("MODES"):
+    MODES = [MODES[int(i)] for i in os.environ["MODES"].split(",")]
+
 
 def measure(world):
     """Runs every burst configuration and prints the results."""
