@@ -73,6 +73,19 @@ enum mxc_tls_level {
 	MXC_TLS_DANE_ONLY
 };
 
+/* Where DNSSEC is validated. */
+enum mxc_dnssec_mode {
+	/* Default: here, against the trust anchor; the resolver's AD bit is
+	 * never trusted. */
+	MXC_DNSSEC_LOCAL,
+	/* By the resolver: its AD bit makes an answer secure (RFC 7672
+	 * 2.1.1, as Postfix does).  Only for a validating resolver on this
+	 * machine: every resolver must be a loopback address or an address
+	 * of one of this machine's interfaces, else mxc_engine_new() fails
+	 * with errno EPERM. */
+	MXC_DNSSEC_RESOLVER
+};
+
 /* Engine settings.  Zero every field you do not set: zero means default. */
 struct mxc_engine_options {
 	/* EHLO name: a host name or an address literal ("[192.0.2.1]",
@@ -115,13 +128,20 @@ struct mxc_engine_options {
 	mxc_log_fn *log;
 	void *log_arg;
 	enum mxc_log_level log_level;
+	/* Where DNSSEC is validated; 0: MXC_DNSSEC_LOCAL. */
+	enum mxc_dnssec_mode dnssec;
 };
 
 /*
  * Creates an engine on `base` (borrowed: it must outlive the engine).
  * Returns NULL on failure with a one-line reason in `err` (if not NULL) and
- * errno set: EINVAL for a bad option (proxy syntax, TLS level, port),
- * otherwise a failure to set up the resolver or TLS (files, memory).
+ * errno set: EINVAL for a bad option or configuration (proxy syntax, TLS
+ * level, port, resolver syntax, a trust anchor file that is missing,
+ * unreadable, not a regular file, empty or without a DS/DNSKEY record),
+ * EPERM when MXC_DNSSEC_RESOLVER is asked with a resolver that is not on
+ * this machine, otherwise a failure to set up the resolver or TLS (memory,
+ * getdns).
+ * Nothing is sent before this returns.
  */
 struct mxc_engine *mxc_engine_new(struct event_base *base,
                                   const struct mxc_engine_options *options,
@@ -133,6 +153,40 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
  * of the engine's callbacks other than a completion callback.
  */
 void mxc_engine_free(struct mxc_engine *engine);
+
+/*
+ * Counters of an engine since it was made.  The struct only ever grows at
+ * its end: set `size` to sizeof(struct mxc_engine_stats) before the call;
+ * the engine fills that many bytes at most and sets `size` to what it
+ * filled, so a program built against an older header keeps working.
+ */
+struct mxc_engine_stats {
+	size_t size;             /* in: the caller's sizeof; out: bytes set */
+	/* DNS.  One delivery asks for MX, then A, AAAA and (for DANE) TLSA
+	 * of its MX hosts; the engine shares the answers between deliveries
+	 * for their TTL. */
+	uint64_t dns_sent;       /* queries sent to a resolver, retries
+	                            included */
+	uint64_t dns_cached;     /* lookups answered from the cache */
+	uint64_t dns_coalesced;  /* lookups that joined an identical one
+	                            already in flight (no query of their own) */
+	uint64_t dns_retried;    /* queries sent again after a timeout or a
+	                            failure of a lookup's earlier attempt */
+	uint64_t dns_timed_out;  /* queries that got no reply in time */
+};
+
+/* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller
+ * than the `size` field itself. */
+void mxc_engine_get_stats(const struct mxc_engine *engine,
+                          struct mxc_engine_stats *stats);
+
+/*
+ * Checks a resolver ("ADDR" or "ADDR#PORT", IPv4 or IPv6) or a trust anchor
+ * file as mxc_engine_new() would, so a program can report a bad setting as
+ * its own.  Return 0, or -1 with a reason in `err`.
+ */
+int mxc_resolver_check(const char *resolver, char *err, size_t errlen);
+int mxc_trust_anchor_check(const char *path, char *err, size_t errlen);
 
 /*
  * Builds a message from raw bytes (an RFC 5322 message; LF, CRLF, a lone CR

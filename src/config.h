@@ -9,12 +9,15 @@
 
 struct event_base;
 struct dns;
+struct dnscache;
 struct tls_ctx;
 struct transport;
 
 struct config {
 	struct event_base *base;  /* the caller's loop */
-	struct dns *dns;          /* the resolver */
+	struct dns *dns;          /* the resolver (attempts) */
+	struct dnscache *dnscache; /* answers shared by every delivery: the
+	                             only way deliveries look names up */
 	struct tls_ctx *tls;      /* the TLS context */
 	struct transport *transport; /* direct, SOCKS5 or proxy command */
 	char helo[256];           /* EHLO/HELO name */

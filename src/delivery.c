@@ -25,7 +25,7 @@
 #include "config.h"
 #include "connect.h"
 #include "delivery.h"
-#include "dns.h"
+#include "dnscache.h"
 #include "host.h"
 #include "message.h"
 #include "mxlist.h"
@@ -66,7 +66,7 @@ struct mxc_delivery {
 	struct timespec created_at;     /* mxc_deliver(): the queue wait starts */
 	struct timespec started_at;     /* delivery_start(): the queue wait ends */
 
-	struct dns_query *mx_query;
+	struct dnscache_req *mx_query;
 	struct host *hosts[MXLIST_MAX]; /* in the order to try */
 	size_t nhosts;
 	bool implicit_mx;
@@ -132,7 +132,7 @@ static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
 static void stop_everything(struct mxc_delivery *d)
 {
 	if (d->mx_query != NULL) {
-		dns_cancel(d->mx_query);
+		dnscache_cancel(d->mx_query);
 		d->mx_query = NULL;
 	}
 	for (size_t i = 0; i < d->nhosts; i++) {
@@ -558,7 +558,7 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 	if (next == DLV_DONE) {
 		/* Hosts stay until the report: it reads their failures. */
 		if (d->mx_query != NULL) {
-			dns_cancel(d->mx_query);
+			dnscache_cancel(d->mx_query);
 			d->mx_query = NULL;
 		}
 		he_free(d->he);
@@ -658,7 +658,8 @@ void delivery_start(struct mxc_delivery *d)
 	clock_gettime(CLOCK_MONOTONIC, &d->started_at);
 	if (d->state != DLV_QUEUED)
 		return; /* cancelled while queued: already DONE */
-	d->mx_query = dns_lookup(d->config->dns, d->domain, DNS_MX, on_mx, d);
+	d->mx_query = dnscache_lookup(d->config->dnscache, d->domain, DNS_MX,
+	                             on_mx, d);
 	if (d->mx_query == NULL) {
 		finish(d, MXC_TEMPFAIL, 71, "cannot start the MX lookup");
 		return;

@@ -5,7 +5,9 @@
  *
  * Three pieces, top to bottom:
  *   - setup: upstream strings, /etc/resolv.conf, the trust anchor file and
- *     the getdns context;
+ *     one getdns context per upstream and transport, so that each attempt
+ *     goes to the upstream dnscache chooses (getdns itself would switch
+ *     upstreams only on its own timeouts, which we must never let fire);
  *   - the lookup queue: at most max_outstanding lookups inside getdns, the
  *     rest wait here in FIFO order; every answer is handed to its caller
  *     from a fresh event (the "pump"), never from inside dns_lookup() or
@@ -13,26 +15,26 @@
  *     DNSSEC chain query (DS/DNSKEY) that times out while the chain still
  *     points at it, a use after free when the lookup ends, so our timer
  *     cancels the lookup, chain included, before any getdns timeout can
- *     fire.  The price: getdns switches upstreams only on its own
- *     timeouts, so with a silent first upstream every lookup times out
- *     (one local validating resolver is the intended setup).  A future
- *     answer cache with coalesced in-flight queries belongs in front of
- *     this queue;
+ *     fire;
  *   - classification: a getdns response becomes a dns_answer, rcode first,
  *     then DNSSEC, then the records, so that a failed lookup can never be
- *     mistaken for "no records" (a DANE downgrade).
+ *     mistaken for "no records" (a DANE downgrade); the TTL the answer may
+ *     be cached for comes from the same reply.
  */
 #include "dns.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <getdns/getdns.h>
@@ -75,6 +77,11 @@ struct dns_query {
 	char fqdn[DNS_NAME_MAX + 2];    /* with trailing dot, for getdns */
 	dns_callback *cb;
 	void *arg;
+	getdns_context *ctx;            /* the upstream and transport asked */
+	size_t upstream;                /* its index */
+	unsigned timeout_ms;            /* this attempt's deadline */
+	uint64_t queued_at_ms;          /* when dns_lookup() queued it */
+	uint32_t queued_ms;             /* how long it waited for getdns */
 	getdns_transaction_t tid;       /* valid while QUERY_INFLIGHT */
 	struct event *timer;            /* our timeout, armed while in flight */
 	/* The outcome waiting in QUERY_READY: */
@@ -85,18 +92,28 @@ struct dns_query {
 
 TAILQ_HEAD(dns_query_list, dns_query);
 
-/* A resolver: one getdns context and the lookup queue in front of it. */
+/* One configured upstream and the getdns contexts aimed at it alone. */
+struct upstream {
+	char name[80];                  /* as configured, for reports */
+	getdns_context *ctx[2];         /* [0] over UDP, [1] over TCP */
+};
+
+/*
+ * A resolver: a getdns context per upstream and transport (so an attempt
+ * can be aimed at one of them), and the lookup queue in front of them.
+ */
 struct dns {
 	struct event_base *base;        /* borrowed */
-	getdns_context *ctx;
+	struct upstream up[DNS_MAX_UPSTREAMS];
+	size_t nup;                     /* upstreams in up[] */
 	getdns_dict *extensions;        /* the DNSSEC extensions of every query */
 	struct event *pump;             /* admits waiting lookups, delivers */
-	unsigned timeout_ms;            /* per lookup */
 	unsigned max_outstanding;       /* lookups inside getdns at most */
 	unsigned inflight_count;        /* entries on inflight */
 	struct dns_query_list waiting;  /* FIFO of lookups not yet started */
 	struct dns_query_list inflight; /* lookups inside getdns */
 	struct dns_query_list ready;    /* answered, callback not yet run */
+	bool trust_ad;                  /* DNSSEC from the upstream's AD bit */
 	bool delivering;                /* a caller's callback is running */
 	bool freed;                     /* dns_free() ran during it: the pump
 	                                   frees the rest when it returns */
@@ -345,17 +362,51 @@ list_append_dict(getdns_list *list, getdns_dict *d, char *err, size_t errlen)
 	return true;
 }
 
+/* Checks one upstream's syntax without keeping anything. */
+bool
+dns_upstream_check(const char *spec, char *err, size_t errlen)
+{
+	getdns_dict *d;
+
+	if (spec == NULL) {
+		set_err(err, errlen, "no resolver given");
+		return false;
+	}
+	if ((d = parse_upstream(spec, err, errlen)) == NULL)
+		return false;
+	getdns_dict_destroy(d);
+	return true;
+}
+
+/* Adds one upstream by name to the resolver (its contexts come later). */
+static bool
+add_upstream(struct dns *dns, const char *spec, char *err, size_t errlen)
+{
+	if (dns->nup == DNS_MAX_UPSTREAMS) {
+		set_err(err, errlen, "more than %d resolvers", DNS_MAX_UPSTREAMS);
+		return false;
+	}
+	if (!dns_upstream_check(spec, err, errlen))
+		return false;
+	if (strlen(spec) >= sizeof(dns->up[0].name)) {
+		set_err(err, errlen, "bad resolver \"%.80s...\"", spec);
+		return false;
+	}
+	memcpy(dns->up[dns->nup].name, spec, strlen(spec) + 1);
+	dns->nup++;
+	return true;
+}
+
 /*
- * Reads the `nameserver` lines of /etc/resolv.conf into `list` ourselves
- * (getdns would also take search domains and options from it).  Lines that
- * do not hold an address are skipped, as the C library does.  Returns false
- * with a reason in err when no nameserver is usable.
+ * Reads the `nameserver` lines of /etc/resolv.conf ourselves (getdns would
+ * also take search domains and options from it).  Lines that do not hold
+ * an address are skipped, as the C library does.  Returns false with a
+ * reason in err when no nameserver is usable.
  */
 static bool
-read_resolv_conf(getdns_list *list, char *err, size_t errlen)
+read_resolv_conf(struct dns *dns, char *err, size_t errlen)
 {
 	char line[512];
-	size_t count = 0;
 	bool line_start = true;
 	FILE *fp;
 
@@ -364,11 +415,10 @@ read_resolv_conf(getdns_list *list, char *err, size_t errlen)
 		    strerror(errno));
 		return false;
 	}
-	while (count < DNS_MAX_UPSTREAMS &&
+	while (dns->nup < DNS_MAX_UPSTREAMS &&
 	    fgets(line, sizeof(line), fp) != NULL) {
 		bool was_start = line_start;
 		char *p = line, *addr;
-		getdns_dict *d;
 
 		/* A line longer than the buffer: only its start counts. */
 		line_start = strchr(line, '\n') != NULL;
@@ -383,16 +433,13 @@ read_resolv_conf(getdns_list *list, char *err, size_t errlen)
 		while (*p != '\0' && !isspace((unsigned char)*p))
 			p++;
 		*p = '\0';
-		if ((d = upstream_dict(addr, 53, NULL, 0)) == NULL)
+		/* A '#' would read as a port here, not in resolv.conf. */
+		if (strchr(addr, '#') != NULL)
 			continue;
-		if (!list_append_dict(list, d, err, errlen)) {
-			fclose(fp);
-			return false;
-		}
-		count++;
+		(void)add_upstream(dns, addr, NULL, 0);
 	}
 	fclose(fp);
-	if (count == 0) {
+	if (dns->nup == 0) {
 		set_err(err, errlen, "no usable nameserver in %s",
 		    DNS_RESOLV_CONF);
 		return false;
@@ -400,70 +447,55 @@ read_resolv_conf(getdns_list *list, char *err, size_t errlen)
 	return true;
 }
 
-/* Sets the context's upstreams from the configuration or resolv.conf. */
+/* Takes the upstreams from the configuration or resolv.conf. */
 static bool
-setup_upstreams(getdns_context *ctx, const char *const *upstreams,
-    char *err, size_t errlen)
+setup_upstreams(struct dns *dns, const char *const *upstreams, char *err,
+    size_t errlen)
 {
-	getdns_list *list;
-	getdns_return_t r;
 	size_t i;
-	bool ok = true;
 
-	if ((list = getdns_list_create()) == NULL) {
-		set_err(err, errlen, "out of memory");
+	if (upstreams == NULL)
+		return read_resolv_conf(dns, err, errlen);
+	for (i = 0; upstreams[i] != NULL; i++)
+		if (!add_upstream(dns, upstreams[i], err, errlen))
+			return false;
+	if (i == 0) {
+		set_err(err, errlen, "empty resolver list");
 		return false;
 	}
-	if (upstreams == NULL) {
-		ok = read_resolv_conf(list, err, errlen);
-	} else {
-		for (i = 0; ok && upstreams[i] != NULL; i++) {
-			getdns_dict *d;
-
-			if (i == DNS_MAX_UPSTREAMS) {
-				set_err(err, errlen, "more than %d resolvers",
-				    DNS_MAX_UPSTREAMS);
-				ok = false;
-			} else if ((d = parse_upstream(upstreams[i], err,
-			    errlen)) == NULL)
-				ok = false;
-			else
-				ok = list_append_dict(list, d, err, errlen);
-		}
-		if (ok && i == 0) {
-			set_err(err, errlen, "empty resolver list");
-			ok = false;
-		}
-	}
-	if (ok && (r = getdns_context_set_upstream_recursive_servers(ctx,
-	    list)) != GETDNS_RETURN_GOOD) {
-		set_err(err, errlen, "cannot set resolvers: %s",
-		    getdns_err_text(r));
-		ok = false;
-	}
-	getdns_list_destroy(list);
-	return ok;
+	return true;
 }
 
 /*
- * Reads the DS/DNSKEY records of the trust anchor file and installs them as
- * the only trust anchors.  Fails when the file is unreadable, does not
- * parse, or holds no DS or DNSKEY.
+ * Reads the DS/DNSKEY records of a trust anchor file into a new list.
+ * Refuses what is not a non-empty regular file before getdns reads it (a
+ * directory makes getdns_fp2rr_list spin forever), and files that do not
+ * parse or hold no DS or DNSKEY.  Returns NULL with a reason in err.
  */
-static bool
-setup_trust_anchor(getdns_context *ctx, const char *path, char *err,
-    size_t errlen)
+static getdns_list *
+load_trust_anchor(const char *path, char *err, size_t errlen)
 {
-	getdns_list *rrs = NULL, *anchors = NULL, *check = NULL;
+	getdns_list *rrs = NULL, *anchors = NULL;
 	size_t n = 0, i, count = 0;
 	getdns_return_t r;
-	bool ok = false;
+	struct stat st;
 	FILE *fp;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		set_err(err, errlen, "cannot read trust anchor %s: %s", path,
 		    strerror(errno));
-		return false;
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		set_err(err, errlen, "trust anchor %s is not a regular file",
+		    path);
+		fclose(fp);
+		return NULL;
+	}
+	if (st.st_size == 0) {
+		set_err(err, errlen, "trust anchor %s is empty", path);
+		fclose(fp);
+		return NULL;
 	}
 	/* Origin NULL: getdns 1.6 fails with a generic error for ".". */
 	r = getdns_fp2rr_list(fp, &rrs, NULL, 3600);
@@ -471,11 +503,11 @@ setup_trust_anchor(getdns_context *ctx, const char *path, char *err,
 	if (r != GETDNS_RETURN_GOOD) {
 		set_err(err, errlen, "cannot parse trust anchor %s: %s", path,
 		    getdns_err_text(r));
-		goto out;
+		goto fail;
 	}
 	if ((anchors = getdns_list_create()) == NULL) {
 		set_err(err, errlen, "out of memory");
-		goto out;
+		goto fail;
 	}
 	(void)getdns_list_get_length(rrs, &n);
 	for (i = 0; i < n; i++) {
@@ -490,49 +522,75 @@ setup_trust_anchor(getdns_context *ctx, const char *path, char *err,
 		if (getdns_list_set_dict(anchors, count, rr) !=
 		    GETDNS_RETURN_GOOD) {
 			set_err(err, errlen, "out of memory");
-			goto out;
+			goto fail;
 		}
 		count++;
 	}
 	if (count == 0) {
 		set_err(err, errlen, "no DS or DNSKEY record in trust anchor %s",
 		    path);
-		goto out;
+		goto fail;
 	}
+	getdns_list_destroy(rrs);
+	return anchors;
+fail:
+	getdns_list_destroy(anchors);
+	getdns_list_destroy(rrs);
+	return NULL;
+}
+
+/* Checks a trust anchor file as dns_new() would read it. */
+bool
+dns_trust_anchor_check(const char *path, char *err, size_t errlen)
+{
+	getdns_list *anchors = load_trust_anchor(path, err, errlen);
+
+	getdns_list_destroy(anchors);
+	return anchors != NULL;
+}
+
+/* Installs the anchors as a context's only trust anchors. */
+static bool
+set_trust_anchors(getdns_context *ctx, getdns_list *anchors, char *err,
+    size_t errlen)
+{
+	getdns_list *check = NULL;
+	getdns_return_t r;
+	size_t n = 0;
+	bool ok;
+
 	r = getdns_context_set_dnssec_trust_anchors(ctx, anchors);
 	if (r != GETDNS_RETURN_GOOD) {
 		set_err(err, errlen, "cannot set trust anchor: %s",
 		    getdns_err_text(r));
-		goto out;
+		return false;
 	}
 	/* getdns converts the list to wire format and may fail silently. */
-	n = 0;
-	if (getdns_context_get_dnssec_trust_anchors(ctx, &check) !=
-	    GETDNS_RETURN_GOOD || check == NULL ||
-	    getdns_list_get_length(check, &n) != GETDNS_RETURN_GOOD || n == 0) {
-		set_err(err, errlen, "trust anchor %s was not accepted", path);
-		goto out;
-	}
-	ok = true;
-out:
+	ok = getdns_context_get_dnssec_trust_anchors(ctx, &check) ==
+	    GETDNS_RETURN_GOOD && check != NULL &&
+	    getdns_list_get_length(check, &n) == GETDNS_RETURN_GOOD && n > 0;
 	getdns_list_destroy(check);
-	getdns_list_destroy(anchors);
-	getdns_list_destroy(rrs);
+	if (!ok)
+		set_err(err, errlen, "trust anchor was not accepted");
 	return ok;
 }
 
 /*
- * Creates and configures the getdns context: stub mode on the caller's
- * event_base, DNS namespace only, no name suffixes, no zero-config DNSSEC
- * (no trust-anchor fetch, no ~/.getdns), our upstreams, anchor and
- * timeout.
+ * Creates and configures one getdns context: stub mode on the caller's
+ * event_base aimed at the one upstream `spec` over one transport, DNS
+ * namespace only, no name suffixes, no zero-config DNSSEC (no trust-anchor
+ * fetch, no ~/.getdns), our anchors and a timeout getdns never reaches.
  */
 static getdns_context *
-setup_context(const struct dns_config *config, unsigned timeout_ms,
-    char *err, size_t errlen)
+setup_context(struct event_base *base, const char *spec, bool tcp,
+    getdns_list *anchors, char *err, size_t errlen)
 {
 	getdns_namespace_t dns_only = GETDNS_NAMESPACE_DNS;
+	getdns_transport_list_t transport = tcp ? GETDNS_TRANSPORT_TCP :
+	    GETDNS_TRANSPORT_UDP;
 	getdns_context *ctx = NULL;
+	getdns_list *list = NULL;
+	getdns_dict *d;
 	getdns_return_t r;
 	const char *step;
 
@@ -555,8 +613,14 @@ setup_context(const struct dns_config *config, unsigned timeout_ms,
 	else if ((r = getdns_context_set_append_name(ctx,
 	    GETDNS_APPEND_NAME_NEVER)) != 0)
 		step = "append name";
-	else if ((r = getdns_context_set_timeout(ctx, (uint64_t)timeout_ms +
-	    DNS_GETDNS_TIMEOUT_MARGIN_MS)) != 0)
+	else if ((r = getdns_context_set_dns_transport_list(ctx, 1,
+	    &transport)) != 0)
+		step = "transport";
+	/* Our attempt timers are at most the default lookup timeout; getdns
+	 * must never time out first (see the lookup queue). */
+	else if ((r = getdns_context_set_timeout(ctx,
+	    (uint64_t)DNS_DEFAULT_TIMEOUT_MS + DNS_GETDNS_TIMEOUT_MARGIN_MS)) !=
+	    0)
 		step = "timeout";
 	/*
 	 * No limit inside getdns (0), on purpose: in getdns 1.6 a network
@@ -578,31 +642,52 @@ setup_context(const struct dns_config *config, unsigned timeout_ms,
 		    getdns_err_text(r));
 		goto fail;
 	}
-	if (!setup_upstreams(ctx, config->upstreams, err, errlen))
+	if ((list = getdns_list_create()) == NULL ||
+	    (d = parse_upstream(spec, err, errlen)) == NULL ||
+	    !list_append_dict(list, d, err, errlen))
 		goto fail;
-	if (!setup_trust_anchor(ctx, config->trust_anchor_file != NULL ?
-	    config->trust_anchor_file : DNS_DEFAULT_ANCHOR, err, errlen))
+	if ((r = getdns_context_set_upstream_recursive_servers(ctx, list)) !=
+	    GETDNS_RETURN_GOOD) {
+		set_err(err, errlen, "cannot set resolver %s: %s", spec,
+		    getdns_err_text(r));
 		goto fail;
-	if ((r = getdns_extension_set_libevent_base(ctx, config->base)) !=
+	}
+	if (!set_trust_anchors(ctx, anchors, err, errlen))
+		goto fail;
+	if ((r = getdns_extension_set_libevent_base(ctx, base)) !=
 	    GETDNS_RETURN_GOOD) {
 		set_err(err, errlen, "cannot attach getdns to event_base: %s",
 		    getdns_err_text(r));
 		goto fail;
 	}
+	getdns_list_destroy(list);
 	return ctx;
 fail:
+	getdns_list_destroy(list);
 	getdns_context_destroy(ctx);
 	return NULL;
 }
 
-/* Builds the extensions dict every query carries. */
+/*
+ * Builds the extensions dict every query carries: local validation, or
+ * with trust_ad only the DO bit, so that the upstream validates and sets
+ * AD (and getdns does not set CD).
+ */
 static getdns_dict *
-make_extensions(void)
+make_extensions(bool trust_ad)
 {
 	getdns_dict *ext = getdns_dict_create();
 
 	if (ext == NULL)
 		return NULL;
+	if (trust_ad) {
+		if (getdns_dict_set_int(ext, "/add_opt_parameters/do_bit", 1) !=
+		    GETDNS_RETURN_GOOD) {
+			getdns_dict_destroy(ext);
+			return NULL;
+		}
+		return ext;
+	}
 	/* return_all_statuses keeps bogus replies instead of dropping them,
 	 * which would make a forged answer look like "no such name". */
 	if (getdns_dict_set_int(ext, "dnssec_return_status",
@@ -617,49 +702,174 @@ make_extensions(void)
 
 static void pump_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Parses the address part of an upstream spec ("ADDR[%SCOPE][#PORT]"). */
+static bool
+upstream_address(const char *spec, int *family, unsigned char bytes[16])
+{
+	char host[64];
+	size_t len = strcspn(spec, "%#");
+
+	if (len >= sizeof(host))
+		return false;
+	memcpy(host, spec, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, bytes) == 1) {
+		*family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, bytes) == 1) {
+		*family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+/* True when an address is loopback or assigned to one of our interfaces. */
+static bool
+address_is_local(int family, const unsigned char *bytes,
+    const struct ifaddrs *ifs)
+{
+	static const unsigned char v6_loopback[16] = { [15] = 1 };
+
+	if (family == AF_INET && bytes[0] == 127)
+		return true;
+	if (family == AF_INET6 && memcmp(bytes, v6_loopback, 16) == 0)
+		return true;
+	for (const struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET && memcmp(bytes,
+		    &((const struct sockaddr_in *)(const void *)
+		    i->ifa_addr)->sin_addr, 4) == 0)
+			return true;
+		if (family == AF_INET6 && memcmp(bytes,
+		    &((const struct sockaddr_in6 *)(const void *)
+		    i->ifa_addr)->sin6_addr, 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Trusting the AD bit is safe only over a path nobody else can touch
+ * (RFC 7672 2.1.1): every upstream must be a loopback address or one of
+ * this machine's own.  Returns false with the first that is not.
+ */
+static bool
+upstreams_local(const struct dns *dns, char *err, size_t errlen)
+{
+	struct ifaddrs *ifs = NULL;
+	bool ok = true;
+
+	if (getifaddrs(&ifs) != 0)
+		ifs = NULL;
+	for (size_t i = 0; ok && i < dns->nup; i++) {
+		unsigned char bytes[16];
+		int family;
+
+		if (!upstream_address(dns->up[i].name, &family, bytes) ||
+		    !address_is_local(family, bytes, ifs)) {
+			set_err(err, errlen, "DNSSEC from the resolver's AD bit "
+			    "needs a resolver on this machine: %s is not one of "
+			    "its addresses", dns->up[i].name);
+			ok = false;
+		}
+	}
+	freeifaddrs(ifs);
+	return ok;
+}
+
+/* Destroys every context made so far (nothing may be outstanding). */
+static void
+destroy_contexts(struct dns *dns)
+{
+	for (size_t i = 0; i < dns->nup; i++)
+		for (int t = 0; t < 2; t++) {
+			getdns_context_destroy(dns->up[i].ctx[t]);
+			dns->up[i].ctx[t] = NULL;
+		}
+}
+
 /* Creates a resolver from the configuration. */
 struct dns *
 dns_new(const struct dns_config *config, char *err, size_t errlen)
 {
-	unsigned timeout_ms, max;
+	getdns_list *anchors = NULL;
 	struct dns *dns;
+	unsigned max;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (config == NULL || config->base == NULL) {
 		set_err(err, errlen, "no event_base");
+		errno = EINVAL;
 		return NULL;
 	}
-	timeout_ms = config->timeout_ms != 0 ? config->timeout_ms :
-	    DNS_DEFAULT_TIMEOUT_MS;
 	max = config->max_outstanding != 0 ? config->max_outstanding :
 	    DNS_DEFAULT_OUTSTANDING;
 	if ((dns = calloc(1, sizeof(*dns))) == NULL) {
 		set_err(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	dns->base = config->base;
-	dns->timeout_ms = timeout_ms;
 	dns->max_outstanding = max;
 	TAILQ_INIT(&dns->waiting);
 	TAILQ_INIT(&dns->inflight);
 	TAILQ_INIT(&dns->ready);
-	if ((dns->extensions = make_extensions()) == NULL ||
+	dns->trust_ad = config->trust_ad;
+	if ((dns->extensions = make_extensions(dns->trust_ad)) == NULL ||
 	    (dns->pump = event_new(dns->base, -1, 0, pump_cb, dns)) == NULL) {
 		set_err(err, errlen, "out of memory");
+		errno = ENOMEM;
 		goto fail;
 	}
-	dns->ctx = setup_context(config, timeout_ms, err, errlen);
-	if (dns->ctx == NULL)
+	/* The configuration is checked whole before any context exists. */
+	if (!setup_upstreams(dns, config->upstreams, err, errlen) ||
+	    (anchors = load_trust_anchor(config->trust_anchor_file != NULL ?
+	    config->trust_anchor_file : DNS_DEFAULT_ANCHOR, err,
+	    errlen)) == NULL) {
+		errno = EINVAL;
 		goto fail;
+	}
+	if (dns->trust_ad && !upstreams_local(dns, err, errlen)) {
+		errno = EPERM;
+		goto fail;
+	}
+	for (size_t i = 0; i < dns->nup; i++)
+		for (int t = 0; t < 2; t++)
+			if ((dns->up[i].ctx[t] = setup_context(dns->base,
+			    dns->up[i].name, t == 1, anchors, err,
+			    errlen)) == NULL) {
+				errno = EIO;
+				goto fail;
+			}
+	getdns_list_destroy(anchors);
 	return dns;
 fail:
+	getdns_list_destroy(anchors);
+	destroy_contexts(dns);
 	if (dns->pump != NULL)
 		event_free(dns->pump);
 	getdns_dict_destroy(dns->extensions);
 	free(dns);
 	return NULL;
 }
+
+/* Number of upstreams. */
+size_t
+dns_upstream_count(const struct dns *dns)
+{
+	return dns->nup;
+}
+
+/* Upstream i as configured. */
+const char *
+dns_upstream_name(const struct dns *dns, size_t i)
+{
+	return i < dns->nup ? dns->up[i].name : "";
+}
+
 
 /* ---- classification: getdns response -> dns_answer ------------------- */
 
@@ -883,6 +1093,85 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 	b->answer.result = count > 0 ? DNS_FOUND : DNS_NODATA;
 }
 
+/* Lowers *ttl to v. */
+static void
+ttl_lower(uint32_t *ttl, uint32_t v)
+{
+	if (v < *ttl)
+		*ttl = v;
+}
+
+/*
+ * Seconds an answer may be reused.  Over the answer section: the TTLs of
+ * the records of the asked type and of the CNAMEs followed, and for their
+ * RRSIGs the original TTL and the time left before the signature expires
+ * (RFC 4035 5.3.3).  A negative answer takes min(SOA TTL, SOA MINIMUM)
+ * from the authority section besides, and 0 without an SOA (RFC 2308 5).
+ */
+static uint32_t
+answer_ttl(getdns_dict *reply, uint16_t want, bool negative)
+{
+	static const char *const sections[] = { "answer", "authority" };
+	uint32_t ttl = UINT32_MAX;
+	uint32_t now = (uint32_t)time(NULL);
+	bool soa = false;
+
+	for (size_t s = 0; s < 2; s++) {
+		getdns_list *list;
+		size_t n = 0;
+
+		if (s == 1 && !negative)
+			break;
+		if (getdns_dict_get_list(reply, sections[s], &list) !=
+		    GETDNS_RETURN_GOOD ||
+		    getdns_list_get_length(list, &n) != GETDNS_RETURN_GOOD)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			getdns_dict *rr;
+			uint32_t type, v, covered, exp;
+
+			if (getdns_list_get_dict(list, i, &rr) !=
+			    GETDNS_RETURN_GOOD ||
+			    getdns_dict_get_int(rr, "type", &type) !=
+			    GETDNS_RETURN_GOOD ||
+			    getdns_dict_get_int(rr, "ttl", &v) !=
+			    GETDNS_RETURN_GOOD)
+				continue;
+			if (s == 1 && type == GETDNS_RRTYPE_SOA) {
+				soa = true;
+				ttl_lower(&ttl, v);
+				if (getdns_dict_get_int(rr, "/rdata/minimum",
+				    &v) == GETDNS_RETURN_GOOD)
+					ttl_lower(&ttl, v);
+			} else if (s == 0 && (type == want ||
+			    type == GETDNS_RRTYPE_CNAME)) {
+				ttl_lower(&ttl, v);
+			} else if (s == 0 && type == GETDNS_RRTYPE_RRSIG &&
+			    getdns_dict_get_int(rr, "/rdata/type_covered",
+			    &covered) == GETDNS_RETURN_GOOD &&
+			    (covered == want ||
+			    covered == GETDNS_RRTYPE_CNAME)) {
+				int32_t left;
+
+				if (getdns_dict_get_int(rr,
+				    "/rdata/original_ttl", &v) ==
+				    GETDNS_RETURN_GOOD)
+					ttl_lower(&ttl, v);
+				if (getdns_dict_get_int(rr,
+				    "/rdata/signature_expiration", &exp) !=
+				    GETDNS_RETURN_GOOD)
+					continue;
+				/* Serial number arithmetic (RFC 4034 3.1.5). */
+				left = (int32_t)(exp - now);
+				ttl_lower(&ttl, left > 0 ? (uint32_t)left : 0);
+			}
+		}
+	}
+	if ((negative && !soa) || ttl == UINT32_MAX)
+		return 0;
+	return ttl;
+}
+
 /*
  * Classifies a complete getdns response, in this order: a reply must be
  * there; its rcode must be NOERROR or NXDOMAIN (a SERVFAIL carries an
@@ -891,7 +1180,7 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
  * status as indeterminate: nothing was validated.
  */
 static void
-classify_response(struct answer_buf *b, getdns_dict *response)
+classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
 {
 	getdns_list *replies;
 	getdns_dict *reply;
@@ -919,7 +1208,17 @@ classify_response(struct answer_buf *b, getdns_dict *response)
 		answer_fail(b, rcode_name(rcode, rbuf, sizeof(rbuf)));
 		return;
 	}
-	if (getdns_dict_get_int(reply, "dnssec_status", &status) !=
+	if (trust_ad) {
+		/* A local validating resolver answers SERVFAIL for bogus
+		 * data (we never set CD here): AD is secure, else insecure
+		 * (RFC 7672 2.1.1). */
+		if (getdns_dict_get_int(reply, "/header/ad", &status) !=
+		    GETDNS_RETURN_GOOD) {
+			answer_fail(b, "malformed reply (no AD bit)");
+			return;
+		}
+		dnssec = status != 0 ? DNSSEC_SECURE : DNSSEC_INSECURE;
+	} else if (getdns_dict_get_int(reply, "dnssec_status", &status) !=
 	    GETDNS_RETURN_GOOD || !map_dnssec(status, &dnssec)) {
 		answer_fail(b, "no DNSSEC status in reply");
 		return;
@@ -944,11 +1243,16 @@ classify_response(struct answer_buf *b, getdns_dict *response)
 	b->answer.dnssec = dnssec;
 	if (rcode == GETDNS_RCODE_NXDOMAIN) {
 		b->answer.result = DNS_NXDOMAIN;
+		b->answer.ttl = answer_ttl(reply, rr_type_of(b->answer.type),
+		    true);
 		return;
 	}
 	collect_records(b, reply, owner);
 	if (b->answer.result == DNS_FAIL)
 		b->answer.dnssec = DNSSEC_INDETERMINATE;
+	else
+		b->answer.ttl = answer_ttl(reply, rr_type_of(b->answer.type),
+		    b->answer.result == DNS_NODATA);
 }
 
 /* Builds the answer of a ready query into b (storage owned by b). */
@@ -958,6 +1262,8 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	memset(b, 0, sizeof(*b));
 	b->answer.type = q->type;
 	b->answer.name = q->name;
+	b->answer.upstream = q->dns->up[q->upstream].name;
+	b->answer.queued_ms = q->queued_ms;
 	b->answer.dnssec = DNSSEC_INDETERMINATE;
 	b->answer.result = DNS_FAIL;
 	/* Until a reply names another owner: the name asked, normalised. */
@@ -969,15 +1275,21 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 
 	if (q->local_error != NULL)
 		answer_fail(b, q->local_error);
-	else if (q->cbtype == GETDNS_CALLBACK_TIMEOUT)
+	else if (q->cbtype == GETDNS_CALLBACK_TIMEOUT) {
 		answer_fail(b, "timeout");
-	else if (q->cbtype != GETDNS_CALLBACK_COMPLETE)
+		b->answer.timed_out = true;
+	}
+	else if (q->cbtype != GETDNS_CALLBACK_COMPLETE) {
 		answer_fail(b, "lookup error");
+		b->answer.transient = true;
+	}
 	else
-		classify_response(b, q->response);
+		classify_response(b, q->response, q->dns->trust_ad);
 
 	if (b->answer.result != DNS_FAIL)
 		b->error[0] = '\0';
+	else
+		b->answer.ttl = 0;
 	b->answer.canonical = b->canonical;
 	b->answer.error = b->error;
 	switch (q->type) {
@@ -1071,19 +1383,31 @@ query_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	/* Ready first, so the synchronous CANCEL callback finds the query no
 	 * longer in flight. */
 	query_ready(q, GETDNS_CALLBACK_TIMEOUT, NULL, NULL);
-	(void)getdns_cancel_callback(q->dns->ctx, q->tid);
+	(void)getdns_cancel_callback(q->ctx, q->tid);
+}
+
+/* Monotonic milliseconds. */
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Hands a waiting query to getdns. */
 static void
 query_start(struct dns *dns, struct dns_query *q)
 {
+	uint64_t waited = monotonic_ms() - q->queued_at_ms;
 	getdns_return_t r;
 
+	q->queued_ms = waited < UINT32_MAX ? (uint32_t)waited : UINT32_MAX;
 	q->state = QUERY_INFLIGHT;
 	TAILQ_INSERT_TAIL(&dns->inflight, q, entry);
 	dns->inflight_count++;
-	r = getdns_general(dns->ctx, q->fqdn, rr_type_of(q->type),
+	r = getdns_general(q->ctx, q->fqdn, rr_type_of(q->type),
 	    dns->extensions, q, &q->tid, getdns_cb);
 	/* getdns may have called back already: then q is ready. */
 	if (r != GETDNS_RETURN_GOOD && q->state == QUERY_INFLIGHT)
@@ -1091,13 +1415,13 @@ query_start(struct dns *dns, struct dns_query *q)
 	if (q->state == QUERY_INFLIGHT) {
 		/* Relative to libevent's clock, like getdns's own timers set
 		 * in the same callback: ours comes first. */
-		struct timeval tv = { (time_t)(dns->timeout_ms / 1000),
-			(suseconds_t)(dns->timeout_ms % 1000) * 1000 };
+		struct timeval tv = { (time_t)(q->timeout_ms / 1000),
+			(suseconds_t)(q->timeout_ms % 1000) * 1000 };
 
 		if (evtimer_add(q->timer, &tv) != 0) {
 			query_ready(q, GETDNS_CALLBACK_ERROR, NULL,
 			    "cannot arm timer");
-			(void)getdns_cancel_callback(dns->ctx, q->tid);
+			(void)getdns_cancel_callback(q->ctx, q->tid);
 		}
 	}
 }
@@ -1155,11 +1479,12 @@ pump_cb(evutil_socket_t fd, short what, void *arg)
 /* Queues a lookup; the pump starts it when getdns has room. */
 struct dns_query *
 dns_lookup(struct dns *dns, const char *name, enum dns_type type,
-    dns_callback *cb, void *arg)
+    const struct dns_attempt *how, dns_callback *cb, void *arg)
 {
 	struct dns_query *q;
 
 	if (dns == NULL || dns->freed || name == NULL || cb == NULL ||
+	    how == NULL || how->upstream >= dns->nup ||
 	    rr_type_of(type) == 0 || strlen(name) > DNS_NAME_MAX + 1)
 		return NULL;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
@@ -1171,10 +1496,17 @@ dns_lookup(struct dns *dns, const char *name, enum dns_type type,
 	}
 	memcpy(q->name, name, strlen(name) + 1);
 	q->dns = dns;
+	q->upstream = how->upstream;
+	q->ctx = dns->up[how->upstream].ctx[how->tcp ? 1 : 0];
+	q->timeout_ms = how->timeout_ms != 0 ? how->timeout_ms :
+	    DNS_DEFAULT_TIMEOUT_MS;
+	if (q->timeout_ms > DNS_DEFAULT_TIMEOUT_MS)
+		q->timeout_ms = DNS_DEFAULT_TIMEOUT_MS; /* see setup_context */
 	q->type = type;
 	q->cb = cb;
 	q->arg = arg;
 	q->state = QUERY_WAITING;
+	q->queued_at_ms = monotonic_ms();
 	TAILQ_INSERT_TAIL(&dns->waiting, q, entry);
 	pump_kick(dns);
 	return q;
@@ -1198,7 +1530,7 @@ dns_cancel(struct dns_query *q)
 		dns->inflight_count--;
 		/* Mark it first: the CANCEL callback comes synchronously. */
 		q->state = QUERY_DELIVERING;
-		(void)getdns_cancel_callback(dns->ctx, q->tid);
+		(void)getdns_cancel_callback(q->ctx, q->tid);
 		if (!TAILQ_EMPTY(&dns->waiting))
 			pump_kick(dns);
 		break;
@@ -1232,8 +1564,7 @@ dns_free(struct dns *dns)
 		dns_cancel(q);
 	/* Nothing of ours is outstanding now, and we are not inside a getdns
 	 * callback (answers reach callers from the pump). */
-	getdns_context_destroy(dns->ctx);
-	dns->ctx = NULL;
+	destroy_contexts(dns);
 	getdns_dict_destroy(dns->extensions);
 	dns->extensions = NULL;
 	if (dns->delivering) {

@@ -1,9 +1,14 @@
 /*
  * dns: the only module that touches getdns.  Asynchronous stub resolution on
- * the engine's event_base, with DNSSEC validated here (not trusted from the
- * resolver's AD bit) against a configured trust anchor.  Every answer keeps
+ * the engine's event_base, with DNSSEC validated here against a configured
+ * trust anchor, or (trust_ad) taken from the AD bit of a resolver on this
+ * machine.  Every answer keeps
  * "found", "does not exist" and "lookup failed" apart, and carries its DNSSEC
  * status, because DANE decisions depend on both.
+ *
+ * One lookup here is one attempt: at one upstream, over one transport, with
+ * one deadline, and no retry.  Retries, failover and caching are
+ * dnscache's job, above this module.
  */
 #ifndef MXC_DNS_H
 #define MXC_DNS_H
@@ -12,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+/* Room for a name in text form without the trailing dot, with its NUL. */
+#define DNS_NAME_MAX_TEXT 256
 
 struct event_base;
 struct dns;
@@ -68,6 +76,22 @@ struct dns_answer {
 	/* For DNS_FAIL: why, one line, e.g. "SERVFAIL", "timeout",
 	 * "DNSSEC validation failed (bogus)".  "" otherwise. */
 	const char *error;
+	/* Seconds the answer may be reused: for records the smallest TTL of
+	 * the records and CNAMEs used (no longer than an RRSIG's original TTL
+	 * or its time to expiry); for NXDOMAIN/NODATA min(SOA TTL, SOA
+	 * MINIMUM) from the authority section (RFC 2308), 0 without an SOA;
+	 * 0 for DNS_FAIL. */
+	uint32_t ttl;
+	/* DNS_FAIL because no reply came before the attempt's deadline. */
+	bool timed_out;
+	/* DNS_FAIL because of a local or network error before any reply
+	 * (e.g. a send refused by a firewall): worth another attempt. */
+	bool transient;
+	/* Milliseconds the attempt waited in the queue before getdns got it
+	 * (max_outstanding); its deadline ran only after that. */
+	uint32_t queued_ms;
+	/* The upstream asked, as configured ("ADDR" or "ADDR#PORT"). */
+	const char *upstream;
 	size_t count;                 /* records in the array below */
 	const struct dns_mx *mx;      /* DNS_MX */
 	const struct sockaddr_storage *addr; /* DNS_A/DNS_AAAA; port 0 */
@@ -82,7 +106,11 @@ struct dns_config {
 	const char *const *upstreams;
 	/* DS/DNSKEY zone-file lines; NULL: /usr/share/dns/root.key. */
 	const char *trust_anchor_file;
-	unsigned timeout_ms;       /* per lookup; 0: 10000 */
+	/* Take DNSSEC status from the upstreams' AD bit instead of
+	 * validating here; allowed only when every upstream is a loopback
+	 * address or one of this machine's (else dns_new fails, errno
+	 * EPERM). */
+	bool trust_ad;
 	unsigned max_outstanding;  /* lookups inside getdns at once; the rest
 	                              wait in order here; 0: 100 */
 };
@@ -97,17 +125,42 @@ typedef void dns_callback(void *arg, const struct dns_answer *answer);
  */
 struct dns *dns_new(const struct dns_config *config, char *err,
                     size_t errlen);
+/*
+ * Checks one "ADDR" / "ADDR#PORT" upstream's syntax.  Returns false with a
+ * one-line reason in err.
+ */
+bool dns_upstream_check(const char *spec, char *err, size_t errlen);
+/*
+ * Checks that a trust anchor file is a readable, non-empty regular file
+ * holding at least one DS or DNSKEY record.  Returns false with a one-line
+ * reason in err.
+ */
+bool dns_trust_anchor_check(const char *path, char *err, size_t errlen);
+/* Number of upstreams the resolver uses (at least 1). */
+size_t dns_upstream_count(const struct dns *dns);
+/* Upstream i as configured, for reports. */
+const char *dns_upstream_name(const struct dns *dns, size_t i);
 /* Cancels outstanding lookups (their callbacks are not called), then frees.
  * Must not be called from inside a dns callback. */
 void dns_free(struct dns *dns);
+/* How one attempt is made. */
+struct dns_attempt {
+	size_t upstream;      /* index below dns_upstream_count() */
+	bool tcp;             /* TCP instead of UDP */
+	unsigned timeout_ms;  /* from when getdns gets it; 0: 10000 */
+};
+
 /*
- * Starts a lookup of `name` (no trailing dot needed).  The callback runs
- * exactly once, never from inside dns_lookup(), unless the lookup is
- * cancelled first.  Returns NULL when memory runs out or the name is not a
- * valid DNS name (the caller reports that itself).
+ * Starts one attempt to look up `name` (no trailing dot needed).  The
+ * callback runs exactly once, never from inside dns_lookup(), unless the
+ * lookup is cancelled first.  Returns NULL when memory runs out, the
+ * upstream index is out of range or the name is not a valid DNS name (the
+ * caller reports that itself).
  */
 struct dns_query *dns_lookup(struct dns *dns, const char *name,
-                             enum dns_type type, dns_callback *cb, void *arg);
+                             enum dns_type type,
+                             const struct dns_attempt *how,
+                             dns_callback *cb, void *arg);
 /* Cancels a lookup whose callback has not run; it will not run. */
 void dns_cancel(struct dns_query *query);
 /* Name of a status, for logs: "secure", "insecure", "bogus", "indeterminate". */

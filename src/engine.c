@@ -14,6 +14,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "dns.h"
+#include "dnscache.h"
 #include "tls.h"
 #include "transport.h"
 
@@ -21,7 +22,7 @@
 #define DEFAULT_CONCURRENCY 100
 /* DNS lookups inside getdns at once: more crashes it under load. */
 #define DNS_OUTSTANDING 100
-/* Longest DNS lookup, ms (validation included). */
+/* Longest DNS lookup, ms, all attempts and validation included. */
 #define DNS_TIMEOUT_MS 10000
 
 struct mxc_engine {
@@ -111,6 +112,11 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 			return NULL;
 		}
 	}
+	if (o->dnssec > MXC_DNSSEC_RESOLVER) {
+		snprintf(err, errlen, "unknown DNSSEC mode %d", (int)o->dnssec);
+		errno = EINVAL;
+		return NULL;
+	}
 	if (o->port > 65535) {
 		snprintf(err, errlen, "port %u is out of range", o->port);
 		errno = EINVAL;
@@ -145,18 +151,32 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		.base = base,
 		.upstreams = o->resolvers,
 		.trust_anchor_file = o->trust_anchor_file,
-		.timeout_ms = dns_ms,
 		.max_outstanding = DNS_OUTSTANDING,
+		.trust_ad = o->dnssec == MXC_DNSSEC_RESOLVER,
 	};
+	/* dns_new sets errno EINVAL for a bad resolver or trust anchor and
+	 * EPERM for AD-bit trust in a resolver elsewhere: configuration
+	 * errors, reported as such. */
 	c->dns = dns_new(&dc, err, errlen);
 	if (c->dns == NULL) {
 		free(e);
-		if (errno == EINVAL)
-			errno = EIO; /* not one of our options */
+		return NULL;
+	}
+	struct dnscache_config cc = {
+		.base = base,
+		.dns = c->dns,
+		.timeout_ms = dns_ms,
+	};
+	c->dnscache = dnscache_new(&cc, err, errlen);
+	if (c->dnscache == NULL) {
+		dns_free(c->dns);
+		free(e);
+		errno = ENOMEM;
 		return NULL;
 	}
 	c->tls = tls_ctx_new(err, errlen);
 	if (c->tls == NULL) {
+		dnscache_free(c->dnscache);
 		dns_free(c->dns);
 		free(e);
 		return NULL;
@@ -166,6 +186,7 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	if (c->transport == NULL) {
 		errno = EINVAL; /* its only failures besides memory */
 		tls_ctx_free(c->tls);
+		dnscache_free(c->dnscache);
 		dns_free(c->dns);
 		free(e);
 		return NULL;
@@ -191,6 +212,8 @@ void mxc_engine_free(struct mxc_engine *e)
 		return;
 	free_list(e, &e->waiting);
 	free_list(e, &e->active);
+	/* The cache cancels its attempts before the resolver goes. */
+	dnscache_free(e->config.dnscache);
 	dns_free(e->config.dns);
 	tls_ctx_free(e->config.tls);
 	transport_free(e->config.transport);
@@ -235,4 +258,45 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 	delivery_list_append(&e->waiting, d);
 	pump(e);
 	return d;
+}
+
+/* Copies the engine's counters, as many fields as the caller knows. */
+void mxc_engine_get_stats(const struct mxc_engine *e,
+                          struct mxc_engine_stats *out)
+{
+	struct dnscache_stats ds;
+	struct mxc_engine_stats all = { .size = sizeof all };
+	if (e == NULL || out == NULL || out->size < sizeof out->size)
+		return;
+	dnscache_stats(e->config.dnscache, &ds);
+	all.dns_sent = ds.sent;
+	all.dns_cached = ds.cached;
+	all.dns_coalesced = ds.coalesced;
+	all.dns_retried = ds.retried;
+	all.dns_timed_out = ds.timed_out;
+	size_t n = out->size < sizeof all ? out->size : sizeof all;
+	memcpy(out, &all, n);
+	out->size = n;
+}
+
+/* Checks one resolver as mxc_engine_new() would. */
+int mxc_resolver_check(const char *resolver, char *err, size_t errlen)
+{
+	char scratch[256];
+	if (err == NULL) {
+		err = scratch;
+		errlen = sizeof scratch;
+	}
+	return dns_upstream_check(resolver, err, errlen) ? 0 : -1;
+}
+
+/* Checks a trust anchor file as mxc_engine_new() would read it. */
+int mxc_trust_anchor_check(const char *path, char *err, size_t errlen)
+{
+	char scratch[256];
+	if (err == NULL) {
+		err = scratch;
+		errlen = sizeof scratch;
+	}
+	return dns_trust_anchor_check(path, err, errlen) ? 0 : -1;
 }

@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "dns.h"
+#include "dnscache.h"
 #include "host.h"
 #include "mxlist.h"
 
@@ -52,7 +52,7 @@ struct tlsa_lookup {
 	struct host *host;
 	char qname[300];           /* _PORT._tcp.NAME */
 	char base[256];            /* NAME: the TLSA base domain if used */
-	struct dns_query *query;   /* while outstanding */
+	struct dnscache_req *query; /* while outstanding */
 	bool asked;
 	enum tlsa_kind kind;
 	struct dane_tlsa *recs;    /* TLSA_RECORDS: our copy */
@@ -64,7 +64,7 @@ struct tlsa_lookup {
 struct addr_lookup {
 	struct host *host;
 	enum dns_type type;
-	struct dns_query *query;   /* while outstanding */
+	struct dnscache_req *query; /* while outstanding */
 	bool answered;
 	enum dns_result result;
 	enum dnssec_status dnssec;
@@ -169,7 +169,8 @@ static void ask_tlsa(struct host *h, struct tlsa_lookup *t, const char *name)
 	snprintf(t->base, sizeof t->base, "%s", name);
 	snprintf(t->qname, sizeof t->qname, "_%u._tcp.%s", h->p.config->port,
 	         name);
-	t->query = dns_lookup(h->p.config->dns, t->qname, DNS_TLSA, on_tlsa, t);
+	t->query = dnscache_lookup(h->p.config->dnscache, t->qname, DNS_TLSA,
+	                           on_tlsa, t);
 	if (t->query == NULL) {
 		t->kind = TLSA_FAIL;
 		snprintf(t->error, sizeof t->error, "cannot start the lookup");
@@ -422,7 +423,8 @@ struct host *host_new(const struct host_params *p)
 		struct addr_lookup *l = &h->addr[f];
 		l->host = h;
 		l->type = f == FAM6 ? DNS_AAAA : DNS_A;
-		l->query = dns_lookup(p->config->dns, h->name, l->type, on_addr, l);
+		l->query = dnscache_lookup(p->config->dnscache, h->name, l->type,
+		                           on_addr, l);
 		if (l->query == NULL) {
 			host_free(h);
 			return NULL;
@@ -442,10 +444,10 @@ void host_free(struct host *h)
 		return;
 	for (int f = 0; f < FAM_LAST; f++)
 		if (h->addr[f].query != NULL)
-			dns_cancel(h->addr[f].query);
+			dnscache_cancel(h->addr[f].query);
 	for (int i = 0; i < 2; i++) {
 		if (h->tlsa[i].query != NULL)
-			dns_cancel(h->tlsa[i].query);
+			dnscache_cancel(h->tlsa[i].query);
 		dane_tlsa_free(h->tlsa[i].recs);
 	}
 	free(h);

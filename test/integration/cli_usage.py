@@ -17,6 +17,7 @@ EX_OK = 0
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_NOINPUT = 66
+EX_CONFIG = 78
 
 MESSAGE = b"From: a@sender.example\nSubject: cli\n\nbody\n"
 RCPT = "user@cli-usage.example"
@@ -100,6 +101,17 @@ def one_stderr_line_naming(address):
     return check
 
 
+def one_stderr_line(out, err):
+    """A configuration error: exactly one line on stderr, nothing on
+    stdout."""
+    lines = [l for l in err.splitlines() if l.strip()]
+    if len(lines) != 1:
+        return "%d stderr lines, expected 1" % len(lines)
+    if out.strip():
+        return "stdout not empty"
+    return None
+
+
 def says_usage(out, err):
     """--help must print a usage text on stdout."""
     return None if "usage" in out.lower() else "no usage text on stdout"
@@ -120,7 +132,41 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         empty = os.path.join(tmp, "empty-rcpts")
         open(empty, "w").close()
+        garbage = os.path.join(tmp, "garbage-anchor")
+        with open(garbage, "w") as f:
+            f.write("this is not a zone file\n")
+        bad_ds = os.path.join(tmp, "bad-ds-anchor")
+        with open(bad_ds, "w") as f:
+            f.write(". IN DS 20326 8 2 zz-not-hex\n")
+        anchor_cases = [
+            ("trust anchor missing", "/nonexistent/root.key"),
+            ("trust anchor is a directory", tmp),
+            ("trust anchor is not a regular file", "/dev/null"),
+            ("trust anchor empty", empty),
+            ("trust anchor without DS/DNSKEY", garbage),
+            ("trust anchor that does not parse", bad_ds),
+        ]
+        resolver_cases = ["1.2.3", "192.0.2.1#0", "192.0.2.1#65536",
+                          "192.0.2.1#", "resolver.example", "", "::1%",
+                          "198.51.100.53#53x"]
         results = [
+            check_case(client, recorder, name,
+                       ["--trust-anchor", path, RCPT], EX_CONFIG,
+                       extra=one_stderr_line)
+            for name, path in anchor_cases
+        ] + [
+            check_case(client, recorder, "--dnssec resolver, remote resolver",
+                       ["--dnssec", "resolver", "--resolver", "192.0.2.1",
+                        RCPT], EX_CONFIG, extra=one_stderr_line),
+            check_case(client, recorder, "--dnssec with a bad mode",
+                       ["--dnssec", "remote", RCPT], EX_USAGE,
+                       extra=one_stderr_line),
+        ] + [
+            check_case(client, recorder, "bad --resolver %r" % spec,
+                       ["--resolver", spec, RCPT], EX_USAGE,
+                       extra=one_stderr_line)
+            for spec in resolver_cases
+        ] + [
             check_case(client, recorder, "no recipients", [], EX_USAGE),
             check_case(client, recorder, "empty --rcpt-file, no recipients",
                        ["--rcpt-file", empty], EX_USAGE),

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lab"))
 
 import labdns   # noqa: E402
+import labnet   # noqa: E402
 import labrun   # noqa: E402
 from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
                  expect_refused, expect_blackholed,
@@ -640,6 +641,39 @@ def case_bogus_mx(lab):
     expect_no_connection(server)
 
 
+@case("dnssec-resolver")
+def case_dnssec_resolver(lab):
+    """--dnssec resolver (the lab's unbound is on this namespace's lo, so it
+    counts as local): a signed MX is secure by the AD bit, an unsigned one
+    insecure, and a bogus one still fails (unbound answers SERVFAIL; the
+    client never sets CD, so bogus data cannot come back as insecure)."""
+    lab.zone("adsigned.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.zone("adplain.example", signed=False,
+             records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.zone("adbogus.example", corrupt_rrsig="MX", records=[
+        "@ MX 10 mx", "mx A 192.0.2.10", "@ A 192.0.2.10"])
+    pf = lab.postfix("mx.adsigned.example", ["192.0.2.10"],
+                     ["adsigned.example", "adplain.example",
+                      "adbogus.example"])
+    lab.start()
+    expect_dns("adbogus.example", "MX", "SERVFAIL")
+    msg, marker = message("adbit")
+    rcpts = ["a@adsigned.example", "b@adplain.example", "c@adbogus.example"]
+    run = lab.run_client(rcpts, msg, ["--dnssec", "resolver"] + TIMEOUT_ARGS)
+    expect_exit(run, EX_TEMPFAIL)
+    expect_result(run, rcpts[0], "delivered", EX_OK)
+    expect_result(run, rcpts[1], "delivered", EX_OK)
+    expect_result(run, rcpts[2], "tempfail", EX_TEMPFAIL)
+    expect("MX for adsigned.example (dnssec secure)" in run.stderr,
+           "the signed MX was not secure by the AD bit")
+    expect("MX for adplain.example (dnssec insecure)" in run.stderr,
+           "the unsigned MX was not insecure")
+    expect_copies(pf, rcpts[0], 1, marker)
+    expect_copies(pf, rcpts[1], 1, marker)
+    expect(not any("c@adbogus.example" in m.delivered_to
+                   for m in pf.messages()), "the bogus domain got mail")
+
+
 @case("bogus-ds")
 def case_bogus_ds(lab):
     """The parent's DS matches no key of the zone: bogus, 75, nothing sent."""
@@ -1188,6 +1222,268 @@ def case_plain_output(lab):
     for r in rcpts:
         expect(any(l.startswith(r) for l in lines), "no line for %s" % r)
         expect_copies(pf, r, 1, marker)
+
+
+# --- the DNS answer cache, retries and failover -----------------------------
+
+def dns_stats(run):
+    """The client's DNS counters from its last stderr line
+    ("dns: N queries sent, N from cache, N coalesced, N retried, N timed
+    out") as a dict."""
+    found = re.findall(r"^dns: (\d+) queries sent, (\d+) from cache, "
+                       r"(\d+) coalesced, (\d+) retried, (\d+) timed out$",
+                       run.stderr, re.M)
+    expect(len(found) == 1, "expected one DNS counter line on stderr, got "
+           "%d" % len(found))
+    keys = ("sent", "cached", "coalesced", "retried", "timed_out")
+    return dict(zip(keys, (int(v) for v in found[0])))
+
+
+def expect_all_delivered_once(run, pfs, rcpts, marker):
+    """Every recipient delivered (exit 0, its JSON line) and exactly one
+    copy of each in the maildirs, nothing else."""
+    failed = [r for r in run.records if r.get("status") != "delivered"]
+    expect(not failed, "%d not delivered, e.g. %s" % (
+        len(failed), [(r.get("recipient"), r.get("detail"))
+                      for r in failed[:5]]))
+    expect_exit(run, EX_OK)
+    for r in rcpts:
+        expect_result(run, r, "delivered", EX_OK)
+    expect(all(pf.settle() for pf in pfs), "mail still in flight")
+    copies = {}
+    for pf in pfs:
+        for m in pf.messages():
+            expect(marker in m.raw, "a copy in %s lacks the marker"
+                   % pf.hostname)
+            for to in m.delivered_to:
+                copies[to.lower()] = copies.get(to.lower(), 0) + 1
+    for r in rcpts:
+        expect(copies.get(r.lower()) == 1, "%s: %s copies, expected 1"
+               % (r, copies.get(r.lower())))
+    expect(sum(copies.values()) == len(rcpts), "%d copies for %d recipients"
+           % (sum(copies.values()), len(rcpts)))
+
+
+@case("dns-coalescing")
+def case_dns_coalescing(lab):
+    """300 recipients at one signed domain: the MX, A, AAAA and TLSA
+    lookups of all 300 deliveries go upstream once each (the rest are
+    coalesced or answered from the cache), as the counters and unbound's
+    query log both say."""
+    lab.zone("coal.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pf = lab.postfix("mx.coal.example", ["192.0.2.10"], ["coal.example"])
+    lab.start()
+    rcpts = ["u%03d@coal.example" % i for i in range(300)]
+    msg, marker = message("coalescing")
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS, timeout=110)
+    print("dns-coalescing: client took %.2f s" % run.elapsed)
+    expect_all_delivered_once(run, [pf], rcpts, marker)
+    st = dns_stats(run)
+    print("dns-coalescing: counters %s" % st)
+    asked = lab.resolver_queries()
+    mx = asked.count(("coal.example.", "MX"))
+    expect(mx == 1, "MX coal.example asked %d times upstream, expected 1"
+           % mx)
+    # Per delivery: MX, A, AAAA and TLSA of mx.coal.example.
+    expect(st["sent"] - st["retried"] == 4, "%d first attempts sent, "
+           "expected 4 (MX, A, AAAA, TLSA)" % (st["sent"] - st["retried"]))
+    expect(st["sent"] - st["retried"] + st["cached"] + st["coalesced"] ==
+           4 * 300, "lookups do not add up to 4 per delivery: %s" % st)
+    expect(st["coalesced"] > 0 and st["cached"] > 0,
+           "expected both coalesced and cached lookups: %s" % st)
+
+
+@case("dns-udp-loss")
+def case_dns_udp_loss(lab):
+    """A tenth of the UDP datagrams to and from the resolver are dropped
+    (nftables numgen): a 500-recipient batch over 50 domains, half signed,
+    is still delivered exactly once, no deferral; the counters show the
+    timeouts and retries that made up for the loss."""
+    lab.zone("hosts.example", records=[
+        "mx1 A 192.0.2.10", "mx2 A 192.0.2.20"])
+    domains = ["loss%02d.example" % i for i in range(50)]
+    for i, d in enumerate(domains):
+        lab.zone(d, signed=(i % 2 == 0), records=[
+            "@ MX 10 %s.hosts.example." % ("mx1" if i < 25 else "mx2")])
+    pf1 = lab.postfix("mx1.hosts.example", ["192.0.2.10"], domains[:25])
+    pf2 = lab.postfix("mx2.hosts.example", ["192.0.2.20"], domains[25:])
+    lab.start()
+    labnet.drop_udp_random(labdns.RESOLVER_ADDR, 10)
+    rcpts = ["u%03d@%s" % (i, domains[i % 50]) for i in range(500)]
+    msg, marker = message("udploss")
+    # Generous SMTP timeouts (the DNS lookup budget stays 10 s): on a
+    # loaded machine 500 deliveries can make Postfix greet late, which is
+    # not what this case is about.
+    run = lab.run_client(rcpts, msg, ["--timeout", "60", "-j", "50"],
+                         timeout=110)
+    dropped = labnet.dropped()
+    print("dns-udp-loss: client took %.2f s, %d datagrams dropped"
+          % (run.elapsed, dropped))
+    st = dns_stats(run)
+    print("dns-udp-loss: counters %s" % st)
+    expect_all_delivered_once(run, [pf1, pf2], rcpts, marker)
+    expect(dropped > 0, "the loss rule dropped nothing: the case tested "
+           "nothing")
+
+
+@case("dns-silent-first")
+def case_dns_silent_first(lab):
+    """A first --resolver that never answers (every packet to it dropped)
+    and the lab resolver second: delivered within a few seconds, about
+    one attempt's deadline lost, not the lookup's timeout."""
+    silent = "198.51.100.60"
+    lab.address(silent)
+    lab.zone("silent.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    pf = lab.postfix("mx.silent.example", ["192.0.2.10"],
+                     ["silent.example"])
+    lab.start()
+    labnet.silence([silent])
+    msg, marker = message("silentfirst")
+    rcpts = ["a@silent.example", "b@silent.example"]
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS,
+                         resolvers=(silent, labdns.RESOLVER_ADDR))
+    print("dns-silent-first: client took %.2f s" % run.elapsed)
+    expect_all_delivered_once(run, [pf], rcpts, marker)
+    st = dns_stats(run)
+    print("dns-silent-first: counters %s" % st)
+    expect(st["timed_out"] >= 1, "no attempt timed out: was the first "
+           "resolver asked at all? %s" % st)
+    expect(run.elapsed < 5, "took %.2f s with a silent first resolver"
+           % run.elapsed)
+
+
+@case("dns-silent-only")
+def case_dns_silent_only(lab):
+    """The only resolver never answers: the delivery is deferred (75)
+    within the lookup timeout, and the report names the resolver."""
+    silent = "198.51.100.60"
+    lab.address(silent)
+    lab.zone("alone.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.start()
+    labnet.silence([silent])
+    msg, _ = message("silentonly")
+    run = lab.run_client(["a@alone.example"], msg, ["--timeout", "4"],
+                         resolvers=(silent,), timeout=30)
+    expect_exit(run, EX_TEMPFAIL)
+    rec = expect_result(run, "a@alone.example", "tempfail", EX_TEMPFAIL)
+    expect("no answer from %s" % silent in rec.get("detail", ""),
+           "the report does not name the silent resolver: %r"
+           % rec.get("detail"))
+    expect(run.elapsed < 8, "took %.2f s for a 4 s lookup timeout"
+           % run.elapsed)
+
+
+@case("dns-refused-first")
+def case_dns_refused_first(lab):
+    """A first --resolver that answers REFUSED (the lab's empty nsd) and
+    the lab resolver second: delivered with no timeout at all."""
+    lab.zone("refusing.example", records=["@ MX 10 mx", "mx A 192.0.2.10"])
+    lab.servfail_name("lame.refusing.example")   # starts the empty nsd
+    pf = lab.postfix("mx.refusing.example", ["192.0.2.10"],
+                     ["refusing.example"])
+    lab.start()
+    expect(labdns.probe(labdns.LAME_ADDR, "refusing.example.", "MX",
+                        timeout=1)[0] == "REFUSED",
+           "lab: the first resolver does not refuse")
+    msg, marker = message("refusedfirst")
+    rcpts = ["a@refusing.example"]
+    run = lab.run_client(rcpts, msg, TIMEOUT_ARGS,
+                         resolvers=(labdns.LAME_ADDR, labdns.RESOLVER_ADDR))
+    print("dns-refused-first: client took %.2f s" % run.elapsed)
+    expect_all_delivered_once(run, [pf], rcpts, marker)
+    st = dns_stats(run)
+    print("dns-refused-first: counters %s" % st)
+    expect(st["timed_out"] == 0 and st["retried"] >= 1,
+           "expected retries after REFUSED and no timeout: %s" % st)
+    expect(run.elapsed < 4, "took %.2f s with a refusing first resolver"
+           % run.elapsed)
+
+
+@case("dns-ttl")
+def case_dns_ttl(lab):
+    """One engine, three waves (test/tools/waves.c).  The MX host's A
+    record (TTL 8 s, unsigned zone) moves from 192.0.2.10 to 192.0.2.20
+    after wave 1: wave 2, within the TTL, still goes to .10 from the
+    cache; wave 3, after the TTL, goes to .20.  A name that did not exist
+    (negative TTL 6 s from the SOA) is added meanwhile and is seen the
+    same way: still NXDOMAIN within its TTL, delivered after."""
+    lab.zone("ttl.example", signed=False, records=[
+        "@ MX 10 mx", "mx 8 A 192.0.2.10"])
+    neg = lab.zone("neg.example", signed=False, records=[
+        "@ MX 10 mx.ttl.example."])
+    neg.negative_ttl = 6
+    lab.postfix("mx.ttl.example", ["192.0.2.10"],
+                ["ttl.example", "sub.neg.example"])
+    lab.postfix("mx2.ttl.example", ["192.0.2.20"],
+                ["ttl.example", "sub.neg.example"])
+    lab.start()
+    proc = subprocess.Popen(
+        [os.environ["MXC_WAVES"], "--resolver", labdns.RESOLVER_ADDR,
+         "--trust-anchor", lab.trust_anchor, "waves@sender.example",
+         "w1@ttl.example,n1@sub.neg.example",
+         "w2@ttl.example,n2@sub.neg.example",
+         "w3@ttl.example,n3@sub.neg.example"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    out = []
+    try:
+        def wave(n):
+            """Reads the program's lines up to "wave N done"."""
+            while True:
+                line = proc.stdout.readline()
+                if line == "":
+                    raise CaseFailure("waves ended early:\n%s%s"
+                                      % ("".join(out), proc.stderr.read()))
+                out.append(line)
+                if line.strip() == "wave %d done" % n:
+                    return
+        started = time.monotonic()
+        wave(1)
+        t1 = time.monotonic()
+        # The MX host moves; sub.neg.example comes into being.
+        lab.rewrite_zone("ttl.example", ["@ MX 10 mx", "mx 8 A 192.0.2.20"])
+        lab.rewrite_zone("neg.example", ["@ MX 10 mx.ttl.example.",
+                                         "sub MX 10 mx.ttl.example."])
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wave(2)
+        # Both answers were fetched during wave 1, after `started`.
+        expect(time.monotonic() - started < 5.5, "wave 2 ended %.2f s "
+               "after the start, too late to test the 6 s negative TTL"
+               % (time.monotonic() - started))
+        time.sleep(max(0, t1 + 9 - time.monotonic()))
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wave(3)
+        rest, err = proc.communicate(timeout=30)
+        out.append(rest)
+        print("dns-ttl: %.2f s\n%s%s" % (time.monotonic() - started,
+                                         "".join(out), err))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(out)
+    expect(proc.returncode == 0, "waves exit %r" % proc.returncode)
+    expect("w1@ttl.example delivered 192.0.2.10" in text, "wave 1 not to .10")
+    expect("w2@ttl.example delivered 192.0.2.10" in text,
+           "wave 2 (within the TTL) did not use the cached address")
+    expect("w3@ttl.example delivered 192.0.2.20" in text,
+           "wave 3 (after the TTL) did not see the new address")
+    expect("n1@sub.neg.example failed" in text, "n1: the name existed")
+    expect("n2@sub.neg.example failed -\n  detail: domain sub.neg.example "
+           "does not exist" in text,
+           "n2: NXDOMAIN not kept for its negative TTL")
+    expect("n3@sub.neg.example delivered" in text,
+           "n3: the new name was not seen after the negative TTL")
+    # unbound caches for the same TTLs: only its query log tells that the
+    # engine, not unbound, kept the answers through wave 2.
+    asked = lab.resolver_queries()
+    for name, rrtype in (("mx.ttl.example.", "A"),
+                         ("sub.neg.example.", "MX")):
+        n = asked.count((name, rrtype))
+        expect(n == 2, "%s %s asked %d times upstream, expected 2 (waves 1 "
+               "and 3)" % (name, rrtype, n))
 
 
 # --- the example program ---------------------------------------------------

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -419,10 +420,13 @@ class Lab:
         return path
 
     def run_client(self, recipients, message, args=(), sender=SENDER,
-                   json_output=True, timeout=60):
-        """Runs $MXCLIENT against the lab resolver; returns a ClientRun."""
-        argv = [client_path("MXCLIENT"), "--resolver", RESOLVER,
-                "--trust-anchor", self.trust_anchor]
+                   json_output=True, timeout=60, resolvers=(RESOLVER,)):
+        """Runs $MXCLIENT against the lab resolver (or `resolvers`, in
+        order); returns a ClientRun."""
+        argv = [client_path("MXCLIENT")]
+        for resolver in resolvers:
+            argv += ["--resolver", resolver]
+        argv += ["--trust-anchor", self.trust_anchor]
         if json_output:
             argv.append("--json")
         if sender is not None:
@@ -452,6 +456,32 @@ class Lab:
                         err.decode("utf-8", "replace"), elapsed)
         self.client_runs.append(run)
         return run
+
+    def rewrite_zone(self, name, records):
+        """Replaces an unsigned zone's records while the lab runs (a new
+        SOA serial) and has nsd reload it; returns once nsd serves the
+        new serial."""
+        zone = self.dns.zones[labdns.fqdn(name)]
+        if zone.signed:
+            raise LabError("rewrite_zone works on unsigned zones only")
+        zone.records = list(records)
+        zone.serial = getattr(zone, "serial", 1) + 1
+        text = self.dns.zone_text(zone).replace(
+            " hostmaster.example. 1 ", " hostmaster.example. %d "
+            % zone.serial)
+        with open(zone.zonefile, "w", encoding="utf-8") as f:
+            f.write(text)
+        nsd = [p for n, p, _ in self.daemons if n == "nsd"][-1]
+        nsd.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            got = labdns.drill(zone.name, "SOA", server=labdns.AUTH_ADDR,
+                               dnssec=False, timeout=1)
+            if got and any(" %d 3600 " % zone.serial in line
+                           for line in got[2]):
+                return
+            time.sleep(0.1)
+        raise LabError("nsd did not reload zone %s" % zone.name)
 
     def posttls_finger(self, destination, level="dane"):
         """Runs Postfix's posttls-finger against a lab domain; returns a

@@ -70,6 +70,8 @@ class Zone:
         if (corrupt_rrsig or wrong_ds) and not signed:
             raise ValueError("only a signed zone can be made bogus: %s"
                              % self.name)
+        # SOA TTL and MINIMUM: how long a denial may be cached (RFC 2308).
+        self.negative_ttl = TTL
         self.ds_lines = []        # filled by sign(): the DS for the parent
         self.zonefile = None      # the file nsd serves
 
@@ -170,7 +172,8 @@ class DnsTree:
         lines = [
             "$ORIGIN %s" % zone.name,
             "$TTL %d" % TTL,
-            "@ SOA %s hostmaster.example. 1 3600 600 86400 %d" % (NS_NAME, TTL),
+            "@ %d SOA %s hostmaster.example. 1 3600 600 86400 %d"
+            % (zone.negative_ttl, NS_NAME, zone.negative_ttl),
             "@ NS %s" % NS_NAME,
         ]
         lines += zone.records

@@ -105,6 +105,55 @@ def blackhole(addrs, port=25):
     run(["nft", "-f", "-"], ruleset)
 
 
+def drop_udp_random(address, one_in, port=53):
+    """Drops a random one in `one_in` of the UDP datagrams to and from
+    address:port, counting what it dropped (see dropped()).  On the input
+    hook, which both directions pass on lo, so the loss is silent as on a
+    real network (in the output hook the sender would get EPERM)."""
+    ip = check_documentation_address(address)
+    family = "ip" if ip.version == 4 else "ip6"
+    ruleset = ("table inet labloss {\n"
+               "  chain input {\n"
+               "    type filter hook input priority 0; policy accept;\n"
+               "    %s daddr %s udp dport %d numgen random mod %d == 0 "
+               "counter drop\n"
+               "    %s saddr %s udp sport %d numgen random mod %d == 0 "
+               "counter drop\n"
+               "  }\n"
+               "}\n" % (family, ip, port, one_in, family, ip, port, one_in))
+    run(["nft", "-f", "-"], ruleset)
+
+
+def dropped():
+    """Datagrams the drop_udp_random() rules dropped so far."""
+    p = subprocess.run(["nft", "list", "table", "inet", "labloss"],
+                       capture_output=True, text=True)
+    total = 0
+    for word, value in zip(p.stdout.split(), p.stdout.split()[1:]):
+        if word == "packets":
+            total += int(value)
+    return total
+
+
+def silence(addrs):
+    """Makes every packet to the addresses vanish (a resolver that never
+    answers, over UDP or TCP).  Dropped on the input hook: in the output
+    hook the sender would get EPERM at once, a dead resolver rather than a
+    silent one."""
+    rules = []
+    for addr in addrs:
+        ip = check_documentation_address(addr)
+        family = "ip" if ip.version == 4 else "ip6"
+        rules.append("    %s daddr %s drop" % (family, ip))
+    ruleset = ("table inet labsilent {\n"
+               "  chain input {\n"
+               "    type filter hook input priority 0; policy accept;\n"
+               + "\n".join(rules) + "\n"
+               "  }\n"
+               "}\n")
+    run(["nft", "-f", "-"], ruleset)
+
+
 def run(cmd, stdin_text=None):
     """Runs a network tool; its stderr becomes the error when it fails."""
     p = subprocess.run(cmd, input=stdin_text, capture_output=True, text=True)

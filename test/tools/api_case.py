@@ -38,7 +38,7 @@ def case_api_lifetimes(world):
     print(run.stderr, end="")
     lab.expect(run.exit == 0, "apitest exit %r" % run.exit)
     for scenario in ("cancel", "free-in-callback", "free-outstanding",
-                     "bad-params", "bad-helo", "no-leaks"):
+                     "bad-params", "bad-helo", "bad-config", "no-leaks"):
         lab.expect("ok " + scenario in run.stdout,
                    "apitest did not report %s as ok" % scenario)
     lab.expect(len(silent.connections(settle=0.5)) >= 1,

@@ -9,7 +9,9 @@
  * --silent names a recipient whose MX accepts connections and never greets;
  * --good one whose MX accepts mail.  With --proxy-command, one more
  * scenario delivers through it and checks that every file descriptor and
- * every child process is gone afterwards.
+ * every child process is gone afterwards.  bad-config checks that
+ * configuration errors fail mxc_engine_new() at once with the documented
+ * errno.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -235,6 +237,80 @@ static void scenario_bad_params(void)
 }
 
 /*
+ * Configuration errors fail mxc_engine_new() at once with errno EINVAL (a
+ * bad resolver; a trust anchor that is missing, a directory, empty or
+ * garbage) or EPERM (AD-bit trust in a resolver elsewhere), never a hang
+ * and never an engine.
+ */
+static void scenario_bad_config(void)
+{
+	static const char empty[] = "/tmp/apitest-empty-anchor";
+	static const char garbage[] = "/tmp/apitest-garbage-anchor";
+	FILE *f = fopen(empty, "w");
+	if (f != NULL)
+		fclose(f);
+	f = fopen(garbage, "w");
+	if (f != NULL) {
+		fputs("not a zone file\n", f);
+		fclose(f);
+	}
+	const char *lab[] = { resolver, NULL };
+	const char *bad_res[] = { "192.0.2.1#99999", NULL };
+	const char *remote[] = { "192.0.2.1", NULL };
+	const struct {
+		const char *what;
+		const char *const *resolvers;
+		const char *anchor;
+		enum mxc_dnssec_mode dnssec;
+		int err;
+	} cases[] = {
+		{ "bad resolver", bad_res, anchor, MXC_DNSSEC_LOCAL, EINVAL },
+		{ "missing anchor", lab, "/nonexistent/anchor", MXC_DNSSEC_LOCAL,
+		  EINVAL },
+		{ "anchor is a directory", lab, "/tmp", MXC_DNSSEC_LOCAL, EINVAL },
+		{ "empty anchor", lab, empty, MXC_DNSSEC_LOCAL, EINVAL },
+		{ "garbage anchor", lab, garbage, MXC_DNSSEC_LOCAL, EINVAL },
+		{ "AD bit of a remote resolver", remote, anchor,
+		  MXC_DNSSEC_RESOLVER, EPERM },
+	};
+	struct event_base *base = event_base_new();
+	bool ok = base != NULL;
+	for (size_t i = 0; ok && i < sizeof cases / sizeof cases[0]; i++) {
+		struct mxc_engine_options o = {
+			.resolvers = cases[i].resolvers,
+			.trust_anchor_file = cases[i].anchor,
+			.dnssec = cases[i].dnssec,
+		};
+		char err[256] = "";
+		errno = 0;
+		struct mxc_engine *e = mxc_engine_new(base, &o, err, sizeof err);
+		if (e != NULL || errno != cases[i].err || err[0] == '\0') {
+			fail("bad-config", cases[i].what);
+			mxc_engine_free(e);
+			ok = false;
+		}
+	}
+	/* The lab's own resolver is on this namespace's lo: allowed. */
+	struct mxc_engine_options local = {
+		.resolvers = lab, .trust_anchor_file = anchor,
+		.dnssec = MXC_DNSSEC_RESOLVER,
+	};
+	struct mxc_engine *e = ok ? mxc_engine_new(base, &local, NULL, 0)
+	                          : NULL;
+	if (ok && e == NULL) {
+		fail("bad-config", "AD bit of a local resolver refused");
+		ok = false;
+	}
+	mxc_engine_free(e);
+	if (base != NULL)
+		event_base_free(base);
+	remove(empty);
+	remove(garbage);
+	if (ok)
+		printf("ok bad-config\n");
+}
+
+/*
  * Deliveries through a proxy command, one of them cancelled, then the
  * engine freed: every descriptor is closed and every child reaped (no
  * zombie left: waitpid finds no child at all).
@@ -290,6 +366,7 @@ int main(int argc, char **argv)
 	scenario_free_in_callback();
 	scenario_free_outstanding();
 	scenario_bad_params();
+	scenario_bad_config();
 	if (proxy_command != NULL)
 		scenario_no_leaks();
 	return failures != 0;

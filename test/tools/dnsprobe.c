@@ -5,7 +5,7 @@
  * nxdomain / fail), DNSSEC status and teardown against real servers.
  *
  *   dnsprobe --resolver ADDR[#PORT] [--resolver ...] --trust-anchor FILE
- *            [--timeout MS] [--max-outstanding N] [--free-after MS]
+ *            [--timeout MS] [--max-outstanding N] [--free-after MS] [--tcp]
  *            [--free-in-callback] TYPE NAME [TYPE NAME...]
  *
  * TYPE is mx, a, aaaa or tlsa.  --free-after frees the resolver after MS
@@ -14,6 +14,17 @@
  * --free-in-callback does the same from inside the first answer's callback.
  * Exit 0 when the run completes, 1 when the
  * resolver cannot be created, 2 for bad usage.
+ *
+ * Burst mode measures transports (doc/dns.md):
+ *
+ *   dnsprobe --resolver ... --trust-anchor FILE --burst N --zone ZONE
+ *            [--max-outstanding N] [--tcp] [--via-cache]
+ *
+ * looks up A of hN.ZONE for N distinct names at once (a wildcard zone
+ * answers them), straight through dns.c with one 10 s attempt each, or
+ * --via-cache through dnscache (1 s attempts doubling, retries; with
+ * --tcp every attempt over TCP), and prints one line: "burst n=N found=N
+ * failed=N elapsed_ms=N cpu_ms=N sent=N retried=N timed_out=N".
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -27,7 +38,11 @@
 
 #include <event2/event.h>
 
+#include <sys/resource.h>
+#include <time.h>
+
 #include "dns.h"
+#include "dnscache.h"
 
 #define MAX_RESOLVERS 8
 
@@ -179,9 +194,9 @@ answer_cb(void *arg, const struct dns_answer *a)
 	}
 	p->query = NULL;
 	printf("%s %s result=%s dnssec=%s canonical=%s error=\"%s\" "
-	    "records: %zu\n", a->name, type_name(a->type),
+	    "ttl=%u records: %zu\n", a->name, type_name(a->type),
 	    result_name(a->result), dnssec_status_name(a->dnssec),
-	    a->canonical, a->error, a->count);
+	    a->canonical, a->error, (unsigned)a->ttl, a->count);
 	print_records(a);
 	if (--run->outstanding == 0)
 		event_base_loopbreak(run->base);
@@ -207,6 +222,99 @@ free_cb(evutil_socket_t fd, short what, void *arg)
 	 * free). */
 }
 
+/* A burst's tally. */
+struct burst {
+	struct event_base *base;
+	size_t outstanding;
+	size_t found, failed;
+};
+
+/* Counts one burst answer; ends the loop after the last. */
+static void
+burst_cb(void *arg, const struct dns_answer *a)
+{
+	struct burst *b = arg;
+
+	if (a->result == DNS_FOUND)
+		b->found++;
+	else
+		b->failed++;
+	if (--b->outstanding == 0)
+		event_base_loopbreak(b->base);
+}
+
+/* Milliseconds of CPU this process used so far. */
+static long
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+/* Runs `n` lookups of distinct names at once and prints the tally. */
+static int
+run_burst(struct dns *dns, struct event_base *base, const char *zone,
+    size_t n, bool tcp, bool via_cache)
+{
+	struct dns_attempt how = { 0, tcp, 10000 };
+	struct dnscache_config cc;
+	struct dnscache_stats st;
+	struct dnscache *cache = NULL;
+	struct burst b = { base, 0, 0, 0 };
+	struct timespec t0, t1;
+	char err[256], name[300];
+	long cpu0 = cpu_ms();
+
+	memset(&st, 0, sizeof(st));
+	memset(&cc, 0, sizeof(cc));
+	cc.base = base;
+	cc.dns = dns;
+	cc.tcp_only = tcp;
+	cc.max_entries = (unsigned)n + 16;
+	if (via_cache && (cache = dnscache_new(&cc, err, sizeof(err))) ==
+	    NULL) {
+		fprintf(stderr, "dnsprobe: %s\n", err);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < n; i++) {
+		bool ok;
+
+		(void)snprintf(name, sizeof(name), "h%zu.%s", i, zone);
+		if (cache != NULL)
+			ok = dnscache_lookup(cache, name, DNS_A, burst_cb, &b) !=
+			    NULL;
+		else
+			ok = dns_lookup(dns, name, DNS_A, &how, burst_cb, &b) !=
+			    NULL;
+		if (ok)
+			b.outstanding++;
+		else
+			b.failed++;
+	}
+	if (b.outstanding > 0)
+		event_base_dispatch(base);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (cache != NULL) {
+		dnscache_stats(cache, &st);
+		dnscache_free(cache);
+	} else {
+		st.sent = n;
+	}
+	printf("burst n=%zu found=%zu failed=%zu elapsed_ms=%ld cpu_ms=%ld "
+	    "sent=%llu retried=%llu timed_out=%llu\n", n, b.found, b.failed,
+	    (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000, cpu_ms() - cpu0,
+	    (unsigned long long)st.sent, (unsigned long long)st.retried,
+	    (unsigned long long)st.timed_out);
+	fflush(stdout);
+	return 0;
+}
+
 /* Parses the arguments, runs every lookup, prints the answers. */
 int
 main(int argc, char **argv)
@@ -214,10 +322,13 @@ main(int argc, char **argv)
 	const char *resolvers[MAX_RESOLVERS + 1] = { NULL };
 	size_t nresolvers = 0, i;
 	struct dns_config config;
+	struct dns_attempt how = { 0, false, 0 };
 	struct dnsprobe run;
 	struct event *free_ev = NULL;
 	unsigned free_after = 0;
-	bool free_set = false;
+	bool free_set = false, via_cache = false;
+	size_t burst = 0;
+	const char *zone = NULL;
 	char err[256];
 	int arg;
 
@@ -229,6 +340,14 @@ main(int argc, char **argv)
 		if (strcmp(opt, "--") == 0) {
 			arg++;
 			break;
+		}
+		if (strcmp(opt, "--tcp") == 0) {
+			how.tcp = true;
+			continue;
+		}
+		if (strcmp(opt, "--via-cache") == 0) {
+			via_cache = true;
+			continue;
 		}
 		if (strcmp(opt, "--free-in-callback") == 0) {
 			run.free_in_callback = true;
@@ -243,17 +362,38 @@ main(int argc, char **argv)
 		} else if (strcmp(opt, "--trust-anchor") == 0) {
 			config.trust_anchor_file = argv[++arg];
 		} else if (strcmp(opt, "--timeout") == 0) {
-			config.timeout_ms = parse_number(argv[++arg], 1,
+			how.timeout_ms = parse_number(argv[++arg], 1,
 			    3600000);
 		} else if (strcmp(opt, "--max-outstanding") == 0) {
 			config.max_outstanding = parse_number(argv[++arg], 1,
 			    65535);
+		} else if (strcmp(opt, "--burst") == 0) {
+			burst = parse_number(argv[++arg], 1, 1000000);
+		} else if (strcmp(opt, "--zone") == 0) {
+			zone = argv[++arg];
 		} else if (strcmp(opt, "--free-after") == 0) {
 			free_after = parse_number(argv[++arg], 0, 3600000);
 			free_set = true;
 		} else {
 			usage();
 		}
+	}
+	if (burst > 0 && zone != NULL) {
+		int status;
+
+		if ((run.base = event_base_new()) == NULL)
+			return 1;
+		config.base = run.base;
+		config.upstreams = nresolvers > 0 ? resolvers : NULL;
+		if ((run.dns = dns_new(&config, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "dnsprobe: %s\n", err);
+			return 1;
+		}
+		status = run_burst(run.dns, run.base, zone, burst, how.tcp,
+		    via_cache);
+		dns_free(run.dns);
+		event_base_free(run.base);
+		return status;
 	}
 	if (arg >= argc || (argc - arg) % 2 != 0)
 		usage();
@@ -290,7 +430,8 @@ main(int argc, char **argv)
 		struct probe *p = &run.probes[i];
 
 		run.in_lookup = true;
-		p->query = dns_lookup(run.dns, p->name, p->type, answer_cb, p);
+		p->query = dns_lookup(run.dns, p->name, p->type, &how,
+		    answer_cb, p);
 		run.in_lookup = false;
 		if (p->query == NULL)
 			printf("%s %s refused (bad name or no memory)\n",

@@ -1,8 +1,9 @@
 /*
  * test_host: host.c's DANE decision (RFC 7672 2.2) on answers made up
- * here.  This program supplies its own dns_lookup()/dns_cancel(), so the
- * static library's dns.c is never linked: each lookup host.c starts is
- * recorded, and a case answers them in the order it likes.
+ * here.  This program supplies its own dnscache_lookup()/dnscache_cancel(),
+ * so the static library's answer cache and dns.c are never linked: each
+ * lookup host.c starts is recorded, and a case answers them in the order it
+ * likes.
  *
  * Cases: a secure MX host that is a CNAME into an unsigned zone keeps the
  * TLSA records at its own name (2.2.2); per address family decisions (A
@@ -18,6 +19,7 @@
 
 #include "config.h"
 #include "dns.h"
+#include "dnscache.h"
 #include "host.h"
 
 #include "check.h"
@@ -26,7 +28,7 @@
 #define QUERIES_MAX 8
 
 /* One lookup host.c started. */
-struct dns_query {
+struct dnscache_req {
 	char name[300];
 	enum dns_type type;
 	dns_callback *cb;
@@ -34,17 +36,18 @@ struct dns_query {
 	bool live; /* started, not answered nor cancelled */
 };
 
-static struct dns_query queries[QUERIES_MAX];
+static struct dnscache_req queries[QUERIES_MAX];
 static size_t nqueries;
 
 /* Records a lookup (the fake resolver never answers by itself). */
-struct dns_query *dns_lookup(struct dns *dns, const char *name,
-                             enum dns_type type, dns_callback *cb, void *arg)
+struct dnscache_req *dnscache_lookup(struct dnscache *cache, const char *name,
+                                     enum dns_type type, dns_callback *cb,
+                                     void *arg)
 {
-	(void)dns;
+	(void)cache;
 	if (nqueries == QUERIES_MAX)
 		return NULL;
-	struct dns_query *q = &queries[nqueries++];
+	struct dnscache_req *q = &queries[nqueries++];
 	snprintf(q->name, sizeof q->name, "%s", name);
 	q->type = type;
 	q->cb = cb;
@@ -54,7 +57,7 @@ struct dns_query *dns_lookup(struct dns *dns, const char *name,
 }
 
 /* Forgets a lookup. */
-void dns_cancel(struct dns_query *q)
+void dnscache_cancel(struct dnscache_req *q)
 {
 	q->live = false;
 }
@@ -68,7 +71,7 @@ const char *dnssec_status_name(enum dnssec_status s)
 }
 
 /* The live lookup of `type` for `name`, or NULL. */
-static struct dns_query *find(enum dns_type type, const char *name)
+static struct dnscache_req *find(enum dns_type type, const char *name)
 {
 	for (size_t i = 0; i < nqueries; i++)
 		if (queries[i].live && queries[i].type == type &&
@@ -83,7 +86,7 @@ static bool answer(enum dns_type type, const char *name,
                    const char *canonical, const char *addr,
                    const struct dns_tlsa *tlsa, size_t ntlsa)
 {
-	struct dns_query *q = find(type, name);
+	struct dnscache_req *q = find(type, name);
 	if (q == NULL)
 		return false;
 	struct sockaddr_storage ss;
