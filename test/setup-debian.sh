@@ -19,10 +19,15 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$own_policy" = yes ] && rm -f "$policy"' EXIT
 
+# gnuplot-nox draws the benchmark's plot; clang and its runtime build the
+# fuzz targets; dpkg-dev (apt-get source), make and the autotools build
+# -Dwolfssl=subproject, whose source test/fetch-wolfssl-source.sh fetches.
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	gcc libc6-dev pkg-config meson ninja-build \
 	libevent-dev libgetdns-dev libwolfssl-dev \
 	unbound nsd ldnsutils dns-root-data postfix \
 	iproute2 nftables util-linux openssl python3 ca-certificates \
-	microsocks dante-server openssh-server openssh-client
+	microsocks dante-server openssh-server openssh-client \
+	gnuplot-nox clang libclang-rt-14-dev \
+	dpkg-dev make autoconf automake libtool
