@@ -124,10 +124,11 @@ set_bin(getdns_dict *d, const char *key, const uint8_t *p, size_t len)
 
 /* One parsed answer record. */
 struct rr {
-	uint8_t owner[256];
-	size_t owner_len;
-	uint16_t type;
-	getdns_dict *dict;
+	uint8_t owner[256]; /* its owner name, wire form, uncompressed */
+	size_t owner_len;   /* bytes in owner */
+	uint16_t type;      /* its RR type */
+	getdns_dict *dict;  /* the record as getdns would give it (built,
+	                       copied into the answer list, then freed) */
 };
 
 /* Builds the rdata dict of one record from its wire rdata. */
