@@ -7,6 +7,9 @@
  * only with null_ok, else at most ADDRESS_MAX octets with no control byte,
  * a local part of 1..64 octets and an LDH domain of at most 253 octets
  * after its last '@'; address_domain() and address_is_utf8() agree.
+ * The same text as an EHLO name (address_check_helo()): accepted only as
+ * an LDH host name or a bracketed literal of printable ASCII without a
+ * space, so nothing can end the EHLO command early.
  */
 #include <string.h>
 
@@ -88,6 +91,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		            "address_domain() is not after the last @");
 		check_domain(at + 1);
 		FUZZ_ASSERT(address_is_utf8(addr) == utf8, "utf8 flag");
+	}
+	if (whylen > 0)
+		why[0] = '\0';
+	if (address_check_helo(addr, why, whylen) == 0) {
+		FUZZ_ASSERT(len > 0 && fuzz_printable(addr, len) &&
+		            strchr(addr, ' ') == NULL, "EHLO name accepted");
+		if (addr[0] == '[')
+			FUZZ_ASSERT(addr[len - 1] == ']' && len >= 3,
+			            "EHLO literal \"%s\"", addr);
+		else
+			check_domain(addr);
+	} else if (whylen > 0) {
+		size_t wl = strnlen(why, whylen);
+
+		FUZZ_ASSERT(wl < whylen && fuzz_printable(why, wl),
+		            "EHLO reason \"%s\"", why);
 	}
 	free(addr);
 	free(why);

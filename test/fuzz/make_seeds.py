@@ -147,6 +147,8 @@ def message_seeds():
     write("message", "smuggle", "x\r\n.\r\nMAIL FROM:<a@b>\n.\n")
     write("message", "eightbit", "Subject: caf\xc3\xa9\n\nno final newline")
     write("message", "nul", "ab\x00cd")
+    write("message", "long-lines", "." + "x" * 2500 + "\n" + "y" * 998 + "\r\n." +
+          "z" * 998 + "\n" + "w" * 999)
 
 
 def address_seeds():
@@ -156,7 +158,9 @@ def address_seeds():
                                    (0x40, "j\xc3\xb6rg@example.net"),
                                    (0x40, "a@[192.0.2.1]"), (0x40, "a@-bad-.example"),
                                    (0x40, "a..b@example.net"), (0x02, "x@\x1b[31m"),
-                                   (0x40, "a@b@example.net"), (0x40, "a@" + "l" * 64 + ".net")]):
+                                   (0x40, "a@b@example.net"), (0x40, "a@" + "l" * 64 + ".net"),
+                                   (0x40, "[192.0.2.1]"), (0x40, "[IPv6:2001:db8::1]"),
+                                   (0x40, "mx.example.net\r\nRSET")]):
         write("address", "a%02d" % i, bytes([flag]) + a.encode("latin-1"))
 
 
