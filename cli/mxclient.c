@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mxclient.h"
+#include "escape.h"
 
 /* Most --resolver options. */
 #define MAX_RESOLVERS 8
@@ -429,21 +430,6 @@ static void parse_args(struct run *run, int argc, char **argv)
 	}
 }
 
-/* Writes a JSON string literal (input is UTF-8 or escaped ASCII). */
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 /* Prints one recipient's result as a JSON object on one line. */
 static void print_json(const struct mxc_result *r)
 {
@@ -453,21 +439,21 @@ static void print_json(const struct mxc_result *r)
 	                                    "failed" };
 	FILE *f = stdout;
 	fputs("{\"recipient\":", f);
-	json_string(f, r->recipient);
+	escape_json(f, r->recipient);
 	fprintf(f, ",\"status\":\"%s\",\"exit\":%d,\"mx\":", status[r->outcome],
 	        r->exit_status);
-	json_string(f, r->mx);
+	escape_json(f, r->mx);
 	fputs(",\"address\":", f);
-	json_string(f, r->address);
+	escape_json(f, r->address);
 	fputs(",\"tls\":", f);
 	if (r->tls_version[0] != '\0')
-		json_string(f, r->tls_version);
+		escape_json(f, r->tls_version);
 	else
 		fputs("false", f);
 	fprintf(f, ",\"dane\":\"%s\",\"reply\":", dane[r->dane]);
-	json_string(f, r->reply);
+	escape_json(f, r->reply);
 	fputs(",\"detail\":", f);
-	json_string(f, r->detail);
+	escape_json(f, r->detail);
 	fprintf(f, ",\"elapsed_ms\":%llu,\"queue_ms\":%llu}\n",
 	        (unsigned long long)r->elapsed_ms,
 	        (unsigned long long)r->queue_ms);

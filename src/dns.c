@@ -1574,3 +1574,25 @@ dns_free(struct dns *dns)
 	event_free(dns->pump);
 	free(dns);
 }
+
+/* Classifies a response without a resolver, as build_answer() does. */
+bool
+dns_classify(enum dns_type type, const char *name, getdns_dict *response,
+    dns_callback *cb, void *arg)
+{
+	struct dns_query q;
+	struct answer_buf b;
+
+	memset(&q, 0, sizeof(q));
+	if (name == NULL || cb == NULL || rr_type_of(type) == 0 ||
+	    strlen(name) > DNS_NAME_MAX + 1 || !name_to_fqdn(name, q.fqdn))
+		return false;
+	memcpy(q.name, name, strlen(name) + 1);
+	q.type = type;
+	q.cbtype = GETDNS_CALLBACK_COMPLETE;
+	q.response = response;
+	build_answer(&b, &q);
+	cb(arg, &b.answer);
+	free(b.records);
+	return true;
+}

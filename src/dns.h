@@ -163,6 +163,17 @@ struct dns_query *dns_lookup(struct dns *dns, const char *name,
                              dns_callback *cb, void *arg);
 /* Cancels a lookup whose callback has not run; it will not run. */
 void dns_cancel(struct dns_query *query);
+/*
+ * Classifies a complete getdns response (a dict as getdns hands it to a
+ * lookup's callback) to a lookup of `name` and `type` exactly as a lookup
+ * would, and passes the answer to `cb` (valid only during that call).  The
+ * response stays the caller's.  No resolver is involved: this is the
+ * classification alone, for the fuzz target.  False, without calling cb,
+ * when `name` is not a name dns_lookup() accepts.
+ */
+struct getdns_dict;
+bool dns_classify(enum dns_type type, const char *name,
+                  struct getdns_dict *response, dns_callback *cb, void *arg);
 /* Name of a status, for logs: "secure", "insecure", "bogus", "indeterminate". */
 const char *dnssec_status_name(enum dnssec_status status);
 

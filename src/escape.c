@@ -79,3 +79,19 @@ escape_text(const char *in, size_t len, char *out, size_t outlen)
 	out[pos] = '\0';
 	return pos;
 }
+
+/* Writes a JSON string literal (input is UTF-8 or escaped ASCII). */
+void
+escape_json(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
