@@ -1262,7 +1262,8 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	memset(b, 0, sizeof(*b));
 	b->answer.type = q->type;
 	b->answer.name = q->name;
-	b->answer.upstream = q->dns->up[q->upstream].name;
+	/* dns_classify() has no resolver behind its query. */
+	b->answer.upstream = q->dns != NULL ? q->dns->up[q->upstream].name : "";
 	b->answer.queued_ms = q->queued_ms;
 	b->answer.dnssec = DNSSEC_INDETERMINATE;
 	b->answer.result = DNS_FAIL;
@@ -1284,7 +1285,8 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 		b->answer.transient = true;
 	}
 	else
-		classify_response(b, q->response, q->dns->trust_ad);
+		classify_response(b, q->response,
+		    q->dns != NULL && q->dns->trust_ad);
 
 	if (b->answer.result != DNS_FAIL)
 		b->error[0] = '\0';
