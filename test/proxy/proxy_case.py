@@ -289,6 +289,12 @@ def case_socks5_target_refused(lab, world):
     for req in requests:
         expect(req["atyp"] == 1 and req["host"] == "192.0.2.24"
                and req["port"] == 25, "unexpected SOCKS request %r" % req)
+        # The front logs the proxy's reply after relaying it: on a busy
+        # machine the client can be done before the line is written.
+        deadline = time.monotonic() + 3
+        while (front.reply_for(req["conn"]) is None and
+               time.monotonic() < deadline):
+            time.sleep(0.02)
         expect(front.reply_for(req["conn"]) == 5, "the proxy answered %r, "
                "expected 5 (refused)" % front.reply_for(req["conn"]))
 
@@ -464,6 +470,17 @@ def case_command_silent(lab, world):
     expect(started_pids(run), "no \"started for\" progress line (-vv)")
     # The same check sees a sleep 600 that is there.
     sleeper = world.spawn("sleeper", ["sleep", "600"])
+    # Until it has exec'd, the child still shows Python's argv: on a busy
+    # machine the check would look too early and miss it.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/cmdline" % sleeper.pid, "rb") as f:
+                if f.read().split(b"\0")[:2] == [b"sleep", b"600"]:
+                    break
+        except OSError:
+            break
+        time.sleep(0.02)
     try:
         expect_no_leftovers(run, lambda argv: argv == ["sleep", "600"],
                             zombies)
