@@ -2,7 +2,7 @@
 # Runs each fuzz target for a bounded time with its seed corpus and its
 # regression inputs; fails if any target crashes, leaks, times out or
 # breaks a property.  Needs the clang build:
-#   CC=clang meson setup build-fuzz -Dfuzzing=true \
+#   CC=clang meson setup build-fuzz -Dfuzzing=true -Dwolfssl=system \
 #       -Db_sanitize=address,undefined -Db_lundef=false
 #   ninja -C build-fuzz
 # Usage: test/fuzz/run.sh [SECONDS] [TARGET...]
