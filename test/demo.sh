@@ -5,7 +5,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 test/setup-debian.sh >/dev/null
-test/fetch-wolfssl-source.sh >/dev/null   # the default -Dwolfssl=subproject
 [ -d build ] || meson setup build >/dev/null
 meson compile -C build >/dev/null
 exec python3 test/lab/demo.py build/cli/mxclient
