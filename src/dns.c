@@ -172,21 +172,6 @@ rr_type_of(enum dns_type type)
 	return 0;
 }
 
-/* Returns the size of one record of `type` in the answer's array. */
-static size_t
-record_size(enum dns_type type)
-{
-	switch (type) {
-	case DNS_MX:
-		return sizeof(struct dns_mx);
-	case DNS_A:
-	case DNS_AAAA:
-		return sizeof(struct sockaddr_storage);
-	case DNS_TLSA:
-		return sizeof(struct dns_tlsa);
-	}
-	return 1;
-}
 
 /* Returns the name of a DNSSEC status, for logs. */
 const char *
@@ -1057,7 +1042,7 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 		return;
 	}
 	if (n > 0 && (b->records = calloc(n < DNS_MAX_RECORDS ? n :
-	    DNS_MAX_RECORDS, record_size(b->answer.type))) == NULL) {
+	    DNS_MAX_RECORDS, dns_record_size(b->answer.type))) == NULL) {
 		answer_fail(b, "out of memory");
 		return;
 	}

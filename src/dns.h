@@ -64,6 +64,22 @@ struct dns_tlsa {
 	const uint8_t *data;  /* certificate association data */
 };
 
+/* Bytes one record of `type` takes in an answer's records array (shared by
+ * the resolver, which fills it, and the cache, which copies it). */
+static inline size_t dns_record_size(enum dns_type type)
+{
+	switch (type) {
+	case DNS_MX:
+		return sizeof(struct dns_mx);
+	case DNS_A:
+	case DNS_AAAA:
+		return sizeof(struct sockaddr_storage);
+	case DNS_TLSA:
+		return sizeof(struct dns_tlsa);
+	}
+	return 1;
+}
+
 /* An answer, valid only during the callback. */
 struct dns_answer {
 	enum dns_type type;

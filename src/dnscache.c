@@ -160,21 +160,6 @@ key_hash(const char *name, enum dns_type type)
 	return h;
 }
 
-/* Bytes one record takes in the records array. */
-static size_t
-record_size(enum dns_type type)
-{
-	switch (type) {
-	case DNS_MX:
-		return sizeof(struct dns_mx);
-	case DNS_A:
-	case DNS_AAAA:
-		return sizeof(struct sockaddr_storage);
-	case DNS_TLSA:
-		return sizeof(struct dns_tlsa);
-	}
-	return 1;
-}
 
 /* Seconds an answer is kept. */
 uint32_t
@@ -305,7 +290,7 @@ entry_new(struct dnscache *c, const char *name, enum dns_type type,
 static bool
 entry_store(struct entry *e, const struct dns_answer *a)
 {
-	size_t rs = record_size(a->type), extra = 0, i;
+	size_t rs = dns_record_size(a->type), extra = 0, i;
 	uint8_t *blob;
 
 	e->result = a->result;
