@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -481,13 +482,19 @@ static void on_done(void *arg, struct mxc_delivery *d,
 }
 
 /* Prints a progress line, prefixed with its recipient. */
-static void on_log(void *arg, const struct mxc_delivery *d,
+static void on_log(void *arg, const struct mxc_log_context *ctx,
                    enum mxc_log_level level, const char *line)
 {
 	struct run *run = arg;
 	(void)level;
-	fprintf(run->progress, "%s: %s\n",
-	        d != NULL ? mxc_delivery_recipient(d) : "mxclient", line);
+	if (ctx->delivery != NULL)
+		fprintf(run->progress, "%s: %s\n",
+		        mxc_delivery_recipient(ctx->delivery), line);
+	else if (ctx->session_id != 0)
+		fprintf(run->progress, "session %" PRIu64 ": %s\n",
+		        ctx->session_id, line);
+	else
+		fprintf(run->progress, "mxclient: %s\n", line);
 	fflush(run->progress);
 }
 

@@ -36,13 +36,27 @@ enum mxc_log_level {
 };
 
 /*
- * Receives one log line.  `delivery` is the delivery the line is about, or
- * NULL for the engine.  `line` has no newline; text a remote server or DNS
- * controls has been escaped (bytes outside printable ASCII as \xHH), so the
- * line is safe for a terminal.  Valid only during the call.  The callback
- * runs deep inside the engine: it must not call any mxc_ function.
+ * Who a log line is about.  A connection (a session) can carry several
+ * deliveries one after the other, so a line may name a session without a
+ * delivery (its greeting, its QUIT) or both.
  */
-typedef void mxc_log_fn(void *arg, const struct mxc_delivery *delivery,
+struct mxc_log_context {
+	/* The delivery the line is about while it is in flight, else NULL
+	 * (an engine line, or a session line between deliveries). */
+	const struct mxc_delivery *delivery;
+	uint64_t delivery_id; /* mxc_delivery_id() of it, 0 for none */
+	uint64_t session_id;  /* the connection's number, 0 for none */
+};
+
+/*
+ * Receives one log line.  `line` has no newline; text a remote server or
+ * DNS controls has been escaped (bytes outside printable ASCII as \xHH), so
+ * the line is safe for a terminal.  `ctx` and `line` are valid only during
+ * the call.  The callback runs deep inside the engine: it may call the
+ * read-only getters mxc_delivery_arg(), mxc_delivery_recipient() and
+ * mxc_delivery_id() on ctx->delivery, and no other mxc_ function.
+ */
+typedef void mxc_log_fn(void *arg, const struct mxc_log_context *ctx,
                         enum mxc_log_level level, const char *line);
 
 /* DANE state of a delivery (RFC 7672). */
@@ -292,6 +306,9 @@ void mxc_delivery_cancel(struct mxc_delivery *delivery);
 void *mxc_delivery_arg(const struct mxc_delivery *delivery);
 /* The recipient the delivery was created with. */
 const char *mxc_delivery_recipient(const struct mxc_delivery *delivery);
+/* The delivery's number, unique in its engine and never 0 (log lines
+ * carry it). */
+uint64_t mxc_delivery_id(const struct mxc_delivery *delivery);
 
 /*
  * Checks an envelope address as mxc_deliver() would (RFC 5321 Mailbox, or

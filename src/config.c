@@ -24,8 +24,7 @@ unsigned config_timeout_ms(const struct config *config, unsigned rfc_seconds)
 }
 
 /* Formats and emits one log line. */
-void config_log(const struct config *config,
-                const struct mxc_delivery *delivery,
+void config_log(const struct config *config, const struct logctx *ctx,
                 enum mxc_log_level level, const char *fmt, ...)
 {
 	if (!config_logs(config, level))
@@ -35,5 +34,13 @@ void config_log(const struct config *config,
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	config->log(config->log_arg, delivery, level, line);
+	struct mxc_log_context c = { 0 };
+	if (ctx != NULL) {
+		c.delivery_id = ctx->delivery;
+		c.session_id = ctx->session;
+		if (ctx->delivery != 0 && config->find_delivery != NULL)
+			c.delivery = config->find_delivery(config->engine,
+			                                   ctx->delivery);
+	}
+	config->log(config->log_arg, &c, level, line);
 }

@@ -5,6 +5,8 @@
 #ifndef MXC_CONFIG_H
 #define MXC_CONFIG_H
 
+#include <stdint.h>
+
 #include "mxclient.h"
 
 struct event_base;
@@ -14,6 +16,11 @@ struct tls_ctx;
 struct transport;
 
 struct config {
+	struct mxc_engine *engine; /* the owner */
+	/* The live delivery with an id, or NULL (ended, or none): log lines
+	 * carry ids, the log callback gets the delivery.  NULL: none. */
+	struct mxc_delivery *(*find_delivery)(const struct mxc_engine *engine,
+	                                      uint64_t id);
 	struct event_base *base;  /* the caller's loop */
 	struct dns *dns;          /* the resolver (attempts) */
 	struct dnscache *dnscache; /* answers shared by every delivery: the
@@ -41,11 +48,19 @@ unsigned config_timeout_ms(const struct config *config, unsigned rfc_seconds);
 	((config)->log != NULL && (level) <= (config)->log_level)
 
 /*
- * Formats one log line about `delivery` (NULL: the engine) and hands it to
- * the log callback.  Text from outside must already be escaped.
+ * Who a log line is about, by id (0: nobody): never an object pointer,
+ * because a session outlives the deliveries it carries.
  */
-void config_log(const struct config *config,
-                const struct mxc_delivery *delivery,
+struct logctx {
+	uint64_t delivery;
+	uint64_t session;
+};
+
+/*
+ * Formats one log line about `ctx` (NULL: the engine) and hands it to the
+ * log callback.  Text from outside must already be escaped.
+ */
+void config_log(const struct config *config, const struct logctx *ctx,
                 enum mxc_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -45,7 +45,7 @@ struct he {
 	struct event_base *base;
 	struct transport *transport;
 	const struct config *config;          /* for the transport's logs */
-	const struct mxc_delivery *delivery;
+	uint64_t delivery_id;             /* for log lines */
 	unsigned port;
 	unsigned attempt_ms;
 	he_callback *cb;
@@ -122,7 +122,7 @@ static bool start(struct he *he, struct target *t)
 {
 	clock_gettime(CLOCK_MONOTONIC, &he->last_start);
 	he->started_any = true;
-	t->attempt = transport_connect(he->transport, he->config, he->delivery,
+	t->attempt = transport_connect(he->transport, he->config, he->delivery_id,
 	                               &t->addr, he->port, t->mx,
 	                               he->attempt_ms, on_attempt, t);
 	if (t->attempt == NULL) {
@@ -187,7 +187,7 @@ static void on_run(evutil_socket_t fd, short what, void *arg)
 
 /* Creates a race. */
 struct he *he_new(const struct config *config,
-                  const struct mxc_delivery *delivery, unsigned attempt_ms,
+                  uint64_t delivery_id, unsigned attempt_ms,
                   he_callback *cb, void *arg)
 {
 	struct he *he = calloc(1, sizeof *he);
@@ -197,7 +197,7 @@ struct he *he_new(const struct config *config,
 	he->base = base;
 	he->transport = config->transport;
 	he->config = config;
-	he->delivery = delivery;
+	he->delivery_id = delivery_id;
 	unsigned port = config->port;
 	he->port = port;
 	he->attempt_ms = attempt_ms;

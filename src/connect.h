@@ -12,10 +12,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct config;
-struct mxc_delivery;
 struct he;
 
 /* RFC 8305 5: the recommended Connection Attempt Delay. */
@@ -32,10 +32,10 @@ typedef void he_callback(void *arg, int fd, size_t index);
 
 /*
  * Creates a race to the configured port through the configured transport,
- * each attempt timing out after attempt_ms; logs are about `delivery`.
+ * each attempt timing out after attempt_ms; logs are about delivery `delivery_id`.
  */
 struct he *he_new(const struct config *config,
-                  const struct mxc_delivery *delivery, unsigned attempt_ms,
+                  uint64_t delivery_id, unsigned attempt_ms,
                   he_callback *cb, void *arg);
 /* Closes every pending attempt and frees the race. */
 void he_free(struct he *he);

@@ -1,19 +1,24 @@
 /*
  * delivery: the per-recipient state machine.
  *
- *   QUEUED -> MX -> CONNECT <-> SMTP -> DONE
+ *   QUEUED -> MX -> CONNECT <-> SETUP -> TRANSACTION -> QUIT -> DONE
+ *                           ^                               |
+ *                           +-------------------------------+
  *
  * MX looks up the domain's MX records (or falls back to the implicit MX)
  * and creates every host at once; each host resolves its addresses and
  * TLSA records and decides what TLS it must give (host.c).  CONNECT races
  * connections (happy eyeballs) over the hosts in preference order, feeding
  * each host's addresses to the race as soon as that host and every better
- * one are decided.  SMTP runs the dialogue with the winner; a host that
- * fails sends the delivery back to CONNECT with the next host.  DONE
- * reports once, from its own event.
+ * one are decided.  SETUP makes a session with the winner under the TLS
+ * policy of its address (session.c); TRANSACTION sends the mail on it
+ * (smtp.c); QUIT ends the session.  A host that fails sends the delivery
+ * back to CONNECT with the next host.  DONE reports once, from its own
+ * event.
  */
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +34,12 @@
 #include "host.h"
 #include "message.h"
 #include "mxlist.h"
+#include "policy.h"
 #include "result.h"
+#include "session.h"
 #include "smtp.h"
 #include "tls.h"
+#include "transport.h"
 
 /* Connection attempt timeout before scaling, seconds (Postfix: 30). */
 #define CONNECT_TIMEOUT 30
@@ -40,19 +48,39 @@ enum dlv_state {
 	DLV_QUEUED,  /* waiting for a slot in the engine */
 	DLV_MX,      /* MX lookup out */
 	DLV_CONNECT, /* hosts resolving, connections racing */
-	DLV_SMTP,    /* talking to one host */
+	DLV_SETUP,   /* a session with one host getting ready */
+	DLV_TXN,     /* the mail transaction on it */
+	DLV_QUIT,    /* that session ending */
 	DLV_DONE,    /* result known; completion pending */
 	DLV_LAST
 };
 
 static const char *const state_names[DLV_LAST] = {
-	"QUEUED", "MX", "CONNECT", "SMTP", "DONE",
+	"QUEUED", "MX", "CONNECT", "SETUP", "TRANSACTION", "QUIT", "DONE",
 };
 _Static_assert(sizeof state_names / sizeof state_names[0] == DLV_LAST,
                "a name for every delivery state");
 
+/* What the latest session with a host ended with: its setup's failure or
+ * its transaction's verdict, and what its TLS was. */
+struct report {
+	enum verdict verdict;  /* DELIVERED, NEXT_HOST, TEMPFAIL or PERMFAIL */
+	int exit_status;       /* sysexits code */
+	int code;              /* the deciding reply's code, 0 if none */
+	char enhanced[12];     /* its enhanced code or "" */
+	char reply[1024];      /* the deciding reply, escaped */
+	char detail[1280];     /* one line for people */
+	bool tls_failed;       /* the TLS required was refused or failed */
+	char tls_version[32];  /* "" when the session stayed in clear */
+	char tls_cipher[64];
+	bool dane_checked;     /* the handshake reached the DANE check */
+	struct dane_result dane;
+	struct tls_chain chain; /* the peer's, owned (moved from the session) */
+};
+
 struct mxc_delivery {
 	TAILQ_ENTRY(mxc_delivery) link; /* in one of the engine's lists */
+	uint64_t id;                    /* unique in the engine, for logs */
 	struct mxc_engine *engine;
 	const struct config *config;
 	char *sender;
@@ -76,17 +104,20 @@ struct mxc_delivery {
 	size_t *target_host;            /* race target index -> host index */
 	size_t ntargets_cap;
 
-	struct smtp *smtp;              /* the current session */
+	struct session *session;        /* the current session */
+	struct policy *policy;          /* its TLS policy (outlives it) */
+	struct smtp *smtp;              /* the transaction on it */
 	size_t smtp_host;               /* its host */
-	bool smtp_ended;                /* its outcome is in `session` */
-	struct smtp_outcome session;    /* latest session outcome */
+	bool session_ended;             /* setup failed or transaction done:
+	                                   `report` says how */
+	bool session_closed;            /* the session is gone */
+	struct report report;           /* latest session's */
 	bool had_session;               /* some host was talked to */
 	struct host_tls session_tls;    /* what that session had to achieve */
 	struct sockaddr_storage peer;   /* that session's address */
 	bool clear_retry;               /* the race is the retry in clear of
 	                                   `peer` after an opportunistic TLS
 	                                   handshake failed there */
-	const char *names[4];           /* its DANE reference names */
 	char domain_cname[256];         /* domain after the MX lookup's
 	                                   CNAMEs, "" when the same */
 	bool mx_secure;                 /* the MX RRset (or its denial) is
@@ -107,7 +138,9 @@ static void enter(struct mxc_delivery *d, enum dlv_state next);
 static void start_race(struct mxc_delivery *d, size_t first);
 
 /* Logs a line about this delivery. */
-#define dlog(d, level, ...) config_log((d)->config, (d), (level), __VA_ARGS__)
+#define dlog(d, level, ...) \
+	config_log((d)->config, &(struct logctx){ (d)->id, 0 }, (level), \
+	           __VA_ARGS__)
 
 /* Milliseconds from `from` to `to`, never negative. */
 static uint64_t ms_between(const struct timespec *from,
@@ -128,6 +161,17 @@ static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
 	enter(d, DLV_DONE);
 }
 
+/* Drops the current transaction and session at once (no QUIT). */
+static void end_session(struct mxc_delivery *d)
+{
+	smtp_free(d->smtp);
+	d->smtp = NULL;
+	session_free(d->session);
+	d->session = NULL;
+	policy_free(d->policy);
+	d->policy = NULL;
+}
+
 /* Cancels every outstanding lookup and connection; keeps the result. */
 static void stop_everything(struct mxc_delivery *d)
 {
@@ -142,8 +186,7 @@ static void stop_everything(struct mxc_delivery *d)
 	d->nhosts = 0;
 	he_free(d->he);
 	d->he = NULL;
-	smtp_free(d->smtp);
-	d->smtp = NULL;
+	end_session(d);
 }
 
 /* ---- giving up: which host failed which way ---- */
@@ -252,14 +295,95 @@ static void race_failed(struct mxc_delivery *d)
 	give_up(d);
 }
 
-/* The SMTP session ended; called from io's stack, so only record it. */
-static void on_smtp_done(void *arg, const struct smtp_outcome *outcome)
+/* ---- SETUP, TRANSACTION, QUIT ---- */
+
+/* Keeps what the session's TLS was, for the report (the chain moves). */
+static void take_tls(struct mxc_delivery *d)
+{
+	struct report *r = &d->report;
+	const struct session_info *info = session_info(d->session);
+	snprintf(r->tls_version, sizeof r->tls_version, "%s", info->tls_version);
+	snprintf(r->tls_cipher, sizeof r->tls_cipher, "%s", info->tls_cipher);
+	r->dane_checked = info->dane_checked;
+	r->dane = info->dane;
+	tls_chain_free(&r->chain); /* the previous host's */
+	session_take_chain(d->session, &r->chain);
+}
+
+/* The transaction ended; called from the session's stack, so only record
+ * it and go on from the step event. */
+static void on_txn_done(void *arg, const struct smtp_outcome *o)
 {
 	struct mxc_delivery *d = arg;
-	tls_chain_free(&d->session.chain); /* the previous host's */
-	d->session = *outcome;              /* takes over the chain */
-	d->smtp_ended = true;
+	struct report *r = &d->report;
+	r->verdict = o->verdict;
+	r->exit_status = o->exit_status;
+	r->code = o->code;
+	snprintf(r->enhanced, sizeof r->enhanced, "%s", o->enhanced);
+	snprintf(r->reply, sizeof r->reply, "%s", o->reply);
+	snprintf(r->detail, sizeof r->detail, "%s", o->detail);
+	r->tls_failed = false;
+	d->session_ended = true;
 	event_active(d->ev_step, EV_TIMEOUT, 0);
+}
+
+/* The session is ready, or its setup failed (then it is over with this
+ * host); called from the session's stack. */
+static void on_session_ready(void *arg, struct session *s,
+                             const struct session_failure *f)
+{
+	struct mxc_delivery *d = arg;
+	(void)s;
+	if (f != NULL) {
+		struct report *r = &d->report;
+		r->verdict = VERDICT_NEXT_HOST;
+		r->exit_status = EXIT_TEMPFAIL;
+		r->code = f->code;
+		snprintf(r->enhanced, sizeof r->enhanced, "%s", f->enhanced);
+		snprintf(r->reply, sizeof r->reply, "%s", f->reply);
+		snprintf(r->detail, sizeof r->detail, "%s", f->detail);
+		r->tls_failed = f->tls_failed;
+		d->session_ended = true;
+		event_active(d->ev_step, EV_TIMEOUT, 0);
+		return;
+	}
+	struct smtp_params p = {
+		.config = d->config,
+		.delivery_id = d->id,
+		.sender = d->sender,
+		.recipient = d->recipient,
+		.message = d->message,
+	};
+	enter(d, DLV_TXN);
+	d->smtp = smtp_start(d->session, &p, on_txn_done, d);
+	if (d->smtp == NULL) { /* inside the session's stack: defer */
+		d->report.verdict = VERDICT_TEMPFAIL;
+		d->report.exit_status = EXIT_OSERR;
+		snprintf(d->report.detail, sizeof d->report.detail,
+		         "out of memory");
+		d->session_ended = true;
+		event_active(d->ev_step, EV_TIMEOUT, 0);
+	}
+}
+
+/* The session said goodbye (it frees itself after this). */
+static void on_session_closed(void *arg)
+{
+	struct mxc_delivery *d = arg;
+	d->session = NULL;
+	d->session_closed = true;
+	event_active(d->ev_step, EV_TIMEOUT, 0);
+}
+
+/* The session's part is over: keep its TLS facts, then QUIT. */
+static void quit_session(struct mxc_delivery *d)
+{
+	take_tls(d);
+	smtp_free(d->smtp);
+	d->smtp = NULL;
+	d->session_closed = false;
+	enter(d, DLV_QUIT);
+	session_quit(d->session, on_session_closed, d);
 }
 
 /* The race ended: a connection to a host, or nothing left to try. */
@@ -271,7 +395,7 @@ static void on_race(void *arg, int fd, size_t index)
 		 * its TLS session did; on to the next one. */
 		he_free(d->he);
 		d->he = NULL;
-		host_fail(d->hosts[d->smtp_host], false, "%s", d->session.detail);
+		host_fail(d->hosts[d->smtp_host], false, "%s", d->report.detail);
 		if (d->smtp_host + 1 >= d->nhosts)
 			give_up(d);
 		else
@@ -303,42 +427,45 @@ static void on_race(void *arg, int fd, size_t index)
 
 	host_tls(h, &d->peer, &d->session_tls);
 	if (d->clear_retry)
-		d->session_tls.need = SMTP_TLS_NONE;
+		d->session_tls.need = POLICY_TLS_NONE;
 	const struct host_tls *t = &d->session_tls;
-	/* RFC 7672 3.2.2: the reference names are the TLSA base domain and
-	 * the MX host name, and behind a secure MX RRset also the next-hop
-	 * domain and its CNAME-expanded form (as Postfix); 8.1: SNI is the
-	 * TLSA base domain. */
-	size_t nnames = 0;
-	d->names[nnames++] = t->base;
-	d->names[nnames++] = d->mx;
-	if (d->mx_secure) {
-		d->names[nnames++] = d->domain;
-		if (d->domain_cname[0] != '\0')
-			d->names[nnames++] = d->domain_cname;
-	}
-	struct smtp_params p = {
-		.config = d->config,
-		.delivery = d,
-		.sender = d->sender,
-		.recipient = d->recipient,
-		.message = d->message,
-		.mx = d->mx,
-		.address = d->address,
-		.tls = t->need,
-		.sni = t->base[0] != '\0' ? t->base : d->mx,
+	struct policy_params pp = {
+		.need = t->need,
+		.tlsa_present = t->tlsa_present,
 		.tlsa = t->tlsa,
 		.ntlsa = t->ntlsa,
-		.names = d->names,
-		.nnames = nnames,
+		.base = t->base,
+		.mx = d->mx,
+		.nexthop = d->mx_secure ? d->domain : NULL,
+		.nexthop_cname = d->mx_secure ? d->domain_cname : NULL,
 	};
-	d->smtp_ended = false;
-	d->smtp = smtp_start(fd, &p, on_smtp_done, d);
-	if (d->smtp == NULL) {
+	d->policy = policy_new(&pp);
+	if (d->policy == NULL) {
+		transport_close(d->config->transport, fd);
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
 		return;
 	}
-	enter(d, DLV_SMTP);
+	struct session_params sp = {
+		.config = d->config,
+		.id = engine_new_session_id(d->engine),
+		.delivery_id = d->id,
+		.mx = d->mx,
+		.address = d->address,
+		.policy = d->policy,
+		.ready = on_session_ready,
+		.arg = d,
+	};
+	d->session_ended = false;
+	d->session_closed = false;
+	d->session = session_start(fd, &sp);
+	if (d->session == NULL) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	dlog(d, MXC_LOG_DEBUG, "session %" PRIu64 " with %s[%s], TLS %s",
+	     session_id(d->session), d->mx, d->address,
+	     policy_tls_name(d->policy->need));
+	enter(d, DLV_SETUP);
 }
 
 /* Starts a race over the hosts from `first` on. */
@@ -346,7 +473,7 @@ static void start_race(struct mxc_delivery *d, size_t first)
 {
 	d->clear_retry = false;
 	d->next_feed = first;
-	d->he = he_new(d->config, d,
+	d->he = he_new(d->config, d->id,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
 	if (d->he == NULL) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
@@ -360,7 +487,7 @@ static void start_race(struct mxc_delivery *d, size_t first)
  * in clear; no other host joins this race. */
 static void retry_in_clear(struct mxc_delivery *d)
 {
-	d->he = he_new(d->config, d,
+	d->he = he_new(d->config, d->id,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
 	if (d->he == NULL) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
@@ -381,8 +508,8 @@ static void retry_in_clear(struct mxc_delivery *d)
 /* What DANE achieved in a session that carried mail. */
 static enum mxc_dane session_dane(const struct mxc_delivery *d)
 {
-	if (d->session_tls.need == SMTP_TLS_DANE && d->session.dane_checked &&
-	    d->session.dane.authenticated)
+	if (d->session_tls.need == POLICY_TLS_DANE && d->report.dane_checked &&
+	    d->report.dane.authenticated)
 		return MXC_DANE_VERIFIED;
 	if (d->session_tls.tlsa_present)
 		return MXC_DANE_UNUSABLE;
@@ -392,9 +519,9 @@ static enum mxc_dane session_dane(const struct mxc_delivery *d)
 /* After a session: delivered, stopped, or on to the next host. */
 static void after_session(struct mxc_delivery *d)
 {
-	const struct smtp_outcome *o = &d->session;
-	smtp_free(d->smtp);
-	d->smtp = NULL;
+	const struct report *o = &d->report;
+	policy_free(d->policy);
+	d->policy = NULL;
 	d->had_session = true;
 	switch (o->verdict) {
 	case VERDICT_DELIVERED:
@@ -417,7 +544,7 @@ static void after_session(struct mxc_delivery *d)
 	 * records or the level demand TLS (those sessions are not
 	 * opportunistic), nor at level dane without TLSA records, where
 	 * the next MX host is tried with TLS instead. */
-	if (o->tls_failed && d->session_tls.need == SMTP_TLS_OPPORTUNISTIC &&
+	if (o->tls_failed && d->session_tls.need == POLICY_TLS_OPPORTUNISTIC &&
 	    d->config->tls_level == MXC_TLS_MAY && !d->clear_retry) {
 		dlog(d, MXC_LOG_INFO, "%s; retrying %s[%s] without TLS",
 		     o->detail, d->mx, d->address);
@@ -452,7 +579,7 @@ static bool make_hosts(struct mxc_delivery *d, const struct dns_mx *mx,
 	for (size_t i = 0; i < n; i++) {
 		struct host_params p = {
 			.config = d->config,
-			.delivery = d,
+			.delivery_id = d->id,
 			.name = mx[i].host,
 			.pref = mx[i].pref,
 			.mx_secure = mx_secure,
@@ -563,8 +690,7 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 		}
 		he_free(d->he);
 		d->he = NULL;
-		smtp_free(d->smtp);
-		d->smtp = NULL;
+		end_session(d);
 		event_active(d->ev_step, EV_TIMEOUT, 0);
 	}
 }
@@ -578,7 +704,7 @@ static void complete(struct mxc_delivery *d)
 	else
 		dlog(d, MXC_LOG_ERROR, "%s: %s", d->outcome == MXC_TEMPFAIL
 		     ? "deferred" : "bounced", d->detail);
-	const struct smtp_outcome *o = &d->session;
+	const struct report *o = &d->report;
 	struct mxc_cert certs[TLS_CHAIN_MAX];
 	for (size_t i = 0; i < o->chain.count; i++)
 		certs[i] = (struct mxc_cert){ o->chain.certs[i].der,
@@ -621,18 +747,22 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		complete(d);
 		return;
 	}
-	if (d->state == DLV_SMTP && d->smtp_ended)
+	if ((d->state == DLV_SETUP || d->state == DLV_TXN) && d->session_ended)
+		quit_session(d);
+	else if (d->state == DLV_QUIT && d->session_closed)
 		after_session(d);
 }
 
 /* Creates a delivery. */
 struct mxc_delivery *delivery_new(struct mxc_engine *engine,
                                   const struct config *config,
-                                  const struct mxc_delivery_params *params)
+                                  const struct mxc_delivery_params *params,
+                                  uint64_t id)
 {
 	struct mxc_delivery *d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return NULL;
+	d->id = id;
 	d->engine = engine;
 	d->config = config;
 	d->sender = strdup(params->sender);
@@ -680,7 +810,7 @@ void delivery_free(struct mxc_delivery *d)
 		return;
 	stop_everything(d);
 	free(d->target_host);
-	tls_chain_free(&d->session.chain);
+	tls_chain_free(&d->report.chain);
 	if (d->ev_step != NULL)
 		event_free(d->ev_step);
 	if (d->message != NULL)
@@ -722,4 +852,10 @@ void *mxc_delivery_arg(const struct mxc_delivery *d)
 const char *mxc_delivery_recipient(const struct mxc_delivery *d)
 {
 	return d->recipient;
+}
+
+/* The number. */
+uint64_t mxc_delivery_id(const struct mxc_delivery *d)
+{
+	return d->id;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 #include "mxclient.h"
@@ -27,10 +28,15 @@ void engine_delivery_reporting(struct mxc_engine *engine,
 void engine_delivery_ended(struct mxc_engine *engine,
                            struct mxc_delivery *delivery);
 
-/* Creates a delivery (addresses already checked).  NULL: out of memory. */
+/* A new session number (engine.c), for log lines. */
+uint64_t engine_new_session_id(struct mxc_engine *engine);
+
+/* Creates delivery number `id` (addresses already checked).  NULL: out
+ * of memory. */
 struct mxc_delivery *delivery_new(struct mxc_engine *engine,
                                   const struct config *config,
-                                  const struct mxc_delivery_params *params);
+                                  const struct mxc_delivery_params *params,
+                                  uint64_t id);
 /* Starts it: the MX lookup goes out. */
 void delivery_start(struct mxc_delivery *delivery);
 /* True once delivery_start() was called. */

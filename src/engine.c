@@ -35,7 +35,95 @@ struct mxc_engine {
 	 * callback may free the engine, which must then wait for it. */
 	struct mxc_delivery *reporting;
 	bool freed;                   /* mxc_engine_free() ran during it */
+	uint64_t last_delivery_id;    /* ids given so far */
+	uint64_t last_session_id;
+	/* Deliveries not yet freed, by id, for log lines (which carry ids
+	 * only): a chained hash, grown to keep chains short. */
+	struct id_node **ids;
+	size_t nids_buckets;          /* a power of two, or 0 */
+	size_t nids;
 };
+
+/* One delivery in the id table. */
+struct id_node {
+	uint64_t id;
+	struct mxc_delivery *delivery;
+	struct id_node *next;
+};
+
+/* The bucket of an id (ids are sequential: the low bits spread). */
+static struct id_node **id_bucket(const struct mxc_engine *e, uint64_t id)
+{
+	return &e->ids[id & (e->nids_buckets - 1)];
+}
+
+/* Adds a delivery to the id table.  False when memory runs out. */
+static bool id_add(struct mxc_engine *e, struct mxc_delivery *d)
+{
+	if (e->nids >= e->nids_buckets) {
+		size_t n = e->nids_buckets ? e->nids_buckets * 2 : 64;
+		struct id_node **b = calloc(n, sizeof *b);
+		if (b == NULL)
+			return false;
+		for (size_t i = 0; i < e->nids_buckets; i++)
+			for (struct id_node *x = e->ids[i], *next; x; x = next) {
+				next = x->next;
+				x->next = b[x->id & (n - 1)];
+				b[x->id & (n - 1)] = x;
+			}
+		free(e->ids);
+		e->ids = b;
+		e->nids_buckets = n;
+	}
+	struct id_node *x = malloc(sizeof *x);
+	if (x == NULL)
+		return false;
+	x->id = mxc_delivery_id(d);
+	x->delivery = d;
+	x->next = *id_bucket(e, x->id);
+	*id_bucket(e, x->id) = x;
+	e->nids++;
+	return true;
+}
+
+/* Takes a delivery out of the id table. */
+static void id_remove(struct mxc_engine *e, const struct mxc_delivery *d)
+{
+	uint64_t id = mxc_delivery_id(d);
+	for (struct id_node **p = id_bucket(e, id); *p; p = &(*p)->next)
+		if ((*p)->id == id) {
+			struct id_node *x = *p;
+			*p = x->next;
+			free(x);
+			e->nids--;
+			return;
+		}
+}
+
+/* Finds a live delivery for a log line. */
+static struct mxc_delivery *find_delivery(const struct mxc_engine *e,
+                                          uint64_t id)
+{
+	if (e == NULL || e->nids_buckets == 0)
+		return NULL;
+	for (struct id_node *x = *id_bucket(e, id); x; x = x->next)
+		if (x->id == id)
+			return x->delivery;
+	return NULL;
+}
+
+/* A number for a new session. */
+uint64_t engine_new_session_id(struct mxc_engine *e)
+{
+	return ++e->last_session_id;
+}
+
+/* Frees a delivery, forgetting its id first. */
+static void free_delivery(struct mxc_engine *e, struct mxc_delivery *d)
+{
+	id_remove(e, d);
+	delivery_free(d);
+}
 
 /* Starts waiting deliveries while slots are free. */
 static void pump(struct mxc_engine *e)
@@ -60,7 +148,8 @@ void engine_delivery_ended(struct mxc_engine *e, struct mxc_delivery *d)
 {
 	e->reporting = NULL;
 	if (e->freed) { /* the callback freed the engine: finish the job */
-		delivery_free(d);
+		free_delivery(e, d);
+		free(e->ids);
 		free(e);
 		return;
 	}
@@ -70,7 +159,7 @@ void engine_delivery_ended(struct mxc_engine *e, struct mxc_delivery *d)
 	} else {
 		delivery_list_remove(&e->waiting, d);
 	}
-	delivery_free(d);
+	free_delivery(e, d);
 	pump(e);
 }
 
@@ -130,6 +219,8 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	TAILQ_INIT(&e->waiting);
 	TAILQ_INIT(&e->active);
 	struct config *c = &e->config;
+	c->engine = e;
+	c->find_delivery = find_delivery;
 	c->base = base;
 	c->port = o->port ? o->port : 25;
 	c->timeout = o->timeout;
@@ -201,7 +292,7 @@ static void free_list(struct mxc_engine *e, struct delivery_list *list)
 	while ((d = TAILQ_FIRST(list)) != NULL) {
 		delivery_list_remove(list, d);
 		if (d != e->reporting)
-			delivery_free(d);
+			free_delivery(e, d);
 	}
 }
 
@@ -223,6 +314,7 @@ void mxc_engine_free(struct mxc_engine *e)
 		e->freed = true;
 		return;
 	}
+	free(e->ids);
 	free(e);
 }
 
@@ -250,11 +342,14 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 		snprintf(err, errlen, "bad recipient: %s", why);
 		return NULL;
 	}
-	struct mxc_delivery *d = delivery_new(e, &e->config, p);
-	if (d == NULL) {
+	struct mxc_delivery *d = delivery_new(e, &e->config, p,
+	                                      e->last_delivery_id + 1);
+	if (d == NULL || !id_add(e, d)) {
+		delivery_free(d);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	e->last_delivery_id++;
 	delivery_list_append(&e->waiting, d);
 	pump(e);
 	return d;

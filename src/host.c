@@ -19,7 +19,7 @@
  *     record is usable); a secure denial or an insecure answer means no
  *     DANE; a bogus answer or a failed lookup in a signed zone makes the
  *     host unusable, never "no DANE".
- * The TLS level then maps that to what a session needs.
+ * policy.c then maps that and the TLS level to what a session needs.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -94,7 +94,8 @@ static void decide(struct host *h);
 
 /* Logs a line about the host's delivery. */
 #define hlog(h, level, ...) \
-	config_log((h)->p.config, (h)->p.delivery, (level), __VA_ARGS__)
+	config_log((h)->p.config, &(struct logctx){ (h)->p.delivery_id, 0 }, \
+	           (level), __VA_ARGS__)
 
 /* Records why the host failed; the first reason stays. */
 void host_fail(struct host *h, bool dane, const char *fmt, ...)
@@ -285,69 +286,69 @@ static void collect_addresses(struct host *h)
 }
 
 /*
- * The TLS of addresses without DANE (MX or address records not secure,
- * no TLSA lookup that counts): by level; dane-only cannot use them, which
- * fails the host only when no family is left (`last`).
+ * Applies the policy decision of one family whose DNS said `dns` (TLSA
+ * answer `t` when one counts) and records the refusal as the host's
+ * failure: a TLSA failure or dane-only refusal by TLSA fails the host at
+ * once, a dane-only refusal without DANE only when no family is left
+ * (`last`).  Returns the phrase for the decision's log line.
  */
-static const char *no_dane(struct host *h, struct host_tls *tls, bool last,
-                           bool *usable)
+static const char *apply_policy(struct host *h, enum policy_dns dns,
+                                const struct tlsa_lookup *t,
+                                struct host_tls *tls, bool last,
+                                bool *usable)
 {
-	enum mxc_tls_level level = h->p.config->tls_level;
-	tls->need = level == MXC_TLS_ENCRYPT ? SMTP_TLS_REQUIRED
-	                                     : SMTP_TLS_OPPORTUNISTIC;
-	*usable = level != MXC_TLS_DANE_ONLY;
-	if (level == MXC_TLS_DANE_ONLY) {
+	struct policy_decision pd;
+	policy_decide(h->p.config->tls_level, dns, t != NULL ? t->recs : NULL,
+	              t != NULL ? t->nrecs : 0, &pd);
+	tls->need = pd.need;
+	tls->tlsa_present = pd.tlsa_present;
+	if (pd.tlsa_present) {
+		tls->base = t->base;
+		if (pd.need == POLICY_TLS_DANE) {
+			tls->tlsa = t->recs;
+			tls->ntlsa = t->nrecs;
+		}
+	}
+	*usable = pd.refusal == POLICY_OK;
+	switch (pd.refusal) {
+	case POLICY_OK:
+		break;
+	case POLICY_REFUSE_NO_DANE:
 		if (last)
 			host_fail(h, true, "%s: no DANE (%s): level dane-only",
 			          h->name, !h->p.mx_secure
 			                       ? "MX records not DNSSEC-secure"
 			                       : "address records not DNSSEC-secure");
-		return "no DANE: unusable at level dane-only";
-	}
-	return level == MXC_TLS_ENCRYPT ? "TLS required (encrypt)"
-	       : level == MXC_TLS_MAY   ? "TLS opportunistic (may)"
-	                                : "no DANE: TLS opportunistic";
-}
-
-/* The TLS that a decided TLSA answer demands (RFC 7672 2.2). */
-static const char *by_tlsa(struct host *h, const struct tlsa_lookup *t,
-                           struct host_tls *tls)
-{
-	enum mxc_tls_level level = h->p.config->tls_level;
-	size_t usable = 0;
-	for (size_t i = 0; i < t->nrecs; i++)
-		usable += dane_tlsa_usable(&t->recs[i]);
-	if (t->kind == TLSA_FAIL) {
+		break;
+	case POLICY_REFUSE_TLSA_FAIL:
 		host_fail(h, true, "%s: TLSA lookup for %s failed: %s", h->name,
 		          t->qname, t->error);
-		return "unusable: TLSA lookup failed";
-	}
-	if (t->kind == TLSA_NONE) {
-		tls->need = SMTP_TLS_OPPORTUNISTIC;
-		if (level == MXC_TLS_DANE_ONLY) {
-			host_fail(h, true, "%s: no TLSA records at %s: level "
-			          "dane-only", h->name, t->qname);
-			return "no TLSA records: unusable at level dane-only";
-		}
-		return "no TLSA records: TLS opportunistic";
-	}
-	tls->base = t->base;
-	tls->tlsa_present = true;
-	if (usable > 0) {
-		tls->need = SMTP_TLS_DANE;
-		tls->tlsa = t->recs;
-		tls->ntlsa = t->nrecs;
-		return "DANE: STARTTLS required, peer must match";
-	}
-	/* RFC 7672 2.2: unusable records still make TLS mandatory,
-	 * unauthenticated. */
-	tls->need = SMTP_TLS_REQUIRED;
-	if (level == MXC_TLS_DANE_ONLY) {
+		break;
+	case POLICY_REFUSE_NO_TLSA:
+		host_fail(h, true, "%s: no TLSA records at %s: level dane-only",
+		          h->name, t->qname);
+		break;
+	case POLICY_REFUSE_UNUSABLE:
 		host_fail(h, true, "%s: every TLSA record at %s is unusable: "
 		          "level dane-only", h->name, t->qname);
-		return "TLSA records all unusable: unusable at level dane-only";
+		break;
 	}
-	return "TLSA records all unusable: TLS required, not authenticated";
+	return pd.what;
+}
+
+/* What DNS said for DANE's purposes, given the deciding TLSA answer. */
+static enum policy_dns dns_evidence(const struct tlsa_lookup *t)
+{
+	switch (t->kind) {
+	case TLSA_RECORDS:
+		return POLICY_DNS_TLSA_RECORDS;
+	case TLSA_FAIL:
+		return POLICY_DNS_TLSA_FAIL;
+	case TLSA_NONE:
+	case TLSA_PENDING:
+		break;
+	}
+	return POLICY_DNS_TLSA_NONE;
 }
 
 /*
@@ -381,17 +382,21 @@ static void decide(struct host *h)
 	int nodane = 0; /* families going without DANE */
 	for (int f = 0; f < FAM_LAST; f++) {
 		h->tls[f].base = "";
-		h->usable[f] = true;
 		if (by[f] != NULL)
-			what[f] = by_tlsa(h, by[f], &h->tls[f]);
+			what[f] = apply_policy(h, dns_evidence(by[f]), by[f],
+			                       &h->tls[f], false, &h->usable[f]);
 		else
 			nodane++;
 	}
 	for (int f = 0; f < FAM_LAST; f++)
 		if (by[f] == NULL)
-			what[f] = no_dane(h, &h->tls[f], nodane == FAM_LAST ||
-			                  h->addr[!f].nfound == 0,
-			                  &h->usable[f]);
+			what[f] = apply_policy(h, h->p.mx_secure
+			                              ? POLICY_DNS_NO_DANE_ADDR
+			                              : POLICY_DNS_NO_DANE_MX,
+			                       NULL, &h->tls[f],
+			                       nodane == FAM_LAST ||
+			                           h->addr[!f].nfound == 0,
+			                       &h->usable[f]);
 	h->ready = true;
 	if (h->failure[0] == '\0')
 		collect_addresses(h);

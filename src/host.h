@@ -12,10 +12,9 @@
 #include <sys/socket.h>
 
 #include "dane.h"
-#include "smtp.h"
+#include "policy.h"
 
 struct config;
-struct mxc_delivery;
 struct host;
 
 /* Called once, from a DNS callback, when host_ready() becomes true. */
@@ -24,7 +23,7 @@ typedef void host_ready_fn(void *arg, struct host *host);
 /* What a host is and how it is reached. */
 struct host_params {
 	const struct config *config;
-	const struct mxc_delivery *delivery; /* for log lines */
+	uint64_t delivery_id;                /* for log lines */
 	const char *name;                    /* MX host name (copied) */
 	unsigned pref;                       /* MX preference, for logs */
 	/* The MX RRset (or, for an implicit MX, the MX denial) was DNSSEC
@@ -36,8 +35,8 @@ struct host_params {
 
 /* What TLS a host demands, valid while the host lives. */
 struct host_tls {
-	enum smtp_tls need;
-	const struct dane_tlsa *tlsa; /* SMTP_TLS_DANE: the records */
+	enum policy_tls need;
+	const struct dane_tlsa *tlsa; /* POLICY_TLS_DANE: the records */
 	size_t ntlsa;
 	const char *base;             /* TLSA base domain ("" without DANE) */
 	bool tlsa_present;            /* secure TLSA records were found

@@ -15,6 +15,8 @@ struct stage_rule {
 	enum verdict on_4xx;   /* meaning of a 4yz reply */
 	enum verdict on_5xx;   /* meaning of a 5yz reply */
 	enum verdict on_loss;  /* meaning of a lost connection or timeout */
+	bool usable;           /* after a 4yz/5yz (other than 421) the
+	                          session can carry the next transaction */
 };
 
 /*
@@ -26,33 +28,33 @@ struct stage_rule {
 static const struct stage_rule rules[STAGE_LAST] = {
 	[STAGE_GREETING] = { "greeting", "receiving the initial server greeting",
 	                     "initial greeting",
-	                     VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, VERDICT_NEXT_HOST },
+	                     VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, false },
 	/* EHLO 5xx: fall back to HELO (the caller handles CONTINUE here). */
 	[STAGE_EHLO] = { "EHLO", "performing the EHLO handshake", "EHLO command",
-	                 VERDICT_NEXT_HOST, VERDICT_CONTINUE, VERDICT_NEXT_HOST },
+	                 VERDICT_NEXT_HOST, VERDICT_CONTINUE, VERDICT_NEXT_HOST, false },
 	[STAGE_HELO] = { "HELO", "performing the HELO handshake", "HELO command",
-	                 VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, VERDICT_NEXT_HOST },
+	                 VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, false },
 	/* STARTTLS refused: opportunistic TLS carries on in clear. */
 	[STAGE_STARTTLS] = { "STARTTLS", "sending STARTTLS", "STARTTLS command",
-	                     VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_NEXT_HOST },
+	                     VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_NEXT_HOST, false },
 	[STAGE_TLS] = { "TLS", "performing the TLS handshake", "TLS handshake",
-	                VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, VERDICT_NEXT_HOST },
+	                VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, VERDICT_NEXT_HOST, false },
 	[STAGE_MAIL] = { "MAIL", "sending MAIL FROM", "MAIL FROM command",
-	                 VERDICT_NEXT_HOST, VERDICT_PERMFAIL, VERDICT_NEXT_HOST },
+	                 VERDICT_NEXT_HOST, VERDICT_PERMFAIL, VERDICT_NEXT_HOST, true },
 	[STAGE_RCPT] = { "RCPT", "sending RCPT TO", "RCPT TO command",
-	                 VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_NEXT_HOST },
+	                 VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_NEXT_HOST, true },
 	[STAGE_DATA] = { "DATA", "sending DATA command", "DATA command",
-	                 VERDICT_NEXT_HOST, VERDICT_PERMFAIL, VERDICT_NEXT_HOST },
+	                 VERDICT_NEXT_HOST, VERDICT_PERMFAIL, VERDICT_NEXT_HOST, true },
 	/* A reply before the dot went out: the server cut the message short. */
 	[STAGE_BODY] = { "BODY", "sending message body", "end of DATA command",
-	                 VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_NEXT_HOST },
+	                 VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_NEXT_HOST, false },
 	[STAGE_DOT] = { "DOT",
 	                "sending end of data -- message may have been delivered",
 	                "end of DATA command",
-	                VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_TEMPFAIL },
+	                VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_TEMPFAIL, true },
 	/* After QUIT the verdict is already known; QUIT cannot change it. */
 	[STAGE_QUIT] = { "QUIT", "sending QUIT", "QUIT command",
-	                 VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_CONTINUE },
+	                 VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_CONTINUE, false },
 };
 
 /* The sysexits code for a verdict reached at a stage. */
@@ -103,6 +105,16 @@ enum verdict result_of_loss(enum stage stage, int *exit_status)
 	enum verdict v = rules[stage].on_loss;
 	*exit_status = exit_for(v, stage, "");
 	return v;
+}
+
+/* Whether the session survives a reply that ended a transaction. */
+bool result_session_usable(enum stage stage, int code)
+{
+	if (stage >= STAGE_LAST || code == 421)
+		return false; /* 421: the server is closing (RFC 5321 3.8) */
+	if (stage == STAGE_DOT && code >= 200 && code < 300)
+		return true;
+	return code >= 400 && rules[stage].usable;
 }
 
 /* Wording after "while". */

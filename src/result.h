@@ -65,6 +65,14 @@ enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
  */
 enum verdict result_of_loss(enum stage stage, int *exit_status);
 
+/*
+ * Whether the session can carry another transaction after `code` ended one
+ * at `stage`: after a 2xx to the dot, or a 4yz/5yz to MAIL, RCPT, DATA or
+ * the dot (RSET first where a transaction is open); never after 421, a
+ * reply that cut the body short, or a lost connection.
+ */
+bool result_session_usable(enum stage stage, int code);
+
 /* "while sending RCPT TO": for "lost connection with X while ...". */
 const char *stage_while(enum stage stage);
 /* "RCPT TO command": for "host X said: ... (in reply to ...)". */

@@ -70,7 +70,8 @@ struct child {
 	int signals_sent;          /* 0, then SIGTERM, then SIGKILL */
 	bool exited;
 	const struct config *config;          /* for log lines */
-	const struct mxc_delivery *owner;     /* NULL once the stream closed */
+	uint64_t owner;                       /* its delivery's id for log
+	                                         lines, 0 once the stream closed */
 };
 
 struct transport {
@@ -98,7 +99,7 @@ enum step {
 struct transport_attempt {
 	struct transport *t;
 	const struct config *config;
-	const struct mxc_delivery *delivery;
+	uint64_t delivery_id;      /* for log lines */
 	transport_done_fn *done;
 	void *arg;
 	enum step step;
@@ -160,7 +161,8 @@ static void child_line(struct child *c)
 	if (len == 0)
 		return;
 	escape_text(c->errline, len, c->lastline, sizeof c->lastline);
-	config_log(c->config, c->owner, MXC_LOG_INFO, "proxy command [%d]: %s",
+	config_log(c->config, &(struct logctx){ c->owner, 0 }, MXC_LOG_INFO,
+	           "proxy command [%d]: %s",
 	           (int)c->pid, c->lastline);
 }
 
@@ -232,7 +234,7 @@ static void child_release(struct child *c, bool now)
 		close(c->stream_fd);
 		c->stream_fd = -1;
 	}
-	c->owner = NULL;
+	c->owner = 0;
 	if (c->exited) {
 		child_free(c);
 		return;
@@ -361,7 +363,7 @@ static int spawn_command(struct transport_attempt *a, const char *addr,
 	c->err_fd = ep[0];
 	c->stream_fd = sv[0];
 	c->config = a->config;
-	c->owner = a->delivery;
+	c->owner = a->delivery_id;
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(ep[0], F_SETFL, O_NONBLOCK);
 	c->ev_exit = event_new(t->base, pidfd, EV_READ | EV_PERSIST,
@@ -373,7 +375,7 @@ static int spawn_command(struct transport_attempt *a, const char *addr,
 	event_add(c->ev_exit, NULL);
 	event_add(c->ev_err, NULL);
 	a->child = c;
-	config_log(a->config, a->delivery, MXC_LOG_DEBUG,
+	config_log(a->config, &(struct logctx){ a->delivery_id, 0 }, MXC_LOG_DEBUG,
 	           "proxy command [%d] started for %s:%u", (int)pid, addr, a->port);
 	return sv[0];
 }
@@ -588,7 +590,7 @@ static void on_fail(evutil_socket_t fd, short what, void *arg)
 /* Starts an attempt. */
 struct transport_attempt *transport_connect(struct transport *t,
                                             const struct config *config,
-                                            const struct mxc_delivery *delivery,
+                                            uint64_t delivery_id,
                                             const struct sockaddr_storage *addr,
                                             unsigned port, const char *mx,
                                             unsigned timeout_ms,
@@ -600,7 +602,7 @@ struct transport_attempt *transport_connect(struct transport *t,
 		return NULL;
 	a->t = t;
 	a->config = config;
-	a->delivery = delivery;
+	a->delivery_id = delivery_id;
 	a->done = done;
 	a->arg = arg;
 	a->fd = -1;

@@ -18,11 +18,11 @@
 #define MXC_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct config;
 struct event_base;
-struct mxc_delivery;
 struct transport;
 struct transport_attempt;
 
@@ -49,12 +49,12 @@ void transport_free(struct transport *transport);
  * Starts an attempt to reach addr:port (the MX host name `mx` is for %n
  * and logs), failing after timeout_ms (a connect's time; through a proxy
  * command, which ends only at the greeting, the greeting's time instead).
- * Log lines (a proxy command's stderr) go to `config` about `delivery`.
+ * Log lines (a proxy command's stderr) go to `config` about delivery `delivery_id`.
  * NULL when memory runs out.
  */
 struct transport_attempt *transport_connect(struct transport *transport,
                                             const struct config *config,
-                                            const struct mxc_delivery *delivery,
+                                            uint64_t delivery_id,
                                             const struct sockaddr_storage *addr,
                                             unsigned port, const char *mx,
                                             unsigned timeout_ms,

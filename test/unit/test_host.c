@@ -195,7 +195,7 @@ static void test_cname_insecure_target(void)
 	answer(DNS_TLSA, "_25._tcp.mx.a.example", DNS_FOUND, DNSSEC_SECURE,
 	       NULL, NULL, &good_tlsa, 1);
 	CHECK(ready_called, "not decided");
-	CHECK(need_of(h, AF_INET, &base) == SMTP_TLS_DANE,
+	CHECK(need_of(h, AF_INET, &base) == POLICY_TLS_DANE,
 	      "insecure CNAME target: need %d, wanted DANE",
 	      need_of(h, AF_INET, NULL));
 	CHECK(base != NULL && strcmp(base, "mx.a.example") == 0,
@@ -225,7 +225,7 @@ static void test_cname_insecure_target(void)
 	       "mx.u.example", NULL, NULL, 0);
 	answer(DNS_TLSA, "_25._tcp.mx.a.example", DNS_NXDOMAIN,
 	       DNSSEC_SECURE, NULL, NULL, NULL, 0);
-	CHECK(need_of(h, AF_INET, NULL) == SMTP_TLS_OPPORTUNISTIC,
+	CHECK(need_of(h, AF_INET, NULL) == POLICY_TLS_OPPORTUNISTIC,
 	      "secure denial behind an insecure target: need %d",
 	      need_of(h, AF_INET, NULL));
 	host_free(h);
@@ -237,7 +237,7 @@ static void test_cname_insecure_target(void)
 	answer(DNS_AAAA, "mx.b.example", DNS_NODATA, DNSSEC_INSECURE, NULL,
 	       NULL, NULL, 0);
 	CHECK(ready_called && need_of(h, AF_INET, NULL) ==
-	                              SMTP_TLS_OPPORTUNISTIC,
+	                              POLICY_TLS_OPPORTUNISTIC,
 	      "insecure host without CNAME: ready %d need %d", ready_called,
 	      need_of(h, AF_INET, NULL));
 	host_free(h);
@@ -259,9 +259,9 @@ static void test_per_family(void)
 	answer(DNS_TLSA, "_25._tcp.mx.c.example", DNS_FOUND, DNSSEC_SECURE,
 	       NULL, NULL, &good_tlsa, 1);
 	CHECK(ready_called, "not decided");
-	CHECK(need_of(h, AF_INET, NULL) == SMTP_TLS_DANE,
+	CHECK(need_of(h, AF_INET, NULL) == POLICY_TLS_DANE,
 	      "secure A: need %d, wanted DANE", need_of(h, AF_INET, NULL));
-	CHECK(need_of(h, AF_INET6, NULL) == SMTP_TLS_OPPORTUNISTIC,
+	CHECK(need_of(h, AF_INET6, NULL) == POLICY_TLS_OPPORTUNISTIC,
 	      "insecure AAAA: need %d, wanted opportunistic",
 	      need_of(h, AF_INET6, NULL));
 	host_free(h);
@@ -275,7 +275,7 @@ static void test_per_family(void)
 	       NULL, NULL, &good_tlsa, 1);
 	CHECK(host_failure(h)[0] == '\0', "dane-only, secure A: failed: %s",
 	      host_failure(h));
-	CHECK(need_of(h, AF_INET, NULL) == SMTP_TLS_DANE &&
+	CHECK(need_of(h, AF_INET, NULL) == POLICY_TLS_DANE &&
 	              need_of(h, AF_INET6, NULL) == -1,
 	      "dane-only: IPv4 need %d, IPv6 need %d (wanted DANE, unused)",
 	      need_of(h, AF_INET, NULL), need_of(h, AF_INET6, NULL));
@@ -289,8 +289,8 @@ static void test_per_family(void)
 	       "192.0.2.4", NULL, 0);
 	answer(DNS_TLSA, "_25._tcp.mx.d.example", DNS_FOUND, DNSSEC_SECURE,
 	       NULL, NULL, &good_tlsa, 1);
-	CHECK(need_of(h, AF_INET, NULL) == SMTP_TLS_DANE &&
-	              need_of(h, AF_INET6, NULL) == SMTP_TLS_DANE,
+	CHECK(need_of(h, AF_INET, NULL) == POLICY_TLS_DANE &&
+	              need_of(h, AF_INET6, NULL) == POLICY_TLS_DANE,
 	      "both secure: needs %d %d", need_of(h, AF_INET, NULL),
 	      need_of(h, AF_INET6, NULL));
 	host_free(h);

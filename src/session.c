@@ -1,0 +1,746 @@
+/*
+ * session: one SMTP connection (RFC 5321), with STARTTLS (RFC 3207) and the
+ * DANE check (RFC 7672) its policy demands.
+ *
+ *   GREETING -> EHLO [-> HELO] [-> STARTTLS -> TLS -> EHLO] -> READY
+ *   READY <-> BUSY (a transaction) ... -> QUIT -> CLOSED
+ *
+ * Setup is a state machine: entering a state sends its command and arms its
+ * timeout (RFC 5321 4.5.3.2, scaled by the engine's setting); a complete
+ * reply enters the next state or ends the setup with a failure, which the
+ * owner hears once.  While BUSY, the replies belong to the transaction:
+ * each one is matched to the oldest command still waiting, and timeouts
+ * are those of that command's stage.  The io layer below owns bytes, TLS
+ * and time.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "escape.h"
+#include "io.h"
+#include "iobuf.h"
+#include "session.h"
+#include "transport.h"
+
+/* Timeouts per stage in seconds (RFC 5321 4.5.3.2; Postfix's for the rest). */
+static const unsigned stage_timeout[STAGE_LAST] = {
+	[STAGE_GREETING] = 300, /* 4.5.3.2.1 initial 220 */
+	[STAGE_EHLO] = 300,
+	[STAGE_HELO] = 300,
+	[STAGE_STARTTLS] = 300,
+	[STAGE_TLS] = 300,      /* Postfix smtp_starttls_timeout */
+	[STAGE_MAIL] = 300,     /* 4.5.3.2.2 */
+	[STAGE_RCPT] = 300,     /* 4.5.3.2.3 */
+	[STAGE_DATA] = 120,     /* 4.5.3.2.4 DATA initiation */
+	[STAGE_BODY] = 180,     /* 4.5.3.2.5 per data block: on progress */
+	[STAGE_DOT] = 600,      /* 4.5.3.2.6 DATA termination */
+	[STAGE_QUIT] = 30,      /* the verdict is known: do not linger */
+};
+
+static const char *const state_names[SESSION_LAST] = {
+	"GREETING", "EHLO", "HELO", "STARTTLS", "TLS", "READY", "BUSY", "QUIT",
+	"CLOSED",
+};
+_Static_assert(sizeof state_names / sizeof state_names[0] == SESSION_LAST,
+               "a name for every session state");
+
+/* Replies a transaction may wait for at once (MAIL, RCPT, DATA piped). */
+#define EXPECT_MAX 8
+
+struct session {
+	struct session_params p;
+	char mx[256];
+	char address[INET6_ADDRSTRLEN];
+	struct io *io;
+	int fd;                     /* the socket io owns, for TLS setup */
+	enum session_state state;
+	struct reply reply;         /* the reply being assembled */
+	struct ehlo_caps ehlo_in;   /* read from an EHLO reply's lines as they
+	                               arrive: its text may be cut for reports */
+	struct session_info info;
+	struct session_failure failure;
+	bool reported;              /* ready() was called */
+	bool quitting;              /* session_quit(): free at the end */
+	session_closed_fn *closed;  /* ... after telling this */
+	void *closed_arg;
+
+	/* Stages whose replies are awaited, oldest first. */
+	enum stage expect[EXPECT_MAX];
+	size_t nexpect;
+	bool body;                  /* the body is being written */
+
+	/* The transaction while BUSY. */
+	uint64_t delivery_id;
+	const struct session_txn_ops *ops;
+	void *txn_arg;
+};
+
+static void enter(struct session *s, enum session_state next);
+
+/* Formats a log line with this session's ids. */
+static void vlog(const struct session *s, enum mxc_log_level level,
+                 const char *fmt,
+                 va_list ap)
+{
+	if (!config_logs(s->p.config, level))
+		return;
+	char line[1024];
+	vsnprintf(line, sizeof line, fmt, ap);
+	struct logctx ctx = { s->delivery_id, s->p.id };
+	config_log(s->p.config, &ctx, level, "%s", line);
+}
+
+/* Logs a line about the session. */
+void session_log(const struct session *s, enum mxc_log_level level,
+                 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(s, level, fmt, ap);
+	va_end(ap);
+}
+
+/* Copies a complete reply into one escaped line, lines joined by a space. */
+static void reply_line(const struct reply *r, char *out, size_t outlen)
+{
+	size_t used = 0;
+	const char *p = r->text, *end = r->text + r->text_len;
+	out[0] = '\0';
+	while (p < end && used + 1 < outlen) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (used > 0)
+			out[used++] = ' ';
+		used += escape_text(p, len, out + used, outlen - used);
+		p += len + (nl != NULL);
+	}
+	out[used < outlen ? used : outlen - 1] = '\0';
+}
+
+/* Closes the connection; the session stays for its owner to free. */
+static void close_connection(struct session *s)
+{
+	io_free(s->io); /* safe inside io's callback */
+	s->io = NULL;
+	s->nexpect = 0;
+	s->body = false;
+	s->state = SESSION_CLOSED;
+}
+
+/* A quitting session ends: tells its owner, then frees itself. */
+static void quit_done(struct session *s)
+{
+	close_connection(s);
+	if (s->closed != NULL)
+		s->closed(s->closed_arg);
+	session_free(s);
+}
+
+/* Tells the owner the setup failed (once); the connection stays as it is. */
+static void setup_failed(struct session *s)
+{
+	if (s->reported)
+		return;
+	s->reported = true;
+	s->p.ready(s->p.arg, s, &s->failure);
+}
+
+/* Fills the failure record from `stage` and a detail line. */
+static void set_failure(struct session *s, enum stage stage,
+                        const char *detail, bool tls_failed)
+{
+	s->failure.stage = stage;
+	s->failure.tls_failed = tls_failed;
+	/* cut to fit: the reply inside is already cut for reports */
+	snprintf(s->failure.detail, sizeof s->failure.detail, "%.*s",
+	         (int)sizeof s->failure.detail - 1, detail);
+}
+
+/* The setup failed and the owner has not yet said what to do (quit or
+ * free): nothing more is read. */
+static bool setup_failed_already(const struct session *s)
+{
+	return s->reported && s->state < SESSION_READY;
+}
+
+/* The setup stage a state waits in. */
+static enum stage setup_stage(enum session_state st)
+{
+	static const enum stage stages[SESSION_LAST] = {
+		[SESSION_GREETING] = STAGE_GREETING, [SESSION_EHLO] = STAGE_EHLO,
+		[SESSION_HELO] = STAGE_HELO, [SESSION_STARTTLS] = STAGE_STARTTLS,
+		[SESSION_TLS] = STAGE_TLS, [SESSION_READY] = STAGE_MAIL,
+		[SESSION_BUSY] = STAGE_MAIL, [SESSION_QUIT] = STAGE_QUIT,
+		[SESSION_CLOSED] = STAGE_QUIT,
+	};
+	return st < SESSION_LAST ? stages[st] : STAGE_QUIT;
+}
+
+/* The stage whose reply comes next (BUSY: the oldest command's). */
+static enum stage waiting_stage(const struct session *s)
+{
+	if (s->state != SESSION_BUSY)
+		return setup_stage(s->state);
+	if (s->nexpect > 0)
+		return s->expect[0];
+	return s->body ? STAGE_BODY : STAGE_MAIL;
+}
+
+/*
+ * The connection is gone or unusable: `how` names what happened ("lost
+ * connection with"), `why` adds the cause or is NULL.  Whoever waits hears
+ * of it: the transaction, the owner of a session in setup, or nobody.
+ */
+static void lost(struct session *s, const char *how, const char *why)
+{
+	enum stage stage = waiting_stage(s);
+	enum session_state was = s->state;
+	close_connection(s);
+	if (s->quitting) {
+		quit_done(s);
+		return;
+	}
+	if (was == SESSION_BUSY) {
+		s->ops->lost(s->txn_arg, stage, how, why);
+		return;
+	}
+	if (was == SESSION_READY || was == SESSION_QUIT || s->reported)
+		return; /* nobody waits: the owner sees CLOSED */
+	char detail[700];
+	snprintf(detail, sizeof detail, "%s %s[%s] while %s%s%s%s", how, s->mx,
+	         s->address, stage_while(stage), why != NULL ? " (" : "",
+	         why != NULL ? why : "", why != NULL ? ")" : "");
+	set_failure(s, stage, detail, stage == STAGE_TLS);
+	setup_failed(s);
+}
+
+/* Writes one command line to the connection and the transcript. */
+static bool send_line(struct session *s, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof line - 2) {
+		lost(s, "command too long for", NULL);
+		return false;
+	}
+	session_log(s, MXC_LOG_PROTOCOL, ">>> %s", line);
+	memcpy(line + n, "\r\n", 2);
+	if (io_write(s->io, line, (size_t)n + 2) < 0) {
+		lost(s, "out of memory talking to", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Sends a setup command. */
+static bool setup_command(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static bool setup_command(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bool ok = send_line(s, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+/* Arms the timeout of the stage that is now awaited. */
+static void arm_timeout(struct session *s)
+{
+	if (s->io == NULL)
+		return;
+	if (s->state == SESSION_READY) {
+		io_set_timeout(s->io, 0, false);
+		return;
+	}
+	enum stage st = waiting_stage(s);
+	io_set_timeout(s->io, config_timeout_ms(s->p.config, stage_timeout[st]),
+	               st == STAGE_BODY && s->nexpect == 0);
+}
+
+/* Enters a state: sends its command and arms its timeout. */
+static void enter(struct session *s, enum session_state next)
+{
+	session_log(s, MXC_LOG_DEBUG, "session %s -> %s", state_names[s->state],
+	            state_names[next]);
+	s->state = next;
+	reply_init(&s->reply);
+	memset(&s->ehlo_in, 0, sizeof s->ehlo_in);
+	arm_timeout(s);
+	switch (next) {
+	case SESSION_EHLO:
+		setup_command(s, "EHLO %s", s->p.config->helo);
+		break;
+	case SESSION_HELO:
+		setup_command(s, "HELO %s", s->p.config->helo);
+		break;
+	case SESSION_STARTTLS:
+		setup_command(s, "STARTTLS");
+		break;
+	case SESSION_QUIT:
+		setup_command(s, "QUIT");
+		break;
+	case SESSION_READY:
+		if (!s->reported) {
+			s->reported = true;
+			s->p.ready(s->p.arg, s, NULL);
+		}
+		break;
+	case SESSION_GREETING:
+	case SESSION_TLS:
+	case SESSION_BUSY:
+	case SESSION_CLOSED:
+	case SESSION_LAST:
+		break; /* nothing to send */
+	}
+}
+
+/* Whether the policy demands TLS (else the session may go on in clear). */
+static bool tls_demanded(const struct session *s)
+{
+	return s->p.policy->need == POLICY_TLS_REQUIRED ||
+	       s->p.policy->need == POLICY_TLS_DANE;
+}
+
+/*
+ * The setup ends because this host cannot give the TLS required of it: it
+ * goes no further than EHLO, in clear.
+ */
+static void tls_refused(struct session *s, const char *what)
+{
+	char text[1024] = "", detail[1600];
+	if (s->reply.code >= 400) /* the refusal itself says more */
+		reply_line(&s->reply, text, sizeof text);
+	snprintf(detail, sizeof detail, "TLS is required, but host %s[%s] %s%s%s",
+	         s->mx, s->address, what, text[0] != '\0' ? ": " : "", text);
+	set_failure(s, setup_stage(s->state), detail, true);
+	setup_failed(s);
+}
+
+/*
+ * Authenticates the peer against the TLSA records, inside the handshake
+ * and before our Finished: a peer that fails never receives a byte of
+ * SMTP (RFC 7672 3.1).
+ */
+static bool verify_dane(void *arg, const struct tls_chain *chain, char *why,
+                        size_t whylen)
+{
+	struct session *s = arg;
+	const struct policy *p = s->p.policy;
+	dane_check(p->tlsa, p->ntlsa, chain, p->names, p->nnames,
+	           &s->info.dane);
+	s->info.dane_checked = true;
+	if (s->info.dane.authenticated)
+		return true;
+	snprintf(why, whylen, "DANE authentication failed: %s",
+	         s->info.dane.why);
+	return false;
+}
+
+/* Starts TLS after the server's 220 to STARTTLS. */
+static void begin_tls(struct session *s)
+{
+	/* Bytes after the 220 were sent before the handshake, in clear, by
+	 * anyone on the path: executing them later would be command
+	 * injection (CVE-2011-0411 and kin). */
+	if (iobuf_len(io_input(s->io)) > 0) {
+		lost(s, "protocol error with",
+		     "data after the STARTTLS reply: command injection?");
+		return;
+	}
+	char err[128];
+	bool dane = s->p.policy->need == POLICY_TLS_DANE;
+	struct tls *tls = tls_new(s->p.config->tls, s->fd, s->p.policy->sni,
+	                          dane ? verify_dane : NULL, dane ? s : NULL,
+	                          err, sizeof err);
+	if (tls == NULL) {
+		lost(s, "cannot start TLS with", err);
+		return;
+	}
+	enter(s, SESSION_TLS);
+	io_start_tls(s->io, tls);
+}
+
+/* A reply during setup: the next state, or the end of the setup. */
+static void setup_reply(struct session *s)
+{
+	struct reply *r = &s->reply;
+	enum stage stage = setup_stage(s->state);
+	int exit_status;
+	enum verdict v = result_of_reply(stage, r->code, r->enhanced,
+	                                 &exit_status);
+	if (v == VERDICT_CONTINUE && r->code >= 300 && r->code < 400) {
+		lost(s, "protocol error with", "unexpected reply code");
+		return;
+	}
+	if (v != VERDICT_CONTINUE) {
+		char text[1024], detail[1600];
+		reply_line(r, text, sizeof text);
+		s->failure.code = r->code;
+		snprintf(s->failure.enhanced, sizeof s->failure.enhanced, "%s",
+		         r->enhanced);
+		snprintf(s->failure.reply, sizeof s->failure.reply, "%s", text);
+		snprintf(detail, sizeof detail, "host %s[%s] said: %s (in reply "
+		         "to %s)", s->mx, s->address, text, stage_in_reply(stage));
+		set_failure(s, stage, detail, false);
+		setup_failed(s);
+		return;
+	}
+	bool ok = r->code < 400;
+	switch (s->state) {
+	case SESSION_GREETING:
+		enter(s, SESSION_EHLO);
+		return;
+	case SESSION_EHLO:
+		if (!ok && io_tls(s->io) == NULL && tls_demanded(s)) {
+			tls_refused(s, "refused EHLO"); /* HELO has no STARTTLS */
+			return;
+		}
+		if (!ok) { /* EHLO refused: RFC 5321 4.1.4 says try HELO */
+			enter(s, SESSION_HELO);
+			return;
+		}
+		s->info.caps = s->ehlo_in;
+		if (io_tls(s->io) != NULL)
+			break;
+		if (s->info.caps.starttls &&
+		    s->p.policy->need != POLICY_TLS_NONE) {
+			enter(s, SESSION_STARTTLS);
+			return;
+		}
+		if (tls_demanded(s)) {
+			tls_refused(s, "did not offer STARTTLS");
+			return;
+		}
+		break;
+	case SESSION_HELO:
+		memset(&s->info.caps, 0, sizeof s->info.caps);
+		break;
+	case SESSION_STARTTLS:
+		if (ok) {
+			begin_tls(s);
+			return;
+		}
+		if (tls_demanded(s)) {
+			tls_refused(s, "refused STARTTLS");
+			return;
+		}
+		/* Opportunistic: a refused STARTTLS leaves the session as it
+		 * was (RFC 3207 4.1); go on in clear. */
+		session_log(s, MXC_LOG_INFO, "STARTTLS refused by %s[%s]; "
+		            "continuing without TLS", s->mx, s->address);
+		break;
+	case SESSION_QUIT:
+		quit_done(s);
+		return;
+	case SESSION_TLS:
+	case SESSION_READY:
+	case SESSION_BUSY:
+	case SESSION_CLOSED:
+	case SESSION_LAST:
+		lost(s, "protocol error with", "reply out of turn");
+		return;
+	}
+	enter(s, SESSION_READY);
+}
+
+/* A reply while BUSY: the transaction's, for its oldest command. */
+static void txn_reply(struct session *s)
+{
+	enum stage stage;
+	if (s->nexpect > 0) {
+		stage = s->expect[0];
+		memmove(s->expect, s->expect + 1,
+		        --s->nexpect * sizeof s->expect[0]);
+	} else if (s->body) {
+		stage = STAGE_BODY; /* the server cut the message short */
+	} else {
+		lost(s, "protocol error with", "reply out of turn");
+		return;
+	}
+	arm_timeout(s);
+	s->ops->reply(s->txn_arg, stage, &s->reply);
+	reply_init(&s->reply);
+}
+
+/* Takes complete reply lines from the input buffer. */
+static void on_input(struct session *s)
+{
+	struct iobuf *in = io_input(s->io);
+	for (;;) {
+		const char *line;
+		size_t len;
+		enum iobuf_line got = iobuf_getline(in, REPLY_LINE_MAX, &line, &len);
+		if (got == IOBUF_NEED_MORE)
+			return;
+		if (got == IOBUF_TOO_LONG) {
+			lost(s, "protocol error with", "reply line too long");
+			return;
+		}
+		if (config_logs(s->p.config, MXC_LOG_PROTOCOL)) {
+			char safe[REPLY_LINE_MAX * 4 + 1];
+			escape_text(line, len, safe, sizeof safe);
+			session_log(s, MXC_LOG_PROTOCOL, "<<< %s", safe);
+		}
+		enum reply_step step = reply_feed(&s->reply, line, len);
+		if (step != REPLY_BAD && s->state == SESSION_EHLO &&
+		    s->reply.nlines > 1)
+			ehlo_feed(&s->ehlo_in, line, len);
+		if (step == REPLY_MORE)
+			continue;
+		if (step == REPLY_BAD) {
+			lost(s, "protocol error with", "malformed reply");
+			return;
+		}
+		/* A complete reply.  Whoever handles it may end the
+		 * connection, or (QUIT) the session: look again after. */
+		if (s->state == SESSION_READY) {
+			lost(s, "protocol error with", "reply out of turn");
+			return;
+		}
+		bool quit = s->state == SESSION_QUIT;
+		/* Only replies to commands already sent may follow this
+		 * one: a server speaks only when spoken to, and the next
+		 * command has not even left yet. */
+		bool more = s->state == SESSION_BUSY && s->nexpect > 1;
+		if (s->state == SESSION_BUSY)
+			txn_reply(s);
+		else
+			setup_reply(s);
+		if (quit || s->io == NULL)
+			return; /* freed, or the connection is gone */
+		if (!more && iobuf_len(in) > 0 && !setup_failed_already(s)) {
+			lost(s, "protocol error with", "data after a complete reply");
+			return;
+		}
+		if (!more)
+			return;
+	}
+}
+
+/* The handshake finished: the DANE guard, then EHLO again. */
+static void tls_ready(struct session *s)
+{
+	struct tls *tls = io_tls(s->io);
+	const struct policy *p = s->p.policy;
+	snprintf(s->info.tls_version, sizeof s->info.tls_version, "%s",
+	         tls_version(tls));
+	snprintf(s->info.tls_cipher, sizeof s->info.tls_cipher, "%s",
+	         tls_cipher(tls));
+	tls_take_chain(tls, &s->info.chain);
+	/* Whatever the TLS library did or skipped (a resumed session calls
+	 * no verify callback), mail goes only where the policy allows. */
+	struct policy_tls_state st = {
+		.encrypted = true,
+		.dane_checked = s->info.dane_checked,
+		.authenticated = s->info.dane_checked &&
+		                 s->info.dane.authenticated,
+	};
+	const char *refused = policy_guard(p, &st);
+	if (refused != NULL) {
+		lost(s, "DANE authentication failed for", refused);
+		return;
+	}
+	session_log(s, MXC_LOG_INFO,
+	            "TLS with %s[%s]: %s %s, %zu certificate(s), %s%s", s->mx,
+	            s->address, s->info.tls_version, s->info.tls_cipher,
+	            s->info.chain.count,
+	            p->need == POLICY_TLS_DANE ? "DANE verified: "
+	            : p->need == POLICY_TLS_REQUIRED
+	                ? "required, not authenticated"
+	                : "opportunistic, not authenticated",
+	            p->need == POLICY_TLS_DANE ? s->info.dane.why : "");
+	enter(s, SESSION_EHLO);
+}
+
+/* One event from the connection. */
+static void on_io(void *arg, struct io *io, enum io_event event)
+{
+	struct session *s = arg;
+	(void)io;
+	switch (event) {
+	case IO_INPUT:
+		if (!setup_failed_already(s))
+			on_input(s);
+		return;
+	case IO_DRAINED:
+		if (s->state == SESSION_BUSY && s->body) {
+			s->body = false;
+			s->expect[s->nexpect++] = STAGE_DOT;
+			arm_timeout(s);
+			s->ops->drained(s->txn_arg);
+		}
+		return;
+	case IO_TLS_READY:
+		tls_ready(s);
+		return;
+	case IO_TIMEOUT:
+		lost(s, "conversation timed out with", NULL);
+		return;
+	case IO_CLOSED:
+		lost(s, "lost connection with", NULL);
+		return;
+	case IO_ERROR:
+		if (s->info.dane_checked && !s->info.dane.authenticated)
+			lost(s, "DANE authentication failed for", s->info.dane.why);
+		else
+			lost(s, s->state == SESSION_TLS ? "TLS failed with"
+			                                : "lost connection with",
+			     io_error(s->io));
+		return;
+	}
+}
+
+/* Closes the stream through the transport that made it. */
+static void close_stream(void *arg, int fd)
+{
+	transport_close(arg, fd);
+}
+
+/* Starts a session on a connected socket. */
+struct session *session_start(int fd, const struct session_params *params)
+{
+	struct session *s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		transport_close(params->config->transport, fd);
+		return NULL;
+	}
+	s->p = *params;
+	snprintf(s->mx, sizeof s->mx, "%s", params->mx);
+	snprintf(s->address, sizeof s->address, "%s", params->address);
+	s->p.mx = s->mx;
+	s->p.address = s->address;
+	s->fd = fd;
+	s->delivery_id = params->delivery_id;
+	s->io = io_new(params->config->base, fd, close_stream,
+	               params->config->transport, on_io, s);
+	if (s->io == NULL) {
+		transport_close(params->config->transport, fd);
+		free(s);
+		return NULL;
+	}
+	s->state = SESSION_GREETING;
+	enter(s, SESSION_GREETING);
+	return s;
+}
+
+/* Closes at once and frees. */
+void session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->io != NULL)
+		io_free(s->io);
+	tls_chain_free(&s->info.chain);
+	free(s);
+}
+
+/* QUIT, then close and free. */
+void session_quit(struct session *s, session_closed_fn *closed, void *arg)
+{
+	s->quitting = true;
+	s->closed = closed;
+	s->closed_arg = arg;
+	if (s->state == SESSION_CLOSED || s->io == NULL) {
+		quit_done(s);
+		return;
+	}
+	s->nexpect = 0;
+	s->body = false;
+	s->reported = true;
+	enter(s, SESSION_QUIT);
+}
+
+/* Accessors. */
+enum session_state session_state(const struct session *s)
+{
+	return s->state;
+}
+
+const struct session_info *session_info(const struct session *s)
+{
+	return &s->info;
+}
+
+void session_take_chain(struct session *s, struct tls_chain *out)
+{
+	*out = s->info.chain;
+	memset(&s->info.chain, 0, sizeof s->info.chain);
+}
+
+const struct policy *session_policy(const struct session *s)
+{
+	return s->p.policy;
+}
+
+const char *session_mx(const struct session *s)
+{
+	return s->mx;
+}
+
+const char *session_address(const struct session *s)
+{
+	return s->address;
+}
+
+uint64_t session_id(const struct session *s)
+{
+	return s->p.id;
+}
+
+/* A transaction takes the session. */
+void session_attach(struct session *s, uint64_t delivery_id,
+                    const struct session_txn_ops *ops, void *arg)
+{
+	s->delivery_id = delivery_id;
+	s->ops = ops;
+	s->txn_arg = arg;
+	s->nexpect = 0;
+	s->body = false;
+	enter(s, SESSION_BUSY);
+}
+
+/* The transaction is over. */
+void session_detach(struct session *s)
+{
+	s->ops = NULL;
+	s->txn_arg = NULL;
+	if (s->state == SESSION_BUSY)
+		enter(s, SESSION_READY);
+	/* Its lines stay the last delivery's until another attaches: a
+	 * delivery that ended is found by no id, so none is ever named
+	 * after it is freed. */
+}
+
+/* Sends a transaction's command. */
+bool session_command(struct session *s, enum stage stage, const char *fmt,
+                     ...)
+{
+	if (s->nexpect >= EXPECT_MAX) {
+		lost(s, "too many commands in flight to", NULL);
+		return false;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	bool ok = send_line(s, fmt, ap);
+	va_end(ap);
+	if (!ok)
+		return false;
+	s->expect[s->nexpect++] = stage;
+	arm_timeout(s);
+	return true;
+}
+
+/* Sends the body by reference. */
+void session_body(struct session *s, const char *bytes, size_t len)
+{
+	session_log(s, MXC_LOG_PROTOCOL,
+	            ">>> [message, %zu bytes, and the final dot]", len);
+	s->body = true;
+	arm_timeout(s);
+	io_write_ref(s->io, bytes, len);
+}
