@@ -49,6 +49,9 @@ struct options {
 	const char *proxy;
 	const char *proxy_command;
 	const char *rcpt_file;
+	unsigned reuse;               /* transactions per connection, 0 dflt */
+	unsigned per_dest;            /* in flight per domain, 0 default */
+	unsigned idle_ms;             /* idle connection kept, 0 default */
 	bool json;
 	int verbose;                  /* -v count */
 	bool quiet;
@@ -61,6 +64,7 @@ struct run {
 	size_t nrcpts, cap;
 	size_t pending;               /* deliveries not yet ended */
 	struct event_base *base;
+	struct mxc_engine *engine;
 	FILE *progress;               /* stdout, or stderr with --json */
 };
 
@@ -97,6 +101,12 @@ static const char usage_text[] =
 	"  --proxy-command CMD  connect through a command per attempt, e.g.\n"
 	"                       'ssh -W %h:%p relay' (%h address, %n MX name,\n"
 	"                       %p port)\n"
+	"  --per-domain N       deliveries in flight at once per recipient\n"
+	"                       domain (default 20)\n"
+	"  --reuse N            deliveries per connection (default 100; 1: a\n"
+	"                       new connection for each)\n"
+	"  --idle-time MS       keep an unused connection open this long for\n"
+	"                       the next delivery (default 5000)\n"
 	"  -v                   show the SMTP transcript (-vv: debug)\n"
 	"  -q                   show failures only\n"
 	"  --help, --version\n"
@@ -295,7 +305,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 {
 	enum { OPT_HELO = 256, OPT_TA, OPT_RESOLVER, OPT_PORT, OPT_RCPT_FILE,
 	       OPT_JSON, OPT_TIMEOUT, OPT_TLS_LEVEL, OPT_PROXY, OPT_PROXY_COMMAND,
-	       OPT_DNSSEC, OPT_HELP, OPT_VERSION };
+	       OPT_DNSSEC, OPT_REUSE, OPT_IDLE, OPT_PER_DEST, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "helo", required_argument, NULL, OPT_HELO },
 		{ "trust-anchor", required_argument, NULL, OPT_TA },
@@ -309,6 +319,9 @@ static void parse_args(struct run *run, int argc, char **argv)
 		{ "proxy", required_argument, NULL, OPT_PROXY },
 		{ "proxy-command", required_argument, NULL, OPT_PROXY_COMMAND },
 		{ "dnssec", required_argument, NULL, OPT_DNSSEC },
+		{ "reuse", required_argument, NULL, OPT_REUSE },
+		{ "per-domain", required_argument, NULL, OPT_PER_DEST },
+		{ "idle-time", required_argument, NULL, OPT_IDLE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -367,6 +380,15 @@ static void parse_args(struct run *run, int argc, char **argv)
 			break;
 		case OPT_RCPT_FILE:
 			o->rcpt_file = optarg;
+			break;
+		case OPT_REUSE:
+			o->reuse = parse_number(optarg, 1, 100000, "--reuse");
+			break;
+		case OPT_PER_DEST:
+			o->per_dest = parse_number(optarg, 1, 100000, "--per-domain");
+			break;
+		case OPT_IDLE:
+			o->idle_ms = parse_number(optarg, 1, 3600000, "--idle-time");
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -461,6 +483,13 @@ static void print_json(const struct mxc_result *r)
 	fflush(f);
 }
 
+/* Every idle connection said goodbye: the run is over. */
+static void on_drained(void *arg)
+{
+	struct run *run = arg;
+	event_base_loopbreak(run->base);
+}
+
 /* A delivery ended. */
 static void on_done(void *arg, struct mxc_delivery *d,
                     const struct mxc_result *r)
@@ -477,8 +506,8 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	}
 	if (run->opt.json)
 		print_json(r);
-	if (--run->pending == 0)
-		event_base_loopbreak(run->base);
+	if (--run->pending == 0) /* say goodbye to idle connections */
+		mxc_engine_drain(run->engine, on_drained, run);
 }
 
 /* Prints a progress line, prefixed with its recipient. */
@@ -539,6 +568,9 @@ static void print_stats(const struct mxc_engine *engine)
 	        (unsigned long long)st.dns_coalesced,
 	        (unsigned long long)st.dns_retried,
 	        (unsigned long long)st.dns_timed_out);
+	fprintf(stderr, "smtp: %llu connections, %llu deliveries on a reused "
+	        "connection\n", (unsigned long long)st.connections,
+	        (unsigned long long)st.reused);
 }
 
 /* Sets up the engine on a new loop, runs every delivery, returns the
@@ -568,6 +600,9 @@ static int deliver_all(struct run *run, const char *from,
 		.proxy = o->proxy,
 		.proxy_command = o->proxy_command,
 		.max_concurrent = o->jobs,
+		.reuse_limit = o->reuse,
+		.max_per_destination = o->per_dest,
+		.idle_ms = o->idle_ms,
 		.log = on_log,
 		.log_arg = run,
 		.log_level = level,
@@ -586,6 +621,7 @@ static int deliver_all(struct run *run, const char *from,
 			return EX_CONFIG;
 		return bad_option ? EX_USAGE : EX_TEMPFAIL;
 	}
+	run->engine = engine;
 	struct event *sigint = evsignal_new(run->base, SIGINT, on_signal, run);
 	struct event *sigterm = evsignal_new(run->base, SIGTERM, on_signal, run);
 	event_add(sigint, NULL);

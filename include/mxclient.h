@@ -135,8 +135,13 @@ struct mxc_engine_options {
 	const char *proxy_command;
 	/* TLS security level for every delivery; 0: MXC_TLS_DANE. */
 	enum mxc_tls_level tls_level;
-	/* Deliveries in flight at once; the rest wait in order.  0: 100. */
+	/* Deliveries in flight at once; the rest wait, started round robin
+	 * over their recipient domains.  0: 100. */
 	unsigned max_concurrent;
+	/* Deliveries in flight at once to one recipient domain (as Postfix's
+	 * destination concurrency), so a large or slow domain neither takes
+	 * every slot nor floods its receiver.  0: 20. */
+	unsigned max_per_destination;
 	/* Log sink and its argument; NULL: no logging.  Lines above
 	 * `log_level` are not produced at all. */
 	mxc_log_fn *log;
@@ -144,6 +149,16 @@ struct mxc_engine_options {
 	enum mxc_log_level log_level;
 	/* Where DNSSEC is validated; 0: MXC_DNSSEC_LOCAL. */
 	enum mxc_dnssec_mode dnssec;
+	/* Connection reuse.  A connection whose transaction ended cleanly is
+	 * kept idle for the next delivery to the same MX host and address
+	 * under exactly the same TLS policy (never across policies).
+	 * `reuse_limit`: transactions per connection; 0: 100; 1: no reuse.
+	 * `idle_ms`: an idle connection is closed (QUIT) after this; 0: 5000.
+	 * `max_connection_age`: seconds after which a connection is no longer
+	 * reused; 0: 300. */
+	unsigned reuse_limit;
+	unsigned idle_ms;
+	unsigned max_connection_age;
 };
 
 /*
@@ -160,6 +175,16 @@ struct mxc_engine_options {
 struct mxc_engine *mxc_engine_new(struct event_base *base,
                                   const struct mxc_engine_options *options,
                                   char *err, size_t errlen);
+
+/*
+ * Ends every idle connection politely (QUIT) and calls `done` once the
+ * engine holds none, from an event; connections still carrying a delivery
+ * are ended as their deliveries finish.  For a program about to exit: call
+ * it once its deliveries have ended, and free the engine after `done`.
+ * Without it, mxc_engine_free() closes idle connections without QUIT.
+ */
+void mxc_engine_drain(struct mxc_engine *engine, void (*done)(void *arg),
+                      void *arg);
 
 /*
  * Frees the engine.  Deliveries still outstanding are cancelled and their
@@ -187,6 +212,11 @@ struct mxc_engine_stats {
 	uint64_t dns_retried;    /* queries sent again after a timeout or a
 	                            failure of a lookup's earlier attempt */
 	uint64_t dns_timed_out;  /* queries that got no reply in time */
+	/* SMTP connections. */
+	uint64_t connections;    /* sessions opened (connections that got as
+	                            far as a greeting wait) */
+	uint64_t reused;         /* transactions on a connection kept from an
+	                            earlier delivery */
 };
 
 /* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller

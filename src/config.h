@@ -14,6 +14,7 @@ struct dns;
 struct dnscache;
 struct tls_ctx;
 struct transport;
+struct pool;
 
 struct config {
 	struct mxc_engine *engine; /* the owner */
@@ -27,6 +28,7 @@ struct config {
 	                             only way deliveries look names up */
 	struct tls_ctx *tls;      /* the TLS context */
 	struct transport *transport; /* direct, SOCKS5 or proxy command */
+	struct pool *pool;        /* sessions kept for reuse or ending */
 	char helo[256];           /* EHLO/HELO name */
 	unsigned port;            /* SMTP port */
 	enum mxc_tls_level tls_level; /* what TLS every delivery requires */

@@ -1,20 +1,23 @@
 /*
  * delivery: the per-recipient state machine.
  *
- *   QUEUED -> MX -> CONNECT <-> SETUP -> TRANSACTION -> QUIT -> DONE
- *                           ^                               |
- *                           +-------------------------------+
+ *   QUEUED -> MX -> CONNECT <-> SETUP -> TRANSACTION -> DONE
+ *                     ^  |                    ^  |
+ *                     |  +--------------------+  |  (an idle session
+ *                     +-------------------------+   from the pool)
  *
  * MX looks up the domain's MX records (or falls back to the implicit MX)
  * and creates every host at once; each host resolves its addresses and
  * TLSA records and decides what TLS it must give (host.c).  CONNECT races
  * connections (happy eyeballs) over the hosts in preference order, feeding
  * each host's addresses to the race as soon as that host and every better
- * one are decided.  SETUP makes a session with the winner under the TLS
- * policy of its address (session.c); TRANSACTION sends the mail on it
- * (smtp.c); QUIT ends the session.  A host that fails sends the delivery
- * back to CONNECT with the next host.  DONE reports once, from its own
- * event.
+ * one are decided, unless the pool has an idle session with the best host
+ * under the same TLS policy: then TRANSACTION starts on it at once.  SETUP
+ * makes a session with the winner under the TLS policy of its address
+ * (session.c); TRANSACTION sends the mail on it (smtp.c).  The session then
+ * goes to the pool, kept idle or ended there.  A host that fails sends the
+ * delivery back to CONNECT with the next host.  DONE reports once, from its
+ * own event.
  */
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -35,6 +38,7 @@
 #include "message.h"
 #include "mxlist.h"
 #include "policy.h"
+#include "pool.h"
 #include "result.h"
 #include "session.h"
 #include "smtp.h"
@@ -50,13 +54,12 @@ enum dlv_state {
 	DLV_CONNECT, /* hosts resolving, connections racing */
 	DLV_SETUP,   /* a session with one host getting ready */
 	DLV_TXN,     /* the mail transaction on it */
-	DLV_QUIT,    /* that session ending */
 	DLV_DONE,    /* result known; completion pending */
 	DLV_LAST
 };
 
 static const char *const state_names[DLV_LAST] = {
-	"QUEUED", "MX", "CONNECT", "SETUP", "TRANSACTION", "QUIT", "DONE",
+	"QUEUED", "MX", "CONNECT", "SETUP", "TRANSACTION", "DONE",
 };
 _Static_assert(sizeof state_names / sizeof state_names[0] == DLV_LAST,
                "a name for every delivery state");
@@ -66,6 +69,8 @@ _Static_assert(sizeof state_names / sizeof state_names[0] == DLV_LAST,
 struct report {
 	enum verdict verdict;  /* DELIVERED, NEXT_HOST, TEMPFAIL or PERMFAIL */
 	int exit_status;       /* sysexits code */
+	enum stage stage;      /* where it ended */
+	bool usable;           /* the session can carry another transaction */
 	int code;              /* the deciding reply's code, 0 if none */
 	char enhanced[12];     /* its enhanced code or "" */
 	char reply[1024];      /* the deciding reply, escaped */
@@ -79,7 +84,6 @@ struct report {
 };
 
 struct mxc_delivery {
-	TAILQ_ENTRY(mxc_delivery) link; /* in one of the engine's lists */
 	uint64_t id;                    /* unique in the engine, for logs */
 	struct mxc_engine *engine;
 	const struct config *config;
@@ -105,12 +109,13 @@ struct mxc_delivery {
 	size_t ntargets_cap;
 
 	struct session *session;        /* the current session */
-	struct policy *policy;          /* its TLS policy (outlives it) */
 	struct smtp *smtp;              /* the transaction on it */
 	size_t smtp_host;               /* its host */
 	bool session_ended;             /* setup failed or transaction done:
 	                                   `report` says how */
-	bool session_closed;            /* the session is gone */
+	bool reused;                    /* the session came from the pool */
+	bool no_reuse;                  /* a pooled session failed before MAIL
+	                                   was answered: connect afresh */
 	struct report report;           /* latest session's */
 	bool had_session;               /* some host was talked to */
 	struct host_tls session_tls;    /* what that session had to achieve */
@@ -136,6 +141,8 @@ struct mxc_delivery {
 
 static void enter(struct mxc_delivery *d, enum dlv_state next);
 static void start_race(struct mxc_delivery *d, size_t first);
+static void after_session(struct mxc_delivery *d);
+static void on_txn_done(void *arg, const struct smtp_outcome *o);
 
 /* Logs a line about this delivery. */
 #define dlog(d, level, ...) \
@@ -168,8 +175,6 @@ static void end_session(struct mxc_delivery *d)
 	d->smtp = NULL;
 	session_free(d->session);
 	d->session = NULL;
-	policy_free(d->policy);
-	d->policy = NULL;
 }
 
 /* Cancels every outstanding lookup and connection; keeps the result. */
@@ -235,10 +240,99 @@ static void give_up(struct mxc_delivery *d)
 
 /* ---- CONNECT: feeding the race, in host order ---- */
 
-/* Gives the race every address of the decided hosts, in order. */
+/*
+ * The TLS policy of a session with host `h` at `addr`: what the host's DNS
+ * demands for that address family (kept in session_tls), and the names
+ * DANE may match.  NULL when memory runs out.
+ */
+static struct policy *make_policy(struct mxc_delivery *d, struct host *h,
+                                  const struct sockaddr_storage *addr)
+{
+	host_tls(h, addr, &d->session_tls);
+	if (d->clear_retry)
+		d->session_tls.need = POLICY_TLS_NONE;
+	const struct host_tls *t = &d->session_tls;
+	struct policy_params pp = {
+		.need = t->need,
+		.tlsa_present = t->tlsa_present,
+		.tlsa = t->tlsa,
+		.ntlsa = t->ntlsa,
+		.base = t->base,
+		.mx = host_name(h),
+		.nexthop = d->mx_secure ? d->domain : NULL,
+		.nexthop_cname = d->mx_secure ? d->domain_cname : NULL,
+	};
+	return policy_new(&pp);
+}
+
+/* Starts the transaction on the session in hand. */
+static void start_transaction(struct mxc_delivery *d)
+{
+	struct smtp_params p = {
+		.config = d->config,
+		.delivery_id = d->id,
+		.sender = d->sender,
+		.recipient = d->recipient,
+		.message = d->message,
+	};
+	enter(d, DLV_TXN);
+	d->smtp = smtp_start(d->session, &p, on_txn_done, d);
+	if (d->smtp == NULL) { /* maybe inside the session's stack: defer */
+		d->report.verdict = VERDICT_TEMPFAIL;
+		d->report.exit_status = EXIT_OSERR;
+		snprintf(d->report.detail, sizeof d->report.detail,
+		         "out of memory");
+		d->session_ended = true;
+		event_active(d->ev_step, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * Takes an idle session from the pool for one of host `hi`'s addresses
+ * under exactly the policy a new one would have, and starts the
+ * transaction on it.  False when there is none.
+ */
+static bool take_pooled(struct mxc_delivery *d, size_t hi)
+{
+	struct host *h = d->hosts[hi];
+	const struct sockaddr_storage *addrs;
+	size_t n = host_addrs(h, &addrs);
+	for (size_t i = 0; i < n; i++) {
+		struct policy *want = make_policy(d, h, &addrs[i]);
+		if (want == NULL)
+			return false;
+		struct session *s = pool_take(d->config->pool, host_name(h),
+		                              &addrs[i], want);
+		policy_free(want);
+		if (s == NULL)
+			continue;
+		he_free(d->he);
+		d->he = NULL;
+		d->smtp_host = hi;
+		d->peer = addrs[i];
+		snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
+		he_addr_text(&addrs[i], d->address, sizeof d->address);
+		d->session = s;
+		d->reused = true;
+		d->session_ended = false;
+		dlog(d, MXC_LOG_INFO, "reusing session %" PRIu64 " with %s[%s] "
+		     "(transaction %u)", session_id(s), d->mx, d->address,
+		     session_transactions(s) + 1);
+		start_transaction(d);
+		return true;
+	}
+	return false;
+}
+
+/* Gives the race every address of the decided hosts, in order; a host
+ * with an idle session in the pool for one of them, while the race has
+ * nothing better, takes that session instead. */
 static void feed_race(struct mxc_delivery *d)
 {
 	while (d->next_feed < d->nhosts && host_ready(d->hosts[d->next_feed])) {
+		if (he_count(d->he) == 0 && !d->no_reuse &&
+		    take_pooled(d, d->next_feed))
+			return;
 		const struct sockaddr_storage *addrs;
 		size_t n = host_addrs(d->hosts[d->next_feed], &addrs);
 		for (size_t i = 0; i < n; i++) {
@@ -318,6 +412,8 @@ static void on_txn_done(void *arg, const struct smtp_outcome *o)
 	struct report *r = &d->report;
 	r->verdict = o->verdict;
 	r->exit_status = o->exit_status;
+	r->stage = o->stage;
+	r->usable = o->session_usable;
 	r->code = o->code;
 	snprintf(r->enhanced, sizeof r->enhanced, "%s", o->enhanced);
 	snprintf(r->reply, sizeof r->reply, "%s", o->reply);
@@ -338,6 +434,8 @@ static void on_session_ready(void *arg, struct session *s,
 		struct report *r = &d->report;
 		r->verdict = VERDICT_NEXT_HOST;
 		r->exit_status = EXIT_TEMPFAIL;
+		r->stage = f->stage;
+		r->usable = false;
 		r->code = f->code;
 		snprintf(r->enhanced, sizeof r->enhanced, "%s", f->enhanced);
 		snprintf(r->reply, sizeof r->reply, "%s", f->reply);
@@ -347,43 +445,34 @@ static void on_session_ready(void *arg, struct session *s,
 		event_active(d->ev_step, EV_TIMEOUT, 0);
 		return;
 	}
-	struct smtp_params p = {
-		.config = d->config,
-		.delivery_id = d->id,
-		.sender = d->sender,
-		.recipient = d->recipient,
-		.message = d->message,
-	};
-	enter(d, DLV_TXN);
-	d->smtp = smtp_start(d->session, &p, on_txn_done, d);
-	if (d->smtp == NULL) { /* inside the session's stack: defer */
-		d->report.verdict = VERDICT_TEMPFAIL;
-		d->report.exit_status = EXIT_OSERR;
-		snprintf(d->report.detail, sizeof d->report.detail,
-		         "out of memory");
-		d->session_ended = true;
-		event_active(d->ev_step, EV_TIMEOUT, 0);
-	}
+	start_transaction(d);
 }
 
-/* The session said goodbye (it frees itself after this). */
-static void on_session_closed(void *arg)
+/*
+ * The session's part is over: keep its TLS facts and hand it to the pool
+ * (kept for the next delivery when the last reply left it usable, else
+ * ended there).  A session from the pool that failed before MAIL was
+ * answered (the server closed it while idle, or said 421) costs a fresh
+ * connection to the same host, never a deferral.
+ */
+static void release_session(struct mxc_delivery *d)
 {
-	struct mxc_delivery *d = arg;
-	d->session = NULL;
-	d->session_closed = true;
-	event_active(d->ev_step, EV_TIMEOUT, 0);
-}
-
-/* The session's part is over: keep its TLS facts, then QUIT. */
-static void quit_session(struct mxc_delivery *d)
-{
+	const struct report *r = &d->report;
+	bool usable = r->usable;
 	take_tls(d);
 	smtp_free(d->smtp);
 	d->smtp = NULL;
-	d->session_closed = false;
-	enter(d, DLV_QUIT);
-	session_quit(d->session, on_session_closed, d);
+	pool_put(d->config->pool, d->session, &d->peer, usable);
+	d->session = NULL;
+	if (d->reused && r->stage == STAGE_MAIL &&
+	    (r->code == 0 || r->code == 421)) {
+		dlog(d, MXC_LOG_INFO, "%s; reconnecting", r->detail);
+		d->reused = false;
+		d->no_reuse = true;
+		start_race(d, d->smtp_host);
+		return;
+	}
+	after_session(d);
 }
 
 /* The race ended: a connection to a host, or nothing left to try. */
@@ -425,22 +514,8 @@ static void on_race(void *arg, int fd, size_t index)
 	he_free(d->he); /* allowed from inside its callback */
 	d->he = NULL;
 
-	host_tls(h, &d->peer, &d->session_tls);
-	if (d->clear_retry)
-		d->session_tls.need = POLICY_TLS_NONE;
-	const struct host_tls *t = &d->session_tls;
-	struct policy_params pp = {
-		.need = t->need,
-		.tlsa_present = t->tlsa_present,
-		.tlsa = t->tlsa,
-		.ntlsa = t->ntlsa,
-		.base = t->base,
-		.mx = d->mx,
-		.nexthop = d->mx_secure ? d->domain : NULL,
-		.nexthop_cname = d->mx_secure ? d->domain_cname : NULL,
-	};
-	d->policy = policy_new(&pp);
-	if (d->policy == NULL) {
+	struct policy *policy = make_policy(d, h, &d->peer);
+	if (policy == NULL) {
 		transport_close(d->config->transport, fd);
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
 		return;
@@ -451,12 +526,12 @@ static void on_race(void *arg, int fd, size_t index)
 		.delivery_id = d->id,
 		.mx = d->mx,
 		.address = d->address,
-		.policy = d->policy,
+		.policy = policy, /* the session's from now on */
 		.ready = on_session_ready,
 		.arg = d,
 	};
 	d->session_ended = false;
-	d->session_closed = false;
+	d->reused = false;
 	d->session = session_start(fd, &sp);
 	if (d->session == NULL) {
 		finish(d, MXC_TEMPFAIL, 71, "out of memory");
@@ -464,7 +539,7 @@ static void on_race(void *arg, int fd, size_t index)
 	}
 	dlog(d, MXC_LOG_DEBUG, "session %" PRIu64 " with %s[%s], TLS %s",
 	     session_id(d->session), d->mx, d->address,
-	     policy_tls_name(d->policy->need));
+	     policy_tls_name(d->session_tls.need));
 	enter(d, DLV_SETUP);
 }
 
@@ -520,8 +595,6 @@ static enum mxc_dane session_dane(const struct mxc_delivery *d)
 static void after_session(struct mxc_delivery *d)
 {
 	const struct report *o = &d->report;
-	policy_free(d->policy);
-	d->policy = NULL;
 	d->had_session = true;
 	switch (o->verdict) {
 	case VERDICT_DELIVERED:
@@ -748,9 +821,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if ((d->state == DLV_SETUP || d->state == DLV_TXN) && d->session_ended)
-		quit_session(d);
-	else if (d->state == DLV_QUIT && d->session_closed)
-		after_session(d);
+		release_session(d);
 }
 
 /* Creates a delivery. */
@@ -818,18 +889,6 @@ void delivery_free(struct mxc_delivery *d)
 	free(d->sender);
 	free(d->recipient);
 	free(d);
-}
-
-/* Appends to a list. */
-void delivery_list_append(struct delivery_list *list, struct mxc_delivery *d)
-{
-	TAILQ_INSERT_TAIL(list, d, link);
-}
-
-/* Removes from a list. */
-void delivery_list_remove(struct delivery_list *list, struct mxc_delivery *d)
-{
-	TAILQ_REMOVE(list, d, link);
 }
 
 /* ---- public per-delivery calls ---- */

@@ -9,14 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/queue.h>
 
 #include "mxclient.h"
 
 struct config;
 
-/* A list of deliveries, linked through the deliveries themselves. */
-TAILQ_HEAD(delivery_list, mxc_delivery);
 
 /* Called just before a delivery's completion callback (engine.c). */
 void engine_delivery_reporting(struct mxc_engine *engine,
@@ -43,8 +40,5 @@ void delivery_start(struct mxc_delivery *delivery);
 bool delivery_started(const struct mxc_delivery *delivery);
 /* Frees a delivery without calling its completion callback. */
 void delivery_free(struct mxc_delivery *delivery);
-/* List operations (the link lives inside the delivery). */
-void delivery_list_append(struct delivery_list *list, struct mxc_delivery *d);
-void delivery_list_remove(struct delivery_list *list, struct mxc_delivery *d);
 
 #endif

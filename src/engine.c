@@ -15,6 +15,8 @@
 #include "delivery.h"
 #include "dns.h"
 #include "dnscache.h"
+#include "pool.h"
+#include "queue.h"
 #include "tls.h"
 #include "transport.h"
 
@@ -25,11 +27,13 @@
 /* Longest DNS lookup, ms, all attempts and validation included. */
 #define DNS_TIMEOUT_MS 10000
 
+/* Deliveries in flight per destination when the caller does not say
+ * (Postfix's default_destination_concurrency_limit). */
+#define DEFAULT_PER_DESTINATION 20
+
 struct mxc_engine {
 	struct config config;
-	struct delivery_list waiting; /* not started, in order */
-	struct delivery_list active;  /* started, not yet ended */
-	unsigned nactive;
+	struct queue *queue;          /* every delivery not yet freed */
 	unsigned max_concurrent;
 	/* The delivery whose completion callback is running, if any: the
 	 * callback may free the engine, which must then wait for it. */
@@ -37,79 +41,13 @@ struct mxc_engine {
 	bool freed;                   /* mxc_engine_free() ran during it */
 	uint64_t last_delivery_id;    /* ids given so far */
 	uint64_t last_session_id;
-	/* Deliveries not yet freed, by id, for log lines (which carry ids
-	 * only): a chained hash, grown to keep chains short. */
-	struct id_node **ids;
-	size_t nids_buckets;          /* a power of two, or 0 */
-	size_t nids;
 };
-
-/* One delivery in the id table. */
-struct id_node {
-	uint64_t id;
-	struct mxc_delivery *delivery;
-	struct id_node *next;
-};
-
-/* The bucket of an id (ids are sequential: the low bits spread). */
-static struct id_node **id_bucket(const struct mxc_engine *e, uint64_t id)
-{
-	return &e->ids[id & (e->nids_buckets - 1)];
-}
-
-/* Adds a delivery to the id table.  False when memory runs out. */
-static bool id_add(struct mxc_engine *e, struct mxc_delivery *d)
-{
-	if (e->nids >= e->nids_buckets) {
-		size_t n = e->nids_buckets ? e->nids_buckets * 2 : 64;
-		struct id_node **b = calloc(n, sizeof *b);
-		if (b == NULL)
-			return false;
-		for (size_t i = 0; i < e->nids_buckets; i++)
-			for (struct id_node *x = e->ids[i], *next; x; x = next) {
-				next = x->next;
-				x->next = b[x->id & (n - 1)];
-				b[x->id & (n - 1)] = x;
-			}
-		free(e->ids);
-		e->ids = b;
-		e->nids_buckets = n;
-	}
-	struct id_node *x = malloc(sizeof *x);
-	if (x == NULL)
-		return false;
-	x->id = mxc_delivery_id(d);
-	x->delivery = d;
-	x->next = *id_bucket(e, x->id);
-	*id_bucket(e, x->id) = x;
-	e->nids++;
-	return true;
-}
-
-/* Takes a delivery out of the id table. */
-static void id_remove(struct mxc_engine *e, const struct mxc_delivery *d)
-{
-	uint64_t id = mxc_delivery_id(d);
-	for (struct id_node **p = id_bucket(e, id); *p; p = &(*p)->next)
-		if ((*p)->id == id) {
-			struct id_node *x = *p;
-			*p = x->next;
-			free(x);
-			e->nids--;
-			return;
-		}
-}
 
 /* Finds a live delivery for a log line. */
 static struct mxc_delivery *find_delivery(const struct mxc_engine *e,
                                           uint64_t id)
 {
-	if (e == NULL || e->nids_buckets == 0)
-		return NULL;
-	for (struct id_node *x = *id_bucket(e, id); x; x = x->next)
-		if (x->id == id)
-			return x->delivery;
-	return NULL;
+	return e != NULL && e->queue != NULL ? queue_find(e->queue, id) : NULL;
 }
 
 /* A number for a new session. */
@@ -118,23 +56,12 @@ uint64_t engine_new_session_id(struct mxc_engine *e)
 	return ++e->last_session_id;
 }
 
-/* Frees a delivery, forgetting its id first. */
-static void free_delivery(struct mxc_engine *e, struct mxc_delivery *d)
-{
-	id_remove(e, d);
-	delivery_free(d);
-}
-
-/* Starts waiting deliveries while slots are free. */
+/* Starts waiting deliveries while the limits allow. */
 static void pump(struct mxc_engine *e)
 {
-	while (e->nactive < e->max_concurrent && !TAILQ_EMPTY(&e->waiting)) {
-		struct mxc_delivery *d = TAILQ_FIRST(&e->waiting);
-		delivery_list_remove(&e->waiting, d);
-		delivery_list_append(&e->active, d);
-		e->nactive++;
+	struct mxc_delivery *d;
+	while ((d = queue_next(e->queue)) != NULL)
 		delivery_start(d);
-	}
 }
 
 /* A delivery's completion callback is about to run. */
@@ -148,18 +75,12 @@ void engine_delivery_ended(struct mxc_engine *e, struct mxc_delivery *d)
 {
 	e->reporting = NULL;
 	if (e->freed) { /* the callback freed the engine: finish the job */
-		free_delivery(e, d);
-		free(e->ids);
+		delivery_free(d);
 		free(e);
 		return;
 	}
-	if (delivery_started(d)) {
-		delivery_list_remove(&e->active, d);
-		e->nactive--;
-	} else {
-		delivery_list_remove(&e->waiting, d);
-	}
-	free_delivery(e, d);
+	queue_remove(e->queue, mxc_delivery_id(d));
+	delivery_free(d);
 	pump(e);
 }
 
@@ -169,6 +90,23 @@ static void default_helo(char *out, size_t outlen)
 	if (gethostname(out, outlen) != 0 || out[0] == '\0')
 		snprintf(out, outlen, "localhost");
 	out[outlen - 1] = '\0';
+}
+
+/* Frees what mxc_engine_new() made before it failed; errno = err unless
+ * 0 (keep the failing call's).  Returns NULL. */
+static struct mxc_engine *undo_new(struct mxc_engine *e, int err)
+{
+	struct config *c = &e->config;
+	queue_free(e->queue);
+	pool_free(c->pool);
+	transport_free(c->transport);
+	tls_ctx_free(c->tls);
+	dnscache_free(c->dnscache); /* before the resolver it uses */
+	dns_free(c->dns);
+	free(e);
+	if (err != 0)
+		errno = err;
+	return NULL;
 }
 
 /* Creates an engine on the caller's loop. */
@@ -216,8 +154,6 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	TAILQ_INIT(&e->waiting);
-	TAILQ_INIT(&e->active);
 	struct config *c = &e->config;
 	c->engine = e;
 	c->find_delivery = find_delivery;
@@ -234,7 +170,6 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		default_helo(c->helo, sizeof c->helo);
 	e->max_concurrent = o->max_concurrent ? o->max_concurrent
 	                                      : DEFAULT_CONCURRENCY;
-
 	unsigned dns_ms = DNS_TIMEOUT_MS;
 	if (o->timeout != 0 && o->timeout * 1000ull < dns_ms)
 		dns_ms = o->timeout * 1000u;
@@ -249,51 +184,56 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	 * EPERM for AD-bit trust in a resolver elsewhere: configuration
 	 * errors, reported as such. */
 	c->dns = dns_new(&dc, err, errlen);
-	if (c->dns == NULL) {
-		free(e);
-		return NULL;
-	}
+	if (c->dns == NULL)
+		return undo_new(e, 0);
 	struct dnscache_config cc = {
 		.base = base,
 		.dns = c->dns,
 		.timeout_ms = dns_ms,
 	};
 	c->dnscache = dnscache_new(&cc, err, errlen);
-	if (c->dnscache == NULL) {
-		dns_free(c->dns);
-		free(e);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (c->dnscache == NULL)
+		return undo_new(e, ENOMEM);
 	c->tls = tls_ctx_new(err, errlen);
-	if (c->tls == NULL) {
-		dnscache_free(c->dnscache);
-		dns_free(c->dns);
-		free(e);
-		return NULL;
-	}
+	if (c->tls == NULL)
+		return undo_new(e, 0);
 	c->transport = transport_new(base, o->proxy, o->proxy_command, err,
 	                             errlen);
-	if (c->transport == NULL) {
-		errno = EINVAL; /* its only failures besides memory */
-		tls_ctx_free(c->tls);
-		dnscache_free(c->dnscache);
-		dns_free(c->dns);
-		free(e);
-		return NULL;
+	if (c->transport == NULL) /* its only failures besides memory */
+		return undo_new(e, EINVAL);
+	struct pool_limits limits = {
+		.max_transactions = o->reuse_limit,
+		.idle_ms = o->idle_ms,
+		.max_age_ms = o->max_connection_age > 4000000
+		                  ? 4000000000u : o->max_connection_age * 1000u,
+		/* idle connections hold descriptors: about as many as the
+		 * deliveries in flight, a few more for small --jobs */
+		.max_idle = e->max_concurrent + 16,
+	};
+	c->pool = pool_new(c, &limits);
+	e->queue = queue_new(e->max_concurrent,
+	                     o->max_per_destination ? o->max_per_destination
+	                                            : DEFAULT_PER_DESTINATION);
+	if (c->pool == NULL || e->queue == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return undo_new(e, ENOMEM);
 	}
 	return e;
 }
 
-/* Frees every delivery on a list but the one being reported. */
-static void free_list(struct mxc_engine *e, struct delivery_list *list)
+/* Ends idle connections, then tells the caller. */
+void mxc_engine_drain(struct mxc_engine *e, void (*done)(void *arg),
+                      void *arg)
 {
-	struct mxc_delivery *d;
-	while ((d = TAILQ_FIRST(list)) != NULL) {
-		delivery_list_remove(list, d);
-		if (d != e->reporting)
-			free_delivery(e, d);
-	}
+	pool_drain(e->config.pool, done, arg);
+}
+
+/* Frees a delivery unless its completion callback is running. */
+static void free_unless_reporting(void *arg, struct mxc_delivery *d)
+{
+	struct mxc_engine *e = arg;
+	if (d != e->reporting)
+		delivery_free(d);
 }
 
 /* Frees the engine; outstanding deliveries end without callbacks. */
@@ -301,8 +241,10 @@ void mxc_engine_free(struct mxc_engine *e)
 {
 	if (e == NULL || e->freed)
 		return;
-	free_list(e, &e->waiting);
-	free_list(e, &e->active);
+	queue_each(e->queue, free_unless_reporting, e);
+	queue_free(e->queue);
+	e->queue = NULL;
+	pool_free(e->config.pool);
 	/* The cache cancels its attempts before the resolver goes. */
 	dnscache_free(e->config.dnscache);
 	dns_free(e->config.dns);
@@ -314,7 +256,6 @@ void mxc_engine_free(struct mxc_engine *e)
 		e->freed = true;
 		return;
 	}
-	free(e->ids);
 	free(e);
 }
 
@@ -342,15 +283,15 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 		snprintf(err, errlen, "bad recipient: %s", why);
 		return NULL;
 	}
-	struct mxc_delivery *d = delivery_new(e, &e->config, p,
-	                                      e->last_delivery_id + 1);
-	if (d == NULL || !id_add(e, d)) {
+	uint64_t id = e->last_delivery_id + 1;
+	struct mxc_delivery *d = delivery_new(e, &e->config, p, id);
+	if (d == NULL ||
+	    !queue_add(e->queue, d, id, address_domain(p->recipient))) {
 		delivery_free(d);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	e->last_delivery_id++;
-	delivery_list_append(&e->waiting, d);
+	e->last_delivery_id = id;
 	pump(e);
 	return d;
 }
@@ -369,6 +310,10 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	all.dns_coalesced = ds.coalesced;
 	all.dns_retried = ds.retried;
 	all.dns_timed_out = ds.timed_out;
+	struct pool_stats ps;
+	pool_stats(e->config.pool, &ps);
+	all.connections = e->last_session_id;
+	all.reused = ps.reused;
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;

@@ -55,6 +55,9 @@ static const struct stage_rule rules[STAGE_LAST] = {
 	/* After QUIT the verdict is already known; QUIT cannot change it. */
 	[STAGE_QUIT] = { "QUIT", "sending QUIT", "QUIT command",
 	                 VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_CONTINUE, false },
+	/* RSET between transactions: no delivery waits on it. */
+	[STAGE_RSET] = { "RSET", "sending RSET", "RSET command",
+	                 VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_CONTINUE, false },
 };
 
 /* The sysexits code for a verdict reached at a stage. */

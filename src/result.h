@@ -37,6 +37,7 @@ enum stage {
 	STAGE_BODY,      /* sending the message, dot not yet sent */
 	STAGE_DOT,       /* the final dot sent, waiting for the reply */
 	STAGE_QUIT,
+	STAGE_RSET,      /* aborting a transaction on a session kept open */
 	STAGE_LAST
 };
 

@@ -3,7 +3,7 @@
  * DANE check (RFC 7672) its policy demands.
  *
  *   GREETING -> EHLO [-> HELO] [-> STARTTLS -> TLS -> EHLO] -> READY
- *   READY <-> BUSY (a transaction) ... -> QUIT -> CLOSED
+ *   READY <-> BUSY (a transaction) [-> RSET] ... -> QUIT -> CLOSED
  *
  * Setup is a state machine: entering a state sends its command and arms its
  * timeout (RFC 5321 4.5.3.2, scaled by the engine's setting); a complete
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "escape.h"
@@ -39,11 +40,12 @@ static const unsigned stage_timeout[STAGE_LAST] = {
 	[STAGE_BODY] = 180,     /* 4.5.3.2.5 per data block: on progress */
 	[STAGE_DOT] = 600,      /* 4.5.3.2.6 DATA termination */
 	[STAGE_QUIT] = 30,      /* the verdict is known: do not linger */
+	[STAGE_RSET] = 20,      /* Postfix smtp_rset_timeout */
 };
 
 static const char *const state_names[SESSION_LAST] = {
-	"GREETING", "EHLO", "HELO", "STARTTLS", "TLS", "READY", "BUSY", "QUIT",
-	"CLOSED",
+	"GREETING", "EHLO", "HELO", "STARTTLS", "TLS", "READY", "BUSY", "RSET",
+	"QUIT", "CLOSED",
 };
 _Static_assert(sizeof state_names / sizeof state_names[0] == SESSION_LAST,
                "a name for every session state");
@@ -75,11 +77,21 @@ struct session {
 
 	/* The transaction while BUSY. */
 	uint64_t delivery_id;
+	unsigned transactions;      /* attached so far */
+	uint64_t started_ms;        /* monotonic, at session_start() */
 	const struct session_txn_ops *ops;
 	void *txn_arg;
 };
 
 static void enter(struct session *s, enum session_state next);
+
+/* Monotonic milliseconds. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Formats a log line with this session's ids. */
 static void vlog(const struct session *s, enum mxc_log_level level,
@@ -174,7 +186,8 @@ static enum stage setup_stage(enum session_state st)
 		[SESSION_GREETING] = STAGE_GREETING, [SESSION_EHLO] = STAGE_EHLO,
 		[SESSION_HELO] = STAGE_HELO, [SESSION_STARTTLS] = STAGE_STARTTLS,
 		[SESSION_TLS] = STAGE_TLS, [SESSION_READY] = STAGE_MAIL,
-		[SESSION_BUSY] = STAGE_MAIL, [SESSION_QUIT] = STAGE_QUIT,
+		[SESSION_BUSY] = STAGE_MAIL, [SESSION_RSET] = STAGE_RSET,
+		[SESSION_QUIT] = STAGE_QUIT,
 		[SESSION_CLOSED] = STAGE_QUIT,
 	};
 	return st < SESSION_LAST ? stages[st] : STAGE_QUIT;
@@ -204,8 +217,11 @@ static void lost(struct session *s, const char *how, const char *why)
 		quit_done(s);
 		return;
 	}
-	if (was == SESSION_BUSY) {
-		s->ops->lost(s->txn_arg, stage, how, why);
+	if (was == SESSION_BUSY || (was == SESSION_RSET && s->ops != NULL)) {
+		/* A transaction waiting for RSET has sent nothing yet: as
+		 * if its MAIL had gone unanswered. */
+		s->ops->lost(s->txn_arg, was == SESSION_RSET ? STAGE_MAIL : stage,
+		             how, why);
 		return;
 	}
 	if (was == SESSION_READY || was == SESSION_QUIT || s->reported)
@@ -283,6 +299,9 @@ static void enter(struct session *s, enum session_state next)
 		break;
 	case SESSION_QUIT:
 		setup_command(s, "QUIT");
+		break;
+	case SESSION_RSET:
+		setup_command(s, "RSET");
 		break;
 	case SESSION_READY:
 		if (!s->reported) {
@@ -437,6 +456,17 @@ static void setup_reply(struct session *s)
 	case SESSION_QUIT:
 		quit_done(s);
 		return;
+	case SESSION_RSET:
+		if (!ok) {
+			lost(s, "RSET refused by", NULL);
+			return;
+		}
+		if (s->ops != NULL) { /* a transaction waited for it */
+			enter(s, SESSION_BUSY);
+			s->ops->go(s->txn_arg);
+			return;
+		}
+		break; /* clean again: READY */
 	case SESSION_TLS:
 	case SESSION_READY:
 	case SESSION_BUSY:
@@ -607,6 +637,7 @@ struct session *session_start(int fd, const struct session_params *params)
 	struct session *s = calloc(1, sizeof *s);
 	if (s == NULL) {
 		transport_close(params->config->transport, fd);
+		policy_free(params->policy);
 		return NULL;
 	}
 	s->p = *params;
@@ -616,10 +647,12 @@ struct session *session_start(int fd, const struct session_params *params)
 	s->p.address = s->address;
 	s->fd = fd;
 	s->delivery_id = params->delivery_id;
+	s->started_ms = now_ms();
 	s->io = io_new(params->config->base, fd, close_stream,
 	               params->config->transport, on_io, s);
 	if (s->io == NULL) {
 		transport_close(params->config->transport, fd);
+		policy_free(params->policy);
 		free(s);
 		return NULL;
 	}
@@ -636,6 +669,7 @@ void session_free(struct session *s)
 	if (s->io != NULL)
 		io_free(s->io);
 	tls_chain_free(&s->info.chain);
+	policy_free(s->p.policy);
 	free(s);
 }
 
@@ -672,6 +706,22 @@ void session_take_chain(struct session *s, struct tls_chain *out)
 	memset(&s->info.chain, 0, sizeof s->info.chain);
 }
 
+unsigned session_transactions(const struct session *s)
+{
+	return s->transactions;
+}
+
+bool session_usable(const struct session *s)
+{
+	return (s->state == SESSION_READY || s->state == SESSION_RSET) &&
+	       s->io != NULL;
+}
+
+uint64_t session_age_ms(const struct session *s)
+{
+	return now_ms() - s->started_ms;
+}
+
 const struct policy *session_policy(const struct session *s)
 {
 	return s->p.policy;
@@ -701,16 +751,20 @@ void session_attach(struct session *s, uint64_t delivery_id,
 	s->txn_arg = arg;
 	s->nexpect = 0;
 	s->body = false;
+	s->transactions++;
+	if (s->state == SESSION_RSET)
+		return; /* go() when RSET is answered */
 	enter(s, SESSION_BUSY);
+	ops->go(arg);
 }
 
 /* The transaction is over. */
-void session_detach(struct session *s)
+void session_detach(struct session *s, bool open)
 {
 	s->ops = NULL;
 	s->txn_arg = NULL;
 	if (s->state == SESSION_BUSY)
-		enter(s, SESSION_READY);
+		enter(s, open ? SESSION_RSET : SESSION_READY);
 	/* Its lines stay the last delivery's until another attaches: a
 	 * delivery that ended is found by no id, so none is ever named
 	 * after it is freed. */

@@ -33,6 +33,7 @@ enum session_state {
 	SESSION_TLS,      /* the handshake */
 	SESSION_READY,    /* may start a transaction */
 	SESSION_BUSY,     /* a transaction runs */
+	SESSION_RSET,     /* RSET sent: aborting a transaction left open */
 	SESSION_QUIT,     /* QUIT sent */
 	SESSION_CLOSED,   /* the connection is gone */
 	SESSION_LAST
@@ -76,8 +77,7 @@ struct session_params {
 	                                 lines until a transaction attaches */
 	const char *mx;               /* host name, for reports */
 	const char *address;          /* its IP as text, for reports */
-	const struct policy *policy;  /* copied by reference: must outlive it
-	                                 (the owner keeps it) */
+	struct policy *policy;        /* taken over, even on failure */
 	session_ready_fn *ready;
 	void *arg;
 };
@@ -113,6 +113,9 @@ uint64_t session_id(const struct session *s);
 /* What a transaction hears from the session, from inside the connection's
  * callbacks: it may send commands, but not free or quit the session. */
 struct session_txn_ops {
+	/* The session is ready for the transaction's first command: at once
+	 * from session_attach(), or when an earlier RSET is answered. */
+	void (*go)(void *arg);
 	/* A complete reply to the command sent for `stage`. */
 	void (*reply)(void *arg, enum stage stage, const struct reply *reply);
 	/* Everything written so far has left (the message body). */
@@ -124,13 +127,26 @@ struct session_txn_ops {
 };
 
 /*
- * Hands a READY session to a transaction of delivery `delivery_id` (for
- * log lines); it is BUSY until session_detach().
+ * Hands a usable session (READY, or still in RSET) to a transaction of
+ * delivery `delivery_id` (for log lines); it is BUSY until
+ * session_detach(), and `go` says when the first command may be sent.
  */
 void session_attach(struct session *s, uint64_t delivery_id,
                     const struct session_txn_ops *ops, void *arg);
-/* The transaction is over: READY again unless the connection is gone. */
-void session_detach(struct session *s);
+/*
+ * The transaction is over: READY again unless the connection is gone.
+ * `open`: it ended with a transaction still open on the server (MAIL
+ * accepted, no final reply): RSET goes first (RFC 5321 4.1.1.5), and the
+ * session is READY when its 250 comes (closed if anything else does).
+ */
+void session_detach(struct session *s, bool open);
+/* Transactions attached so far. */
+unsigned session_transactions(const struct session *s);
+/* Whether an idle session can take a transaction: READY (or RSET, which
+ * ends READY or closed) and connected. */
+bool session_usable(const struct session *s);
+/* Milliseconds since the session started. */
+uint64_t session_age_ms(const struct session *s);
 /* Sends one command line (CRLF added) whose reply will be for `stage`.
  * Returns false after reporting `lost` (out of memory, too long). */
 bool session_command(struct session *s, enum stage stage, const char *fmt,

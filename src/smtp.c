@@ -27,6 +27,7 @@ struct smtp {
 	smtp_done_fn *done;
 	void *done_arg;
 	bool finished;             /* done() called */
+	bool mail_accepted;        /* a 250 to MAIL came */
 	struct smtp_outcome outcome;
 };
 
@@ -58,6 +59,7 @@ static void conclude(struct smtp *t, enum verdict v, int exit_status,
 	t->outcome.exit_status = exit_status;
 	t->outcome.stage = stage;
 	t->outcome.session_usable = usable;
+	t->outcome.open = t->mail_accepted && stage != STAGE_DOT;
 	snprintf(t->outcome.detail, sizeof t->outcome.detail, "%s", detail);
 	t->done(t->done_arg, &t->outcome);
 }
@@ -158,6 +160,7 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 	}
 	switch (stage) {
 	case STAGE_MAIL:
+		t->mail_accepted = true;
 		send_stage(t, STAGE_RCPT);
 		return;
 	case STAGE_RCPT:
@@ -173,7 +176,18 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 	}
 }
 
+static bool can_send(struct smtp *t);
+
+/* The session is ready: check the message against it, then MAIL. */
+static void on_go(void *arg)
+{
+	struct smtp *t = arg;
+	if (can_send(t))
+		send_stage(t, STAGE_MAIL);
+}
+
 static const struct session_txn_ops txn_ops = {
+	.go = on_go,
 	.reply = on_reply,
 	.drained = on_drained,
 	.lost = on_lost,
@@ -221,8 +235,6 @@ struct smtp *smtp_start(struct session *session, const struct smtp_params *p,
 	t->done = done;
 	t->done_arg = arg;
 	session_attach(session, p->delivery_id, &txn_ops, t);
-	if (can_send(t))
-		send_stage(t, STAGE_MAIL);
 	return t;
 }
 
@@ -231,6 +243,6 @@ void smtp_free(struct smtp *t)
 {
 	if (t == NULL)
 		return;
-	session_detach(t->session);
+	session_detach(t->session, t->outcome.open);
 	free(t);
 }

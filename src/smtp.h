@@ -27,6 +27,8 @@ struct smtp_outcome {
 	char reply[1024];      /* the deciding reply, lines joined by a space */
 	char detail[1280];     /* one line for people */
 	bool session_usable;   /* the session may carry another transaction */
+	bool open;             /* MAIL was accepted and no final reply came:
+	                          the server holds an open transaction */
 };
 
 /* One transaction's inputs; strings must outlive the transaction. */

@@ -85,8 +85,41 @@ static const struct loss_case loss_cases[] = {
 	{ STAGE_QUIT, VERDICT_CONTINUE, 0 },
 };
 
+/* Whether a session can carry the next transaction after a reply. */
+struct usable_case {
+	enum stage stage;
+	int code;
+	bool usable;
+};
+
+static const struct usable_case usable_cases[] = {
+	{ STAGE_DOT, 250, true },    /* delivered: the session goes on */
+	{ STAGE_DOT, 451, true },
+	{ STAGE_DOT, 554, true },
+	{ STAGE_DOT, 421, false },   /* the server is closing */
+	{ STAGE_MAIL, 451, true },
+	{ STAGE_MAIL, 553, true },
+	{ STAGE_RCPT, 450, true },
+	{ STAGE_RCPT, 550, true },
+	{ STAGE_RCPT, 421, false },
+	{ STAGE_DATA, 554, true },
+	{ STAGE_BODY, 554, false },  /* cut the message short */
+	{ STAGE_GREETING, 554, false },
+	{ STAGE_EHLO, 451, false },
+	{ STAGE_TLS, 0, false },
+	{ STAGE_QUIT, 221, false },
+	{ STAGE_LAST, 250, false },
+};
+
 int main(void)
 {
+	for (size_t i = 0; i < sizeof usable_cases / sizeof usable_cases[0];
+	     i++) {
+		const struct usable_case *c = &usable_cases[i];
+		CHECK(result_session_usable(c->stage, c->code) == c->usable,
+		      "session usable after %s %d: want %d",
+		      stage_name(c->stage), c->code, c->usable);
+	}
 	for (size_t i = 0; i < sizeof reply_cases / sizeof reply_cases[0]; i++) {
 		const struct reply_case *c = &reply_cases[i];
 		int exit_status = -1;
