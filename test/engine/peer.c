@@ -315,7 +315,7 @@ static bool step(struct peer *p, const char *s)
 			if (!want_fail)
 				fail(p, "TLS handshake failed: %s", why);
 			peer_close(p);
-			return false;
+			return want_fail; /* the step is done: the script ends */
 		}
 		if (want_fail) {
 			fail(p, "%s", "TLS handshake completed, expected a failure");
@@ -582,7 +582,6 @@ int peers_end(const char *name, bool verbose)
 			snprintf(problem, sizeof problem, "%s", p->why);
 		else if (p != NULL && sp->script[p->step] != NULL &&
 		         !is_step(sp->script[p->step], "stall") &&
-		         !is_step(sp->script[p->step], "tls-fail") &&
 		         !is_step(sp->script[p->step], "drain") &&
 		         !is_step(sp->script[p->step], "close") &&
 		         !is_step(sp->script[p->step], "reset"))
