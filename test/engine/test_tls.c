@@ -308,11 +308,11 @@ static const struct scenario table[] = {
 	  .peers = { { "192.0.2.1", tls_250_then_close, .accepts = true },
 	             { "192.0.2.2", mx2_clear, .unused = true } },
 	  .want = { MXC_DELIVERED, 0, 250, "2.0.0",
-	            "delivered to mx1.example.com[192.0.2.1]" } },
+	            .detail = "delivered to mx1.example.com[192.0.2.1]" } },
 	{ "tls-554-then-close", MXC_TLS_MAY, .dns = plain_two,
-	  .peers = { { "192.0.2.1", tls_554_then_close },
+	  .peers = { { "192.0.2.1", tls_554_then_close, .accepts = false },
 	             { "192.0.2.2", mx2_clear, .unused = true } },
-	  .want = { MXC_PERMFAIL, 69, 554, "5.7.1", "rejected as spam" } },
+	  .want = { MXC_PERMFAIL, 69, 554, "5.7.1", .detail = "rejected as spam" } },
 };
 
 int main(int argc, char **argv)
