@@ -169,6 +169,7 @@ static const struct scenario table[] = {
 	                      "Connection refused" } },
 };
 
+/* Runs the table. */
 int main(int argc, char **argv)
 {
 	return scenario_main(argc, argv, table, sizeof table / sizeof table[0]);

@@ -400,6 +400,7 @@ static void build(const struct mcase *c, struct built *b)
 	}
 }
 
+/* Builds the case table and runs it. */
 int main(int argc, char **argv)
 {
 	static struct built built[NCASES];

@@ -315,6 +315,7 @@ static const struct scenario table[] = {
 	  .want = { MXC_PERMFAIL, 69, 554, "5.7.1", .detail = "rejected as spam" } },
 };
 
+/* Runs the table. */
 int main(int argc, char **argv)
 {
 	return scenario_main(argc, argv, table, sizeof table / sizeof table[0]);
