@@ -400,14 +400,71 @@ static void build(const struct mcase *c, struct built *b)
 	}
 }
 
-/* Builds the case table and runs it. */
+/* mx1's dialogue in clear up to the final dot, then `...` (a macro so
+ * that each use is one array). */
+#define UP_TO_DOT(...)                                                    \
+	(const char *const[]){                                            \
+		"< 220 mx1.example.com ESMTP", "> EHLO client.example",   \
+		"< 250 mx1.example.com",                                  \
+		"> MAIL FROM:<sender@example.org>", "< 250 2.1.0 ok",     \
+		"> RCPT TO:<rcpt@example.com>", "< 250 2.1.5 ok",         \
+		"> DATA", "< 354 go ahead", "> .", __VA_ARGS__, NULL }
+
+/* Faults in the middle of a reply, and HELO, beside the matrix. */
+static const struct scenario more[] = {
+	/* A reply cut inside its last line is no reply. */
+	{ "ehlo-cut-then-close", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", (const char *const[]){
+	                 "< 220 mx1.example.com ESMTP", "> EHLO client.example",
+	                 "<raw 250-mx1.example.com\r\n250-PIPEL", "close", NULL },
+	               .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "lost connection with mx1.example.com[192.0.2.1] "
+	                   "while performing the EHLO handshake" } },
+	/* Half a 250 to the dot, then nothing: not delivered, and not
+	 * retried elsewhere. */
+	{ "dot-cut-then-close", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", UP_TO_DOT("<raw 25", "close"), .accepts = false },
+	             { "192.0.2.2", mx2_script, .unused = true } },
+	  .want = { MXC_TEMPFAIL, 75, -1, "",
+	            .detail = "lost connection|message may have been delivered" } },
+	{ "dot-cut-then-stall", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", UP_TO_DOT("<raw 250 2.0.0 queu", "stall"),
+	               .accepts = false },
+	             { "192.0.2.2", mx2_script, .unused = true } },
+	  .want = { MXC_TEMPFAIL, 75, -1, "",
+	            .detail = "conversation timed out|message may have been "
+	                      "delivered", .min_elapsed_ms = 600000 } },
+	/* A multi-line 250 to the dot whose last line never comes. */
+	{ "dot-continuation-then-close", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", UP_TO_DOT("<raw 250-2.0.0 queued\r\n", "close"),
+	               .accepts = false },
+	             { "192.0.2.2", mx2_script, .unused = true } },
+	  .want = { MXC_TEMPFAIL, 75, .detail = "lost connection" } },
+	/* EHLO and then HELO refused: the next host. */
+	{ "helo-5xx-next-host", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", (const char *const[]){
+	                 "< 220 mx1.example.com ESMTP", "> EHLO client.example",
+	                 "< 502 5.5.1 EHLO not implemented",
+	                 "> HELO client.example", "< 501 5.5.4 no", "> QUIT",
+	                 "< 221 bye", NULL }, .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "said: 501 5.5.4 no (in reply to HELO command)" } },
+};
+
+/* Builds the case table, adds the rest, and runs them. */
 int main(int argc, char **argv)
 {
+	enum { NMORE = sizeof more / sizeof more[0] };
 	static struct built built[NCASES];
-	static struct scenario table[NCASES];
+	static struct scenario table[NCASES + NMORE];
 	for (size_t i = 0; i < NCASES; i++) {
 		build(&cases[i], &built[i]);
 		table[i] = built[i].sc;
 	}
-	return scenario_main(argc, argv, table, NCASES);
+	for (size_t i = 0; i < NMORE; i++)
+		table[NCASES + i] = more[i];
+	return scenario_main(argc, argv, table, NCASES + NMORE);
 }
