@@ -10,6 +10,7 @@
  * a dot went unanswered, the final dot sent to one peer at most, no
  * connection outside the documentation ranges, and one completion.
  */
+#include <dirent.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +118,19 @@ static bool has_words(const char *text, const char *words, char *missing,
 	return true;
 }
 
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return -1;
+	int n = 0;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
 /* Counts and prints one failed check of a scenario. */
 #define EXPECT(cond, ...)                                                 \
 	do {                                                              \
@@ -132,6 +146,7 @@ static bool has_words(const char *text, const char *words, char *missing,
 int scenario_run(const struct scenario *sc)
 {
 	int fails = 0;
+	int fds_before = open_fds();
 	loglen = 0;
 	logbuf[0] = '\0';
 	struct event_base *base = event_base_new();
@@ -149,6 +164,7 @@ int scenario_run(const struct scenario *sc)
 	struct mxc_engine_options opt = {
 		.helo_name = "client.example",
 		.tls_level = sc->level,
+		.timeout = sc->timeout,
 		.log = on_log,
 		.log_level = MXC_LOG_DEBUG,
 	};
@@ -222,6 +238,11 @@ int scenario_run(const struct scenario *sc)
 		       "took %llu ms of fake time, expected at least %llu",
 		       (unsigned long long)o.elapsed_ms,
 		       (unsigned long long)w->min_elapsed_ms);
+		if (w->max_elapsed_ms != 0)
+			EXPECT(o.elapsed_ms <= w->max_elapsed_ms,
+			       "took %llu ms of fake time, expected at most %llu",
+			       (unsigned long long)o.elapsed_ms,
+			       (unsigned long long)w->max_elapsed_ms);
 		/* The rules every scenario obeys. */
 		EXPECT(o.outcome != MXC_DELIVERED || peers_any_accepted(),
 		       "RULE: delivered, but no peer said 2xx after the final dot");
@@ -243,6 +264,8 @@ int scenario_run(const struct scenario *sc)
 	       "documentation ranges", peers_strays());
 	fails += peers_end(sc->name, verbose);
 	event_base_free(base);
+	EXPECT(open_fds() == fds_before, "RULE: %d file descriptors open "
+	       "after the scenario, %d before", open_fds(), fds_before);
 	if (fails != 0 || verbose) {
 		fprintf(stderr, "%s: %s %d, %s (reply %d %s) via %s[%s], "
 		        "%llu ms fake\n", sc->name,

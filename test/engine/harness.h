@@ -119,6 +119,7 @@ struct expect {
 	                              check_tls) */
 	bool check_tls;
 	uint64_t min_elapsed_ms;   /* fake time the delivery took, at least */
+	uint64_t max_elapsed_ms;   /* ... and at most (0: not checked) */
 };
 
 struct scenario {
@@ -128,6 +129,7 @@ struct scenario {
 	const char *sender;        /* NULL: "sender@example.org" */
 	const char *message;       /* NULL: a short message */
 	size_t big_message;        /* >0: a message of this many bytes */
+	unsigned timeout;          /* mxc_engine_options.timeout (0: RFC) */
 	const struct dns_row *dns;
 	struct peer_spec peers[6];
 	struct expect want;

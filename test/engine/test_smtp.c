@@ -177,6 +177,9 @@ static const struct mcase cases[] = {
 	{ AT_DATA, F_MALFORMED, FW_NONE, NEXT("malformed reply") },
 	/* The body (a 1 MiB message, so the client is still writing):
 	 * mx1 read some of it. */
+	/* A reply before the dot: the server cut the message short. */
+	{ AT_BODY, F_4XX, FW_NONE, TEMP(450, "4.3.2", "said: 450 4.3.2 not now") },
+	{ AT_BODY, F_5XX, FW_NONE, PERM(69, 554, "5.3.2", "said: 554 5.3.2 go away") },
 	{ AT_BODY, F_CLOSE, FW_NONE, NEXT("lost connection with mx1.example.com[192.0.2.1] while sending message body") },
 	{ AT_BODY, F_RESET, FW_NONE, NEXT("lost connection with mx1.example.com[192.0.2.1] while sending message body") },
 	{ AT_BODY, F_TIMEOUT, FW_NONE, NEXT("conversation timed out with mx1.example.com[192.0.2.1] while sending message body"), .min_s = 180 },
@@ -300,6 +303,8 @@ static void build(const struct mcase *c, struct built *b)
 	case F_5XX:
 	case F_MALFORMED:
 		s[n++] = fault_reply(c->fault);
+		if (c->at == AT_BODY) /* the client may still be sending */
+			s[n++] = "drain";
 		break;
 	case F_421:
 		s[n++] = fault_reply(c->fault);
@@ -442,6 +447,12 @@ static const struct scenario more[] = {
 	               .accepts = false },
 	             { "192.0.2.2", mx2_script, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "lost connection" } },
+	/* --timeout 60 scales every stage: the dot waits 60 s, not 600. */
+	{ "timeout-scaled-dot", MXC_TLS_MAY, .dns = two_mx, .timeout = 60,
+	  .peers = { { "192.0.2.1", UP_TO_DOT("stall"), .accepts = false },
+	             { "192.0.2.2", mx2_script, .unused = true } },
+	  .want = { MXC_TEMPFAIL, 75, .detail = "conversation timed out",
+	            .min_elapsed_ms = 60000, .max_elapsed_ms = 61000 } },
 	/* EHLO and then HELO refused: the next host. */
 	{ "helo-5xx-next-host", MXC_TLS_MAY, .dns = two_mx,
 	  .peers = { { "192.0.2.1", (const char *const[]){

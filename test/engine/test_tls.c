@@ -10,6 +10,7 @@
  * the check never receives a byte of the envelope ("MAIL" is absent).
  */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "harness.h"
 
@@ -315,8 +316,71 @@ static const struct scenario table[] = {
 	  .want = { MXC_PERMFAIL, 69, 554, "5.7.1", .detail = "rejected as spam" } },
 };
 
-/* Runs the table. */
+/* An EHLO reply of 90 lines, over 4 KiB, whose last line is filled in
+ * by main(): capabilities must come from every line, not from the text
+ * kept for reports. */
+static char long_ehlo[8192];
+static const char *long_ehlo_starttls[] = {
+	"< 220 mx1.example.com ESMTP",
+	"> EHLO client.example",
+	long_ehlo,
+	"> STARTTLS",
+	"< 220 2.0.0 go ahead",
+	"tls",
+	"> EHLO client.example",
+	"< 250 mx1.example.com",
+	"> MAIL FROM:<sender@example.org>",
+	"< 250 2.1.0 ok",
+	"> RCPT TO:<rcpt@example.com>",
+	"< 250 2.1.5 ok",
+	"> DATA",
+	"< 354 go ahead",
+	"> .",
+	"< 250 2.0.0 queued",
+	"> QUIT",
+	"< 221 2.0.0 bye",
+	NULL,
+};
+static char long_ehlo_size[8192];
+static const char *long_ehlo_size_script[] = {
+	"< 220 mx1.example.com ESMTP",
+	"> EHLO client.example",
+	long_ehlo_size,
+	"> QUIT",
+	"< 221 2.0.0 bye",
+	NULL,
+};
+static const struct scenario long_ehlo_table[] = {
+	{ "ehlo-long-starttls-last", MXC_TLS_MAY, .dns = plain_one,
+	  .peers = { { "192.0.2.1", long_ehlo_starttls, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .tls = true, .check_tls = true } },
+	{ "ehlo-long-size-last", MXC_TLS_MAY, .dns = plain_one,
+	  .peers = { { "192.0.2.1", long_ehlo_size_script, .absent = "MAIL" } },
+	  .want = { MXC_PERMFAIL, 69, .detail = "exceeds size limit 10 of host" } },
+};
+
+/* Fills an EHLO reply of 89 filler lines and `last`. */
+static void make_long_ehlo(char *out, size_t len, const char *last)
+{
+	size_t used = (size_t)snprintf(out, len, "< 250-mx1.example.com");
+	for (int i = 0; i < 88; i++)
+		used += (size_t)snprintf(out + used, len - used,
+		                         "\n250-X-FILLER-%02d-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                         "0123456789", i);
+	snprintf(out + used, len - used, "\n250 %s", last);
+}
+
+/* Runs the tables. */
 int main(int argc, char **argv)
 {
-	return scenario_main(argc, argv, table, sizeof table / sizeof table[0]);
+	enum { N = sizeof table / sizeof table[0],
+	       NLONG = sizeof long_ehlo_table / sizeof long_ehlo_table[0] };
+	static struct scenario all[N + NLONG];
+	make_long_ehlo(long_ehlo, sizeof long_ehlo, "STARTTLS");
+	make_long_ehlo(long_ehlo_size, sizeof long_ehlo_size, "SIZE 10");
+	for (size_t i = 0; i < N; i++)
+		all[i] = table[i];
+	for (size_t i = 0; i < NLONG; i++)
+		all[N + i] = long_ehlo_table[i];
+	return scenario_main(argc, argv, all, N + NLONG);
 }
