@@ -45,7 +45,6 @@ enum follow {
 	FW_QUIT,     /* QUIT, answered 221 */
 	FW_CLEAR,    /* go on in clear from MAIL to the end (STARTTLS refused) */
 	FW_HELO,     /* HELO, then MAIL to the end in clear (EHLO refused) */
-	FW_REST,     /* the rest of the normal dialogue */
 };
 
 /* How the delivery must end. */
@@ -149,6 +148,10 @@ static const struct mcase cases[] = {
 	{ AT_EHLO2, F_4XX, FW_QUIT, NEXT("said: 450 4.3.2 not now (in reply to EHLO command)") },
 	{ AT_EHLO2, F_CLOSE, FW_NONE, NEXT("lost connection with mx1.example.com[192.0.2.1] while performing the EHLO handshake") },
 	{ AT_EHLO2, F_TIMEOUT, FW_NONE, NEXT("conversation timed out"), .min_s = 300 },
+	{ AT_EHLO2, F_5XX, FW_HELO, MX1("delivered to mx1.example.com[192.0.2.1]") },
+	{ AT_EHLO2, F_RESET, FW_NONE, NEXT("lost connection with mx1.example.com[192.0.2.1] while performing the EHLO handshake") },
+	{ AT_EHLO2, F_MALFORMED, FW_NONE, NEXT("malformed reply") },
+	{ AT_EHLO2, F_EXTRA, FW_NONE, NEXT("data after a complete reply") },
 	/* MAIL: 5xx is the sender's problem everywhere. */
 	{ AT_MAIL, F_4XX, FW_QUIT, NEXT("said: 450 4.3.2 not now (in reply to MAIL FROM command)") },
 	{ AT_MAIL, F_5XX, FW_QUIT, PERM(69, 554, "5.3.2", "host mx1.example.com[192.0.2.1] said: 554 5.3.2 go away (in reply to MAIL FROM command)") },
@@ -175,6 +178,7 @@ static const struct mcase cases[] = {
 	{ AT_DATA, F_RESET, FW_NONE, NEXT("lost connection with mx1.example.com[192.0.2.1] while sending DATA command") },
 	{ AT_DATA, F_TIMEOUT, FW_NONE, NEXT("conversation timed out with mx1.example.com[192.0.2.1] while sending DATA command"), .min_s = 120 },
 	{ AT_DATA, F_MALFORMED, FW_NONE, NEXT("malformed reply") },
+	{ AT_DATA, F_EXTRA, FW_NONE, NEXT("data after a complete reply") },
 	/* The body (a 1 MiB message, so the client is still writing):
 	 * mx1 read some of it. */
 	/* A reply before the dot: the server cut the message short. */
@@ -200,6 +204,10 @@ static const struct mcase cases[] = {
 	{ AT_QUIT, F_RESET, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
 	{ AT_QUIT, F_TIMEOUT, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]"), .min_s = 30 },
 	{ AT_QUIT, F_MALFORMED, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
+	{ AT_QUIT, F_421, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
+	{ AT_QUIT, F_EXTRA, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
+	/* And the whole dialogue with nothing wrong. */
+	{ AT_LAST, F_LAST, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]: 250 2.0.0 queued as 1234") },
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -286,12 +294,10 @@ static size_t append_normal(const char **s, size_t n, enum at from,
 	return n;
 }
 
-/* Builds mx1's script and the scenario of one case. */
-static void build(const struct mcase *c, struct built *b)
+/* Appends mx1's fault at its stage and what must follow it. */
+static size_t append_fault(const struct mcase *c, const char **s, size_t n)
 {
 	static char extra[AT_LAST][300];
-	const char **s = b->steps;
-	size_t n = append_normal(s, 0, AT_GREETING, c->at, true);
 	if (c->at == AT_BODY) {
 		s[n++] = "> ...";
 	} else if (normal[c->at].expect != NULL && c->fault != F_RESET) {
@@ -352,14 +358,24 @@ static void build(const struct mcase *c, struct built *b)
 		s[n++] = "< 250 mx1.example.com";
 		n = append_normal(s, n, AT_MAIL, AT_LAST, false);
 		break;
-	case FW_REST:
-		n = append_normal(s, n, c->at + 1, AT_LAST, true);
-		break;
 	}
+	return n;
+}
+
+/* Builds mx1's script and the scenario of one case. */
+static void build(const struct mcase *c, struct built *b)
+{
+	const char **s = b->steps;
+	size_t n = append_normal(s, 0, AT_GREETING, c->at, true);
+	if (c->at != AT_LAST) /* AT_LAST: the happy path */
+		n = append_fault(c, s, n);
 	s[n] = NULL;
 
-	snprintf(b->name, sizeof b->name, "%s-%s", at_names[c->at],
-	         fault_names[c->fault]);
+	if (c->at == AT_LAST)
+		snprintf(b->name, sizeof b->name, "happy-path");
+	else
+		snprintf(b->name, sizeof b->name, "%s-%s", at_names[c->at],
+		         fault_names[c->fault]);
 	struct scenario *sc = &b->sc;
 	sc->name = b->name;
 	sc->level = MXC_TLS_MAY;
