@@ -22,14 +22,25 @@
 
 /* Fake time a scenario may take before it is declared hung. */
 #define SCENARIO_MAX_MS (4ull * 3600 * 1000)
+/* Loop rounds a scenario may take (a busy loop that never lets fake time
+ * pass would otherwise hang the test). */
+#define ROUNDS_MAX 100000ul
 
 /* The log of the running scenario, printed when it fails. */
 static char logbuf[1 << 18];
 static size_t loglen;
 static bool verbose;
 
+/* What the scenario's timers act on. */
+struct actors {
+	struct mxc_engine *engine;     /* NULL once freed */
+	struct mxc_delivery *delivery; /* NULL once completed */
+	bool freed;                    /* free_after_ms fired */
+};
+
 /* The completion, copied out of the callback. */
 struct outcome {
+	struct actors *actors;     /* told when the delivery completes */
 	int calls;
 	enum mxc_outcome outcome;
 	int exit_status;
@@ -65,6 +76,8 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	struct outcome *o = arg;
 	(void)d;
 	o->calls++;
+	if (o->actors != NULL)
+		o->actors->delivery = NULL;
 	o->outcome = r->outcome;
 	o->exit_status = r->exit_status;
 	o->reply_code = r->reply_code;
@@ -75,6 +88,29 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	snprintf(o->tls_version, sizeof o->tls_version, "%s", r->tls_version);
 	o->dane = r->dane;
 	o->elapsed_ms = r->elapsed_ms;
+}
+
+/* cancel_after_ms: cancels the delivery if it is still out. */
+static void on_cancel(evutil_socket_t fd, short what, void *arg)
+{
+	struct actors *a = arg;
+	(void)fd;
+	(void)what;
+	if (a->delivery != NULL)
+		mxc_delivery_cancel(a->delivery);
+}
+
+/* free_after_ms: frees the engine with the delivery in flight. */
+static void on_free(evutil_socket_t fd, short what, void *arg)
+{
+	struct actors *a = arg;
+	(void)fd;
+	(void)what;
+	if (a->engine != NULL && a->delivery != NULL) {
+		mxc_engine_free(a->engine);
+		a->engine = NULL;
+		a->freed = true;
+	}
 }
 
 /* The message of a scenario: its text, or `big` bytes of lines. */
@@ -186,20 +222,43 @@ int scenario_run(const struct scenario *sc)
 		.arg = &o,
 	};
 	uint64_t t0 = fakeclock_ms();
-	if (mxc_deliver(e, &p, err, sizeof err) == NULL) {
+	struct actors act = { .engine = e };
+	o.actors = &act;
+	act.delivery = mxc_deliver(e, &p, err, sizeof err);
+	if (act.delivery == NULL) {
 		fprintf(stderr, "%s: mxc_deliver: %s\n", sc->name, err);
 		exit(1);
 	}
 	mxc_message_unref(m);
-	while (o.calls == 0 && !fakeclock_stuck() &&
-	       fakeclock_ms() - t0 < SCENARIO_MAX_MS)
+	struct event *ev_cancel = evtimer_new(base, on_cancel, &act);
+	struct event *ev_free = evtimer_new(base, on_free, &act);
+	if (sc->cancel_after_ms != 0) {
+		struct timeval tv = { sc->cancel_after_ms / 1000,
+		                      (sc->cancel_after_ms % 1000) * 1000 };
+		event_add(ev_cancel, &tv);
+	}
+	if (sc->free_after_ms != 0) {
+		struct timeval tv = { sc->free_after_ms / 1000,
+		                      (sc->free_after_ms % 1000) * 1000 };
+		event_add(ev_free, &tv);
+	}
+	unsigned long rounds = 0;
+	while (o.calls == 0 && !act.freed && !fakeclock_stuck() &&
+	       fakeclock_ms() - t0 < SCENARIO_MAX_MS && rounds++ < ROUNDS_MAX)
 		event_base_loop(base, EVLOOP_ONCE);
 	EXPECT(!fakeclock_stuck(), "the loop stuck: nothing ready, no timer");
-	EXPECT(o.calls == 1, "completion called %d times", o.calls);
+	EXPECT(rounds <= ROUNDS_MAX, "the loop spins: %lu rounds", rounds);
+	EXPECT(fakeclock_ms() - t0 < SCENARIO_MAX_MS, "no end after %llu s of "
+	       "fake time", SCENARIO_MAX_MS / 1000);
+	EXPECT(o.calls == (act.freed ? 0 : 1), "completion called %d times",
+	       o.calls);
 	/* Let the peers see what followed (QUIT, the close). */
 	for (int i = 0; i < 8; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
-	mxc_engine_free(e);
+	event_free(ev_cancel);
+	event_free(ev_free);
+	if (act.engine != NULL)
+		mxc_engine_free(act.engine);
 	for (int i = 0; i < 4; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 

@@ -66,6 +66,7 @@ const char *fakedns_asked(void);
  *   "close"       close the connection (FIN)
  *   "reset"       close with unread input, so the client sees a reset
  *   "stall"       do nothing more (the client must time out)
+ *   "trickle"     send "2" every 100 s of fake time, for ever
  * After the last step, any byte from the client is a failure.
  */
 struct peer_spec {
@@ -130,6 +131,12 @@ struct scenario {
 	const char *message;       /* NULL: a short message */
 	size_t big_message;        /* >0: a message of this many bytes */
 	unsigned timeout;          /* mxc_engine_options.timeout (0: RFC) */
+	/* At this fake time after mxc_deliver(): mxc_delivery_cancel() (the
+	 * completion must still come, TEMPFAIL "cancelled"), or
+	 * mxc_engine_free() (no completion at all; the scenario then only
+	 * checks that everything was released).  0: never. */
+	unsigned cancel_after_ms;
+	unsigned free_after_ms;
 	const struct dns_row *dns;
 	struct peer_spec peers[6];
 	struct expect want;

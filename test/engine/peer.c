@@ -48,6 +48,7 @@ struct peer {
 	int fd;                      /* our end, -1 once closed */
 	struct event *ev_read;       /* persistent, while we read */
 	struct event *ev_kick;       /* starts the script from the loop */
+	struct event *ev_trickle;    /* "trickle": the next byte */
 	size_t step;                 /* next step of spec->script */
 	WOLFSSL *ssl;                /* after "tls" */
 	bool tls_up;                 /* handshake completed */
@@ -113,6 +114,8 @@ static void peer_close(struct peer *p)
 		return;
 	if (p->ev_read != NULL)
 		event_del(p->ev_read);
+	if (p->ev_trickle != NULL)
+		event_del(p->ev_trickle);
 	if (p->ssl != NULL) {
 		wolfSSL_free(p->ssl);
 		p->ssl = NULL;
@@ -358,6 +361,22 @@ static bool step(struct peer *p, const char *s)
 		peer_close(p);
 		return false;
 	}
+	if (is_step(s, "trickle")) {
+		/* One byte of a reply line that never ends, every 100 s of
+		 * fake time, for ever: only an overall deadline stops it. */
+		fill(p);
+		consume(p, p->inlen);
+		if (p->client_closed) { /* (EOF stays readable: stop here) */
+			peer_close(p);
+			return false;
+		}
+		if (!evtimer_pending(p->ev_trickle, NULL)) {
+			peer_send(p, "2", 1);
+			struct timeval tv = { 100, 0 };
+			event_add(p->ev_trickle, &tv);
+		}
+		return false;
+	}
 	if (is_step(s, "stall")) {
 		event_del(p->ev_read);
 		return false;
@@ -409,6 +428,17 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		p->step++;
 		return;
 	}
+	run(p);
+}
+
+/* The trickle's timer: one more byte. */
+static void on_trickle(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	(void)fd;
+	(void)what;
+	if (p->fd < 0)
+		return;
 	run(p);
 }
 
@@ -523,6 +553,7 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	p->fd = sv[1];
 	p->ev_read = event_new(loop_base, p->fd, EV_READ | EV_PERSIST, on_read, p);
 	p->ev_kick = event_new(loop_base, -1, 0, on_kick, p);
+	p->ev_trickle = evtimer_new(loop_base, on_trickle, p);
 	event_add(p->ev_read, NULL);
 	event_active(p->ev_kick, EV_TIMEOUT, 0);
 	peers[npeers++] = p;
@@ -583,6 +614,7 @@ int peers_end(const char *name, bool verbose)
 		else if (p != NULL && sp->script[p->step] != NULL &&
 		         !is_step(sp->script[p->step], "stall") &&
 		         !is_step(sp->script[p->step], "drain") &&
+		         !is_step(sp->script[p->step], "trickle") &&
 		         !is_step(sp->script[p->step], "close") &&
 		         !is_step(sp->script[p->step], "reset"))
 			snprintf(problem, sizeof problem, "script stopped at \"%s\"",
@@ -607,6 +639,7 @@ int peers_end(const char *name, bool verbose)
 		peer_close(peers[j]);
 		event_free(peers[j]->ev_read);
 		event_free(peers[j]->ev_kick);
+		event_free(peers[j]->ev_trickle);
 		free(peers[j]);
 	}
 	npeers = 0;

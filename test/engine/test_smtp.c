@@ -431,7 +431,13 @@ static void build(const struct mcase *c, struct built *b)
 		"> RCPT TO:<rcpt@example.com>", "< 250 2.1.5 ok",         \
 		"> DATA", "< 354 go ahead", "> .", __VA_ARGS__, NULL }
 
-/* Faults in the middle of a reply, and HELO, beside the matrix. */
+/* Filled by main(): 5000 bytes without a line end; 150 continuation
+ * lines. */
+static char endless_line[5100];
+static char endless_lines[150 * 12 + 20];
+
+/* Faults in the middle of a reply, hostile replies and HELO, beside the
+ * matrix. */
 static const struct scenario more[] = {
 	/* A reply cut inside its last line is no reply. */
 	{ "ehlo-cut-then-close", MXC_TLS_MAY, .dns = two_mx,
@@ -469,6 +475,30 @@ static const struct scenario more[] = {
 	             { "192.0.2.2", mx2_script, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "conversation timed out",
 	            .min_elapsed_ms = 60000, .max_elapsed_ms = 61000 } },
+	/* Hostile greetings.  A line that never ends: cut at the line
+	 * bound, not read for ever. */
+	{ "greeting-endless-line", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", (const char *const[]){ endless_line, "stall",
+	                 NULL }, .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "reply line too long" } },
+	/* Continuation lines without end: cut at the line count bound. */
+	{ "greeting-endless-continuation", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", (const char *const[]){ endless_lines, "stall",
+	                 NULL }, .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "protocol error with mx1.example.com[192.0.2.1]" } },
+	/* A byte every 100 s: the greeting's 300 s are a deadline for the
+	 * whole reply, not an idle timeout. */
+	{ "greeting-trickle", MXC_TLS_MAY, .dns = two_mx,
+	  .peers = { { "192.0.2.1", (const char *const[]){ "trickle", NULL },
+	               .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "conversation timed out with mx1.example.com",
+	            .min_elapsed_ms = 300000, .max_elapsed_ms = 301000 } },
 	/* EHLO and then HELO refused: the next host. */
 	{ "helo-5xx-next-host", MXC_TLS_MAY, .dns = two_mx,
 	  .peers = { { "192.0.2.1", (const char *const[]){
@@ -493,5 +523,13 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < NMORE; i++)
 		table[NCASES + i] = more[i];
+	size_t used = (size_t)snprintf(endless_line, sizeof endless_line,
+	                               "<raw 220 ");
+	memset(endless_line + used, 'x', sizeof endless_line - used - 1);
+	used = (size_t)snprintf(endless_lines, sizeof endless_lines, "<raw ");
+	for (int i = 0; i < 150; i++)
+		used += (size_t)snprintf(endless_lines + used,
+		                         sizeof endless_lines - used,
+		                         "220-%05d\r\n", i);
 	return scenario_main(argc, argv, table, NCASES + NMORE);
 }
