@@ -103,6 +103,9 @@ uint64_t fakeclock_jumps(void);
 
 /* ---- scenarios (harness.c) ---- */
 
+/* Peer scripts a scenario may have. */
+#define SCENARIO_PEERS 6
+
 /* What the delivery must end with; a NULL/zero field is not checked,
  * except outcome and exit_status, which always are. */
 struct expect {
@@ -138,7 +141,9 @@ struct scenario {
 	unsigned cancel_after_ms;
 	unsigned free_after_ms;
 	const struct dns_row *dns;
-	struct peer_spec peers[6];
+	/* Scripts in the order connections get them; the entry after the
+	 * last used one stays zero (the array has room for it). */
+	struct peer_spec peers[SCENARIO_PEERS + 1];
 	struct expect want;
 };
 

@@ -68,7 +68,7 @@ struct peer {
 
 static struct event_base *loop_base;
 static const struct peer_spec *specs;
-static bool spec_used[8];
+static bool spec_used[SCENARIO_PEERS];
 static struct peer *peers[PEERS_MAX];
 static size_t npeers;
 static unsigned strays;
@@ -520,7 +520,8 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
 		          text, sizeof text);
 	const struct peer_spec *spec = NULL;
-	for (size_t i = 0; specs != NULL && specs[i].addr != NULL && i < 8; i++)
+	for (size_t i = 0; specs != NULL && i < SCENARIO_PEERS &&
+	                   specs[i].addr != NULL; i++)
 		if (!spec_used[i] && strcmp(specs[i].addr, text) == 0) {
 			spec = &specs[i];
 			spec_used[i] = true;
@@ -598,7 +599,8 @@ unsigned peers_strays(void)
 int peers_end(const char *name, bool verbose)
 {
 	int failures = 0;
-	for (size_t i = 0; specs != NULL && specs[i].addr != NULL; i++) {
+	for (size_t i = 0; specs != NULL && i < SCENARIO_PEERS &&
+	                   specs[i].addr != NULL; i++) {
 		const struct peer_spec *sp = &specs[i];
 		struct peer *p = NULL;
 		for (size_t j = 0; j < npeers; j++)
