@@ -107,7 +107,7 @@ static void fail(struct peer *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Closes our end; `reset` leaves unread input so the client sees RST. */
+/* Closes our end (with input left unread, the client sees a reset). */
 static void peer_close(struct peer *p)
 {
 	if (p->fd < 0)
