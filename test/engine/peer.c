@@ -634,8 +634,10 @@ int peers_end(const char *name, bool verbose)
 			        problem);
 		}
 		if (p != NULL && (problem[0] != '\0' || verbose))
-			fprintf(stderr, "--- transcript of %s (#%zu), %zu bytes:\n%s"
-			        "\n---\n", sp->addr, i, p->received, p->transcript);
+			fprintf(stderr, "--- transcript of %s (#%zu), %zu bytes:\n%.*s"
+			        "%s\n---\n", sp->addr, i, p->received,
+			        (int)(p->tlen < 4096 ? p->tlen : 4096), p->transcript,
+			        p->tlen > 4096 ? "\n[... cut at 4096 bytes]" : "");
 	}
 	for (size_t j = 0; j < npeers; j++) {
 		peer_close(peers[j]);
