@@ -145,7 +145,7 @@ static void do_handshake(struct io *io)
 /* Reads what is available into the input buffer and reports it. */
 static void do_read(struct io *io)
 {
-	bool got = false, eof = false;
+	bool got = false, eof = false, broken = false;
 	io->read_wants_write = false;
 	for (;;) {
 		if (iobuf_len(&io->in) > IO_INPUT_MAX) {
@@ -175,8 +175,8 @@ static void do_read(struct io *io)
 				break;
 			}
 			if (st == TLS_ERROR) {
-				(void)fail(io, "TLS read failed: %s", tls_error(io->tls));
-				return;
+				broken = true;
+				break;
 			}
 		} else {
 			ssize_t r = read(io->fd, p, room);
@@ -185,8 +185,8 @@ static void do_read(struct io *io)
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0) {
-				(void)fail(io, "read failed: %s", strerror(errno));
-				return;
+				broken = true;
+				break;
 			}
 			if (r == 0) {
 				eof = true;
@@ -197,9 +197,21 @@ static void do_read(struct io *io)
 		iobuf_commit(&io->in, n);
 		got = true;
 	}
+	/* What arrived before an error or the end is still the server's
+	 * last word: "421 closing" or a 250 to the dot followed at once
+	 * by a reset (or, in TLS, a close without close_notify) must be
+	 * read before the loss is reported. */
+	int saved = errno;
 	update_events(io);
 	if (got && !emit(io, IO_INPUT))
 		return;
+	if (broken) {
+		if (io->tls != NULL)
+			(void)fail(io, "TLS read failed: %s", tls_error(io->tls));
+		else
+			(void)fail(io, "read failed: %s", strerror(saved));
+		return;
+	}
 	if (eof) {
 		event_del(io->ev_read);
 		event_del(io->ev_write);

@@ -1,0 +1,381 @@
+/*
+ * harness: runs a scenario through the public API and judges the result.
+ *
+ * Each scenario gets a fresh event_base and engine, the DNS table and peers
+ * it names, and one delivery; the loop runs until the completion callback
+ * has run, with the fake clock jumping over idle waits.  Besides the
+ * scenario's own expectations, every run checks the rules no scenario may
+ * break: delivered only after a peer said 2xx to the final dot, no
+ * permanent failure for a message a peer accepted, a temporary failure when
+ * a dot went unanswered, the final dot sent to one peer at most, no
+ * connection outside the documentation ranges, and one completion.
+ */
+#include <dirent.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+/* Fake time a scenario may take before it is declared hung. */
+#define SCENARIO_MAX_MS (4ull * 3600 * 1000)
+/* Loop rounds a scenario may take (a busy loop that never lets fake time
+ * pass would otherwise hang the test). */
+#define ROUNDS_MAX 100000ul
+
+/* The log of the running scenario, printed when it fails. */
+static char logbuf[1 << 18];
+static size_t loglen;
+static bool verbose;
+
+/* What the scenario's timers act on. */
+struct actors {
+	struct mxc_engine *engine;     /* NULL once freed */
+	struct mxc_delivery *delivery; /* NULL once completed */
+	bool freed;                    /* free_after_ms fired */
+};
+
+/* The completion, copied out of the callback. */
+struct outcome {
+	struct actors *actors;     /* told when the delivery completes */
+	int calls;
+	enum mxc_outcome outcome;
+	int exit_status;
+	int reply_code;
+	char enhanced[16];
+	char detail[2048];
+	char mx[256];
+	char address[64];
+	char tls_version[32];
+	enum mxc_dane dane;
+	uint64_t elapsed_ms;
+};
+
+/* Keeps every log line of the scenario. */
+static void on_log(void *arg, const struct mxc_log_context *ctx,
+                   enum mxc_log_level level, const char *line)
+{
+	(void)arg;
+	(void)ctx;
+	(void)level;
+	if (loglen < sizeof logbuf)
+		loglen += (size_t)snprintf(logbuf + loglen, sizeof logbuf - loglen,
+		                           "[%llu] %s\n",
+		                           (unsigned long long)fakeclock_ms(), line);
+	if (loglen >= sizeof logbuf)
+		loglen = sizeof logbuf - 1;
+}
+
+/* Copies the result out. */
+static void on_done(void *arg, struct mxc_delivery *d,
+                    const struct mxc_result *r)
+{
+	struct outcome *o = arg;
+	(void)d;
+	o->calls++;
+	if (o->actors != NULL)
+		o->actors->delivery = NULL;
+	o->outcome = r->outcome;
+	o->exit_status = r->exit_status;
+	o->reply_code = r->reply_code;
+	snprintf(o->enhanced, sizeof o->enhanced, "%s", r->enhanced);
+	snprintf(o->detail, sizeof o->detail, "%s", r->detail);
+	snprintf(o->mx, sizeof o->mx, "%s", r->mx);
+	snprintf(o->address, sizeof o->address, "%s", r->address);
+	snprintf(o->tls_version, sizeof o->tls_version, "%s", r->tls_version);
+	o->dane = r->dane;
+	o->elapsed_ms = r->elapsed_ms;
+}
+
+/* cancel_after_ms: cancels the delivery if it is still out. */
+static void on_cancel(evutil_socket_t fd, short what, void *arg)
+{
+	struct actors *a = arg;
+	(void)fd;
+	(void)what;
+	if (a->delivery != NULL)
+		mxc_delivery_cancel(a->delivery);
+}
+
+/* free_after_ms: frees the engine with the delivery in flight. */
+static void on_free(evutil_socket_t fd, short what, void *arg)
+{
+	struct actors *a = arg;
+	(void)fd;
+	(void)what;
+	if (a->engine != NULL && a->delivery != NULL) {
+		mxc_engine_free(a->engine);
+		a->engine = NULL;
+		a->freed = true;
+	}
+}
+
+/* The message of a scenario: its text, or `big` bytes of lines. */
+static struct mxc_message *make_message(const struct scenario *sc)
+{
+	char err[200];
+	if (sc->big_message == 0) {
+		const char *text = sc->message != NULL ? sc->message
+			: "From: sender@example.org\nTo: rcpt@example.com\n"
+			  "Subject: engine test\n\nHello.\n";
+		return mxc_message_new(text, strlen(text), err, sizeof err);
+	}
+	char *buf = malloc(sc->big_message);
+	if (buf == NULL)
+		return NULL;
+	for (size_t i = 0; i < sc->big_message; i++)
+		buf[i] = i % 72 == 71 ? '\n' : (char)('a' + i % 26);
+	struct mxc_message *m = mxc_message_new(buf, sc->big_message, err,
+	                                        sizeof err);
+	free(buf);
+	return m;
+}
+
+static const char *const outcome_names[] = { "DELIVERED", "TEMPFAIL",
+                                             "PERMFAIL" };
+
+/* Every "|"-separated word of `words` occurs in `text`. */
+static bool has_words(const char *text, const char *words, char *missing,
+                      size_t mlen)
+{
+	while (*words != '\0') {
+		size_t n = strcspn(words, "|");
+		char one[200];
+		snprintf(one, sizeof one, "%.*s", (int)n, words);
+		if (strstr(text, one) == NULL) {
+			snprintf(missing, mlen, "%s", one);
+			return false;
+		}
+		words += n + (words[n] == '|');
+	}
+	return true;
+}
+
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return -1;
+	int n = 0;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Counts and prints one failed check of a scenario. */
+#define EXPECT(cond, ...)                                                 \
+	do {                                                              \
+		if (!(cond)) {                                            \
+			fails++;                                          \
+			fprintf(stderr, "%s: ", sc->name);                \
+			fprintf(stderr, __VA_ARGS__);                     \
+			fputc('\n', stderr);                              \
+		}                                                         \
+	} while (0)
+
+/* Runs one scenario. */
+int scenario_run(const struct scenario *sc)
+{
+	int fails = 0;
+	int fds_before = open_fds();
+	loglen = 0;
+	logbuf[0] = '\0';
+	struct event_base *base = event_base_new();
+	if (base == NULL || strcmp(event_base_get_method(base), "epoll") != 0) {
+		fprintf(stderr, "%s: needs libevent's epoll backend (the fake "
+		        "clock interposes epoll_wait)\n", sc->name);
+		if (base != NULL)
+			event_base_free(base);
+		return 1;
+	}
+	fakeclock_watch(base);
+	fakedns_set_table(sc->dns);
+	peers_begin(base, sc->peers);
+
+	struct mxc_engine_options opt = {
+		.helo_name = "client.example",
+		.tls_level = sc->level,
+		.timeout = sc->timeout,
+		.log = on_log,
+		.log_level = MXC_LOG_DEBUG,
+	};
+	char err[300];
+	struct mxc_engine *e = mxc_engine_new(base, &opt, err, sizeof err);
+	struct mxc_message *m = make_message(sc);
+	struct outcome o = { 0 };
+	if (e == NULL || m == NULL) {
+		fprintf(stderr, "%s: cannot set up: %s\n", sc->name,
+		        e == NULL ? err : "message");
+		exit(1);
+	}
+	struct mxc_delivery_params p = {
+		.sender = sc->sender != NULL ? sc->sender : "sender@example.org",
+		.recipient = sc->recipient != NULL ? sc->recipient
+		                                   : "rcpt@example.com",
+		.message = m,
+		.done = on_done,
+		.arg = &o,
+	};
+	uint64_t t0 = fakeclock_ms();
+	struct actors act = { .engine = e };
+	o.actors = &act;
+	act.delivery = mxc_deliver(e, &p, err, sizeof err);
+	if (act.delivery == NULL) {
+		fprintf(stderr, "%s: mxc_deliver: %s\n", sc->name, err);
+		exit(1);
+	}
+	mxc_message_unref(m);
+	struct event *ev_cancel = evtimer_new(base, on_cancel, &act);
+	struct event *ev_free = evtimer_new(base, on_free, &act);
+	if (sc->cancel_after_ms != 0) {
+		struct timeval tv = { sc->cancel_after_ms / 1000,
+		                      (sc->cancel_after_ms % 1000) * 1000 };
+		event_add(ev_cancel, &tv);
+	}
+	if (sc->free_after_ms != 0) {
+		struct timeval tv = { sc->free_after_ms / 1000,
+		                      (sc->free_after_ms % 1000) * 1000 };
+		event_add(ev_free, &tv);
+	}
+	unsigned long rounds = 0;
+	while (o.calls == 0 && !act.freed && !fakeclock_stuck() &&
+	       fakeclock_ms() - t0 < SCENARIO_MAX_MS && rounds++ < ROUNDS_MAX)
+		event_base_loop(base, EVLOOP_ONCE);
+	EXPECT(!fakeclock_stuck(), "the loop stuck: nothing ready, no timer");
+	EXPECT(rounds <= ROUNDS_MAX, "the loop spins: %lu rounds", rounds);
+	EXPECT(fakeclock_ms() - t0 < SCENARIO_MAX_MS, "no end after %llu s of "
+	       "fake time", SCENARIO_MAX_MS / 1000);
+	EXPECT(o.calls == (act.freed ? 0 : 1), "completion called %d times",
+	       o.calls);
+	/* Let the peers see what followed (QUIT, the close). */
+	for (int i = 0; i < 8; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	event_free(ev_cancel);
+	event_free(ev_free);
+	if (act.engine != NULL)
+		mxc_engine_free(act.engine);
+	for (int i = 0; i < 4; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+
+	const struct expect *w = &sc->want;
+	if (o.calls == 1) {
+		char missing[200];
+		EXPECT(o.outcome == w->outcome, "outcome %s, expected %s",
+		       outcome_names[o.outcome], outcome_names[w->outcome]);
+		EXPECT(o.exit_status == w->exit_status, "exit status %d, expected %d",
+		       o.exit_status, w->exit_status);
+		if (w->reply_code != 0)
+			EXPECT(o.reply_code == (w->reply_code < 0 ? 0 : w->reply_code),
+			       "reply code %d, expected %d", o.reply_code,
+			       w->reply_code);
+		if (w->enhanced != NULL)
+			EXPECT(strcmp(o.enhanced, w->enhanced) == 0,
+			       "enhanced code \"%s\", expected \"%s\"", o.enhanced,
+			       w->enhanced);
+		if (w->detail != NULL)
+			EXPECT(has_words(o.detail, w->detail, missing, sizeof missing),
+			       "detail \"%s\" lacks \"%s\"", o.detail, missing);
+		if (w->log != NULL)
+			EXPECT(has_words(logbuf, w->log, missing, sizeof missing),
+			       "log lacks \"%s\"", missing);
+		if (w->mx != NULL)
+			EXPECT(strcmp(o.mx, w->mx) == 0, "mx \"%s\", expected \"%s\"",
+			       o.mx, w->mx);
+		if (w->check_dane)
+			EXPECT(o.dane == w->dane, "dane %d, expected %d", (int)o.dane,
+			       (int)w->dane);
+		if (w->check_tls)
+			EXPECT((o.tls_version[0] != '\0') == w->tls,
+			       "tls \"%s\", expected %s", o.tls_version,
+			       w->tls ? "some" : "none");
+		EXPECT(o.elapsed_ms >= w->min_elapsed_ms,
+		       "took %llu ms of fake time, expected at least %llu",
+		       (unsigned long long)o.elapsed_ms,
+		       (unsigned long long)w->min_elapsed_ms);
+		if (w->max_elapsed_ms != 0)
+			EXPECT(o.elapsed_ms <= w->max_elapsed_ms,
+			       "took %llu ms of fake time, expected at most %llu",
+			       (unsigned long long)o.elapsed_ms,
+			       (unsigned long long)w->max_elapsed_ms);
+		/* The rules every scenario obeys. */
+		EXPECT(o.outcome != MXC_DELIVERED || peers_any_accepted(),
+		       "RULE: delivered, but no peer said 2xx after the final dot");
+		EXPECT(o.outcome != MXC_PERMFAIL || !peers_any_accepted(),
+		       "RULE: permanent failure of a message a peer accepted");
+		EXPECT((o.outcome == MXC_DELIVERED) == (o.exit_status == 0),
+		       "RULE: exit status %d with outcome %s", o.exit_status,
+		       outcome_names[o.outcome]);
+		EXPECT(o.outcome != MXC_TEMPFAIL || o.exit_status == 75 ||
+		       o.exit_status == 71,
+		       "RULE: temporary failure with exit status %d", o.exit_status);
+		EXPECT(o.outcome != MXC_PERMFAIL ||
+		       (o.exit_status >= 64 && o.exit_status != 75),
+		       "RULE: permanent failure with exit status %d", o.exit_status);
+	}
+	EXPECT(peers_dots() <= 1, "RULE: the final dot went to %u peers",
+	       peers_dots());
+	EXPECT(peers_strays() == 0, "RULE: %u connections outside the "
+	       "documentation ranges", peers_strays());
+	fails += peers_end(sc->name, verbose);
+	event_base_free(base);
+	EXPECT(open_fds() == fds_before, "RULE: %d file descriptors open "
+	       "after the scenario, %d before", open_fds(), fds_before);
+	if (fails != 0 || verbose) {
+		fprintf(stderr, "%s: %s %d, %s (reply %d %s) via %s[%s], "
+		        "%llu ms fake\n", sc->name,
+		        o.calls ? outcome_names[o.outcome] : "NO RESULT",
+		        o.exit_status, o.detail, o.reply_code, o.enhanced, o.mx,
+		        o.address, (unsigned long long)o.elapsed_ms);
+		fprintf(stderr, "--- DNS lookups:\n%s--- log:\n%s---\n",
+		        fakedns_asked(), logbuf);
+	}
+	if (sc->known_bug != NULL) {
+		/* Expected to fail until the bug is fixed; passing means the
+		 * flag must go, so that the scenario guards the fix. */
+		printf("%s %s (known bug: %s)\n", fails ? "bug " : "FAIL",
+		       sc->name, sc->known_bug);
+		if (fails == 0)
+			fprintf(stderr, "%s: passes now: remove its known_bug\n",
+			        sc->name);
+		return fails == 0;
+	}
+	printf("%s %s\n", fails ? "FAIL" : "ok  ", sc->name);
+	return fails;
+}
+
+/*
+ * Runs a table: argv[1] is the data directory (peer.pem, peer.key);
+ * "-v" prints every transcript and log; a further argument runs only the
+ * scenarios whose names contain it.
+ */
+int scenario_main(int argc, char **argv, const struct scenario *table,
+                  size_t n)
+{
+	const char *only = NULL;
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-v") == 0)
+			verbose = true;
+		else if (i == 1)
+			peer_set_data_dir(argv[i]);
+		else
+			only = argv[i];
+	}
+	int failed = 0, ran = 0;
+	clock_t c0 = clock();
+	for (size_t i = 0; i < n; i++) {
+		if (only != NULL && strstr(table[i].name, only) == NULL)
+			continue;
+		ran++;
+		failed += scenario_run(&table[i]) != 0;
+	}
+	printf("%d scenarios, %d failed, %.3f s CPU, %llu clock jumps\n", ran,
+	       failed, (double)(clock() - c0) / CLOCKS_PER_SEC,
+	       (unsigned long long)fakeclock_jumps());
+	return failed != 0;
+}
