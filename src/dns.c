@@ -22,6 +22,7 @@
  *     be cached for comes from the same reply.
  */
 #include "dns.h"
+#include "dnsttl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1078,85 +1079,6 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 	b->answer.result = count > 0 ? DNS_FOUND : DNS_NODATA;
 }
 
-/* Lowers *ttl to v. */
-static void
-ttl_lower(uint32_t *ttl, uint32_t v)
-{
-	if (v < *ttl)
-		*ttl = v;
-}
-
-/*
- * Seconds an answer may be reused.  Over the answer section: the TTLs of
- * the records of the asked type and of the CNAMEs followed, and for their
- * RRSIGs the original TTL and the time left before the signature expires
- * (RFC 4035 5.3.3).  A negative answer takes min(SOA TTL, SOA MINIMUM)
- * from the authority section besides, and 0 without an SOA (RFC 2308 5).
- */
-static uint32_t
-answer_ttl(getdns_dict *reply, uint16_t want, bool negative)
-{
-	static const char *const sections[] = { "answer", "authority" };
-	uint32_t ttl = UINT32_MAX;
-	uint32_t now = (uint32_t)time(NULL);
-	bool soa = false;
-
-	for (size_t s = 0; s < 2; s++) {
-		getdns_list *list;
-		size_t n = 0;
-
-		if (s == 1 && !negative)
-			break;
-		if (getdns_dict_get_list(reply, sections[s], &list) !=
-		    GETDNS_RETURN_GOOD ||
-		    getdns_list_get_length(list, &n) != GETDNS_RETURN_GOOD)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			getdns_dict *rr;
-			uint32_t type, v, covered, exp;
-
-			if (getdns_list_get_dict(list, i, &rr) !=
-			    GETDNS_RETURN_GOOD ||
-			    getdns_dict_get_int(rr, "type", &type) !=
-			    GETDNS_RETURN_GOOD ||
-			    getdns_dict_get_int(rr, "ttl", &v) !=
-			    GETDNS_RETURN_GOOD)
-				continue;
-			if (s == 1 && type == GETDNS_RRTYPE_SOA) {
-				soa = true;
-				ttl_lower(&ttl, v);
-				if (getdns_dict_get_int(rr, "/rdata/minimum",
-				    &v) == GETDNS_RETURN_GOOD)
-					ttl_lower(&ttl, v);
-			} else if (s == 0 && (type == want ||
-			    type == GETDNS_RRTYPE_CNAME)) {
-				ttl_lower(&ttl, v);
-			} else if (s == 0 && type == GETDNS_RRTYPE_RRSIG &&
-			    getdns_dict_get_int(rr, "/rdata/type_covered",
-			    &covered) == GETDNS_RETURN_GOOD &&
-			    (covered == want ||
-			    covered == GETDNS_RRTYPE_CNAME)) {
-				int32_t left;
-
-				if (getdns_dict_get_int(rr,
-				    "/rdata/original_ttl", &v) ==
-				    GETDNS_RETURN_GOOD)
-					ttl_lower(&ttl, v);
-				if (getdns_dict_get_int(rr,
-				    "/rdata/signature_expiration", &exp) !=
-				    GETDNS_RETURN_GOOD)
-					continue;
-				/* Serial number arithmetic (RFC 4034 3.1.5). */
-				left = (int32_t)(exp - now);
-				ttl_lower(&ttl, left > 0 ? (uint32_t)left : 0);
-			}
-		}
-	}
-	if ((negative && !soa) || ttl == UINT32_MAX)
-		return 0;
-	return ttl;
-}
-
 /*
  * Classifies a complete getdns response, in this order: a reply must be
  * there; its rcode must be NOERROR or NXDOMAIN (a SERVFAIL carries an
@@ -1228,16 +1150,17 @@ classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
 	b->answer.dnssec = dnssec;
 	if (rcode == GETDNS_RCODE_NXDOMAIN) {
 		b->answer.result = DNS_NXDOMAIN;
-		b->answer.ttl = answer_ttl(reply, rr_type_of(b->answer.type),
-		    true);
+		b->answer.ttl = dnsttl_of_reply(reply,
+		    rr_type_of(b->answer.type), true, (uint32_t)time(NULL));
 		return;
 	}
 	collect_records(b, reply, owner);
 	if (b->answer.result == DNS_FAIL)
 		b->answer.dnssec = DNSSEC_INDETERMINATE;
 	else
-		b->answer.ttl = answer_ttl(reply, rr_type_of(b->answer.type),
-		    b->answer.result == DNS_NODATA);
+		b->answer.ttl = dnsttl_of_reply(reply,
+		    rr_type_of(b->answer.type),
+		    b->answer.result == DNS_NODATA, (uint32_t)time(NULL));
 }
 
 /* Builds the answer of a ready query into b (storage owned by b). */
