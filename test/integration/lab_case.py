@@ -1486,6 +1486,80 @@ def case_dns_ttl(lab):
                "and 3)" % (name, rrtype, n))
 
 
+@case("dns-rrsig-expiry")
+def case_dns_rrsig_expiry(lab):
+    """One engine, three waves (test/tools/waves.c), to a signed zone whose
+    records have a TTL of an hour but whose signatures expire SIG_LIFE
+    seconds after signing (RFC 4035 5.3.3: the answer may not be used past
+    the expiration).  unbound does not validate this zone, so it hands the
+    client the full TTLs with the RRSIGs unchanged (a validating unbound
+    would lower the TTLs itself).  Wave 2, before the expiration, is served
+    from the engine's cache; wave 3, after it, must ask again, and then
+    finds the signatures expired (bogus): not delivered.  Without the
+    bound, wave 3 would be delivered from the cache, an answer whose
+    signatures no longer validate."""
+    SIG_LIFE = 30
+    zone = lab.zone("sig.example", records=["@ 3600 MX 10 mx",
+                                            "mx 3600 A 192.0.2.10"])
+    zone.sig_lifetime = SIG_LIFE
+    zone.resolver_insecure = True
+    lab.postfix("mx.sig.example", ["192.0.2.10"], ["sig.example"])
+    lab.start()
+    expires = int(zone.signed_at) + SIG_LIFE    # wall clock, as in RRSIGs
+    proc = subprocess.Popen(
+        [os.environ["MXC_WAVES"], "--resolver", labdns.RESOLVER_ADDR,
+         "--trust-anchor", lab.trust_anchor, "waves@sender.example",
+         "w1@sig.example", "w2@sig.example", "w3@sig.example"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    out = []
+    mx_query = ("sig.example.", "MX")
+    try:
+        def wave(n):
+            """Reads the program's lines up to "wave N done"."""
+            while True:
+                line = proc.stdout.readline()
+                if line == "":
+                    raise CaseFailure("waves ended early:\n%s%s"
+                                      % ("".join(out), proc.stderr.read()))
+                out.append(line)
+                if line.strip() == "wave %d done" % n:
+                    return
+        wave(1)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wave(2)
+        left = expires - time.time()
+        expect(left > 1, "wave 2 ended %.1f s after the signatures "
+               "expired: the lab was too slow for this case" % -left)
+        asked_before = lab.resolver_queries().count(mx_query)
+        time.sleep(max(0, expires + 1.5 - time.time()))
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wave(3)
+        rest, err = proc.communicate(timeout=30)
+        out.append(rest)
+        print("dns-rrsig-expiry: wave 2 ended %.1f s before the "
+              "expiration\n%s%s" % (left, "".join(out), err))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(out)
+    expect(proc.returncode == 0, "waves exit %r" % proc.returncode)
+    expect("w1@sig.example delivered 192.0.2.10" in text, "wave 1 failed")
+    expect("w2@sig.example delivered 192.0.2.10" in text, "wave 2 failed")
+    expect(asked_before == 1, "sig.example MX asked %d times upstream by "
+           "the end of wave 2, expected 1 (wave 2 from the cache)"
+           % asked_before)
+    expect("w3@sig.example failed" in text,
+           "wave 3 (after the signatures expired) was delivered: the "
+           "engine kept the answer past its RRSIG expiration")
+    asked = lab.resolver_queries().count(mx_query)
+    expect(asked >= 2, "sig.example MX asked %d times upstream, expected "
+           "again in wave 3" % asked)
+
+
 # --- the example program ---------------------------------------------------
 
 @case("example")
