@@ -108,6 +108,9 @@ struct dns {
 	struct upstream up[DNS_MAX_UPSTREAMS];
 	size_t nup;                     /* upstreams in up[] */
 	getdns_dict *extensions;        /* the DNSSEC extensions of every query */
+	getdns_list *anchors;           /* the trust anchors, to validate a
+	                                   reply's RRsets one by one; NULL
+	                                   with trust_ad */
 	struct event *pump;             /* admits waiting lookups, delivers */
 	unsigned max_outstanding;       /* lookups inside getdns at most */
 	unsigned inflight_count;        /* entries on inflight */
@@ -123,6 +126,7 @@ struct dns {
 /* An answer under construction, with the storage its pointers use. */
 struct answer_buf {
 	struct dns_answer answer;
+	struct dns_cname_link links[DNS_CNAME_LINKS_MAX];
 	char canonical[256];
 	char error[80];
 	void *records;                  /* malloc'd array of count records */
@@ -675,10 +679,14 @@ make_extensions(bool trust_ad)
 		return ext;
 	}
 	/* return_all_statuses keeps bogus replies instead of dropping them,
-	 * which would make a forged answer look like "no such name". */
+	 * which would make a forged answer look like "no such name".  The
+	 * validation chain (the DS, DNSKEY and denial records getdns used)
+	 * lets a CNAME chain's RRsets be validated one by one. */
 	if (getdns_dict_set_int(ext, "dnssec_return_status",
 	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD ||
 	    getdns_dict_set_int(ext, "dnssec_return_all_statuses",
+	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD ||
+	    getdns_dict_set_int(ext, "dnssec_return_validation_chain",
 	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD) {
 		getdns_dict_destroy(ext);
 		return NULL;
@@ -830,7 +838,10 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 				errno = EIO;
 				goto fail;
 			}
-	getdns_list_destroy(anchors);
+	if (dns->trust_ad)
+		getdns_list_destroy(anchors);
+	else
+		dns->anchors = anchors;
 	return dns;
 fail:
 	getdns_list_destroy(anchors);
@@ -1080,6 +1091,118 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 }
 
 /*
+ * The DNSSEC status of one RRset of a reply's answer section, the records
+ * of `type` owned by `owner` with the RRSIGs over them, validated on its
+ * own against the reply's validation chain and the trust anchors.
+ */
+static enum dnssec_status
+rrset_status(getdns_list *answer, size_t n, const getdns_bindata *owner,
+    uint32_t type, const getdns_list *chain, const getdns_list *anchors)
+{
+	enum dnssec_status status = DNSSEC_INDETERMINATE;
+	getdns_list *set = getdns_list_create();
+	size_t k = 0;
+
+	if (set == NULL)
+		return status;
+	for (size_t i = 0; i < n; i++) {
+		getdns_dict *rr;
+		getdns_bindata *name;
+		uint32_t t, covered;
+
+		if (getdns_list_get_dict(answer, i, &rr) != GETDNS_RETURN_GOOD ||
+		    getdns_dict_get_int(rr, "type", &t) != GETDNS_RETURN_GOOD ||
+		    getdns_dict_get_bindata(rr, "name", &name) !=
+		    GETDNS_RETURN_GOOD || !wire_name_equal(name, owner))
+			continue;
+		if (t != type && (t != GETDNS_RRTYPE_RRSIG ||
+		    getdns_dict_get_int(rr, "/rdata/type_covered", &covered) !=
+		    GETDNS_RETURN_GOOD || covered != type))
+			continue;
+		if (getdns_list_set_dict(set, k, rr) != GETDNS_RETURN_GOOD)
+			break;
+		k++;
+	}
+	if (k > 0 && !map_dnssec((uint32_t)getdns_validate_dnssec2(set, chain,
+	    anchors, time(NULL), 0), &status))
+		status = DNSSEC_INDETERMINATE;
+	getdns_list_destroy(set);
+	return status;
+}
+
+/* The CNAME record owned by `owner` in an answer section, or NULL. */
+static getdns_dict *
+find_cname(getdns_list *answer, size_t n, const getdns_bindata *owner)
+{
+	for (size_t i = 0; i < n; i++) {
+		getdns_dict *rr;
+		getdns_bindata *name;
+		uint32_t t;
+
+		if (getdns_list_get_dict(answer, i, &rr) == GETDNS_RETURN_GOOD &&
+		    getdns_dict_get_int(rr, "type", &t) == GETDNS_RETURN_GOOD &&
+		    t == GETDNS_RRTYPE_CNAME &&
+		    getdns_dict_get_bindata(rr, "name", &name) ==
+		    GETDNS_RETURN_GOOD && wire_name_equal(name, owner))
+			return rr;
+	}
+	return NULL;
+}
+
+/*
+ * Follows the CNAME links from the name asked and gives each the DNSSEC
+ * status of its own RRset, and the records at the end theirs.  getdns 1.6
+ * has one status per reply, the weakest of its RRsets, so a secure CNAME
+ * into an unsigned zone and an unsigned CNAME into a signed zone both
+ * read "insecure".  A reply that is secure or bogus as a whole is so in
+ * every RRset; only an insecure or indeterminate one with CNAMEs is
+ * validated again, RRset by RRset, against the validation chain the reply
+ * carries.  Without a chain or anchors (--dnssec resolver, dns_classify)
+ * every link gets the reply's status.
+ */
+static void
+classify_links(struct answer_buf *b, getdns_dict *response,
+    getdns_dict *reply, const getdns_list *anchors)
+{
+	getdns_list *answer, *chain = NULL;
+	getdns_bindata *name;
+	bool again;
+	size_t n = 0;
+
+	b->answer.records_dnssec = b->answer.dnssec;
+	b->answer.cname = b->links;
+	if (getdns_dict_get_list(reply, "answer", &answer) !=
+	    GETDNS_RETURN_GOOD ||
+	    getdns_list_get_length(answer, &n) != GETDNS_RETURN_GOOD ||
+	    getdns_dict_get_bindata(reply, "/question/qname", &name) !=
+	    GETDNS_RETURN_GOOD)
+		return;
+	again = anchors != NULL &&
+	    (b->answer.dnssec == DNSSEC_INSECURE ||
+	    b->answer.dnssec == DNSSEC_INDETERMINATE) &&
+	    getdns_dict_get_list(response, "validation_chain", &chain) ==
+	    GETDNS_RETURN_GOOD;
+	while (b->answer.cname_count < DNS_CNAME_LINKS_MAX) {
+		struct dns_cname_link *l = &b->links[b->answer.cname_count];
+		getdns_dict *rr = find_cname(answer, n, name);
+		getdns_bindata *target;
+
+		if (rr == NULL || getdns_dict_get_bindata(rr, "/rdata/cname",
+		    &target) != GETDNS_RETURN_GOOD ||
+		    !wire_name_to_text(name, l->owner, sizeof(l->owner)))
+			break;
+		l->dnssec = again ? rrset_status(answer, n, name,
+		    GETDNS_RRTYPE_CNAME, chain, anchors) : b->answer.dnssec;
+		b->answer.cname_count++;
+		name = target;
+	}
+	if (again && b->answer.cname_count > 0 &&
+	    b->answer.result == DNS_FOUND)
+		b->answer.records_dnssec = rrset_status(answer, n, name,
+		    rr_type_of(b->answer.type), chain, anchors);
+}
+
+/*
  * Classifies a complete getdns response, in this order: a reply must be
  * there; its rcode must be NOERROR or NXDOMAIN (a SERVFAIL carries an
  * "insecure" status, so the rcode goes first); a bogus reply fails; then
@@ -1087,7 +1210,8 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
  * status as indeterminate: nothing was validated.
  */
 static void
-classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
+classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad,
+    const getdns_list *anchors)
 {
 	getdns_list *replies;
 	getdns_dict *reply;
@@ -1152,15 +1276,17 @@ classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
 		b->answer.result = DNS_NXDOMAIN;
 		b->answer.ttl = dnsttl_of_reply(reply,
 		    rr_type_of(b->answer.type), true, (uint32_t)time(NULL));
+		classify_links(b, response, reply, anchors);
 		return;
 	}
 	collect_records(b, reply, owner);
-	if (b->answer.result == DNS_FAIL)
+	if (b->answer.result == DNS_FAIL) {
 		b->answer.dnssec = DNSSEC_INDETERMINATE;
-	else
-		b->answer.ttl = dnsttl_of_reply(reply,
-		    rr_type_of(b->answer.type),
-		    b->answer.result == DNS_NODATA, (uint32_t)time(NULL));
+		return;
+	}
+	b->answer.ttl = dnsttl_of_reply(reply, rr_type_of(b->answer.type),
+	    b->answer.result == DNS_NODATA, (uint32_t)time(NULL));
+	classify_links(b, response, reply, anchors);
 }
 
 /* Builds the answer of a ready query into b (storage owned by b). */
@@ -1174,6 +1300,7 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	b->answer.upstream = q->dns != NULL ? q->dns->up[q->upstream].name : "";
 	b->answer.queued_ms = q->queued_ms;
 	b->answer.dnssec = DNSSEC_INDETERMINATE;
+	b->answer.records_dnssec = DNSSEC_INDETERMINATE;
 	b->answer.result = DNS_FAIL;
 	/* Until a reply names another owner: the name asked, normalised. */
 	(void)snprintf(b->canonical, sizeof(b->canonical), "%s", q->fqdn);
@@ -1194,12 +1321,15 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	}
 	else
 		classify_response(b, q->response,
-		    q->dns != NULL && q->dns->trust_ad);
+		    q->dns != NULL && q->dns->trust_ad,
+		    q->dns != NULL ? q->dns->anchors : NULL);
 
 	if (b->answer.result != DNS_FAIL)
 		b->error[0] = '\0';
 	else
 		b->answer.ttl = 0;
+	if (b->answer.result != DNS_FOUND)
+		b->answer.records_dnssec = b->answer.dnssec;
 	b->answer.canonical = b->canonical;
 	b->answer.error = b->error;
 	switch (q->type) {
@@ -1477,6 +1607,8 @@ dns_free(struct dns *dns)
 	destroy_contexts(dns);
 	getdns_dict_destroy(dns->extensions);
 	dns->extensions = NULL;
+	getdns_list_destroy(dns->anchors);
+	dns->anchors = NULL;
 	if (dns->delivering) {
 		dns->freed = true;
 		return;

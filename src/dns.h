@@ -50,6 +50,16 @@ enum dns_result {
 	                 answer, a malformed answer, local error */
 };
 
+/* Most CNAME links an answer reports one by one (a longer chain: the
+ * first ones; getdns itself follows at most a handful). */
+#define DNS_CNAME_LINKS_MAX 8
+
+/* One CNAME link followed: the CNAME RRset owned by `owner`. */
+struct dns_cname_link {
+	char owner[DNS_NAME_MAX_TEXT]; /* lower case, no trailing dot */
+	enum dnssec_status dnssec;     /* of this CNAME RRset alone */
+};
+
 /* One MX record. */
 struct dns_mx {
 	unsigned pref;  /* preference, lower first */
@@ -108,6 +118,17 @@ struct dns_answer {
 	uint32_t queued_ms;
 	/* The upstream asked, as configured ("ADDR" or "ADDR#PORT"). */
 	const char *upstream;
+	/* The CNAME links from `name` to `canonical`, in order (cname_count
+	 * 0: none), each with the DNSSEC status of its own RRset, and the
+	 * status of the records at `canonical` alone (for DNS_FOUND; else
+	 * `dnssec`).  `dnssec` stays the reply's, the weakest of them
+	 * (getdns 1.6 validates a reply as a whole); the links tell a secure
+	 * CNAME into an unsigned zone (RFC 7672 2.2.2) from an insecure one.
+	 * With --dnssec resolver one AD bit covers the reply: every link and
+	 * the records carry `dnssec`. */
+	size_t cname_count;
+	const struct dns_cname_link *cname;
+	enum dnssec_status records_dnssec;
 	size_t count;                 /* records in the array below */
 	const struct dns_mx *mx;      /* DNS_MX */
 	const struct sockaddr_storage *addr; /* DNS_A/DNS_AAAA; port 0 */

@@ -1560,6 +1560,67 @@ def case_dns_rrsig_expiry(lab):
            "again in wave 3" % asked)
 
 
+@case("dns-cname-links")
+def case_dns_cname_links(lab):
+    """The DNSSEC status of each CNAME link and of the records at the end
+    (test/tools/dnsprobe through src/dns.c): getdns 1.6 gives one status
+    per reply, the weakest, so each RRset is validated again on its own.
+      mx.i1  (signed)   CNAME mx.u1 (unsigned) A  -> link secure, A insecure
+      cn.u1  (unsigned) CNAME mx.t1 (signed)   A  -> link insecure, A secure
+      two.s1 (signed)   CNAME mx.i1 (signed) CNAME mx.u1 A
+                                                   -> secure, secure, insecure
+      mx.s1  (signed)   CNAME mx.t1 (signed)   A  -> all secure
+    The reply's own status stays the weakest: insecure but for mx.s1."""
+    lab.zone("i1.example", records=["mx CNAME mx.u1.example."])
+    lab.zone("u1.example", signed=False,
+             records=["mx A 192.0.2.41", "cn CNAME mx.t1.example."])
+    lab.zone("t1.example", records=["mx A 192.0.2.42"])
+    lab.zone("s1.example", records=["mx CNAME mx.t1.example.",
+                                    "two CNAME mx.i1.example."])
+    lab.start()
+    want = {
+        "mx.i1.example": ("insecure", [("mx.i1.example", "secure")],
+                          "insecure", "192.0.2.41"),
+        "cn.u1.example": ("insecure", [("cn.u1.example", "insecure")],
+                          "secure", "192.0.2.42"),
+        "two.s1.example": ("insecure", [("two.s1.example", "secure"),
+                                        ("mx.i1.example", "secure")],
+                           "insecure", "192.0.2.41"),
+        "mx.s1.example": ("secure", [("mx.s1.example", "secure")],
+                          "secure", "192.0.2.42"),
+    }
+    argv = [os.environ["MXC_DNSPROBE"], "--resolver", labdns.RESOLVER_ADDR,
+            "--trust-anchor", lab.trust_anchor]
+    for name in want:
+        argv += ["a", name]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    print("dnsprobe:\n%s%s" % (p.stdout, p.stderr))
+    expect(p.returncode == 0, "dnsprobe exit %d" % p.returncode)
+    got, current = {}, None
+    for line in p.stdout.splitlines():
+        words = line.split()
+        if not line.startswith(" ") and len(words) > 3:
+            current = got.setdefault(words[0], {"links": []})
+            current["dnssec"] = words[3].partition("=")[2]
+            current["result"] = words[2].partition("=")[2]
+        elif current is not None and words[:1] == ["cname"]:
+            current["links"].append((words[1], words[2]))
+        elif current is not None and words[:1] == ["records"]:
+            current["records"] = words[1]
+        elif current is not None and words[:1] == ["addr"]:
+            current["addr"] = words[1]
+    for name, (dnssec, links, records, addr) in want.items():
+        g = got.get(name, {})
+        expect(g.get("result") == "found" and g.get("addr") == addr,
+               "%s: %r, expected found %s" % (name, g, addr))
+        expect(g.get("dnssec") == dnssec, "%s: reply status %r, expected %s"
+               % (name, g.get("dnssec"), dnssec))
+        expect(g.get("links") == links, "%s: links %r, expected %r"
+               % (name, g.get("links"), links))
+        expect(g.get("records") == records, "%s: records %r, expected %s"
+               % (name, g.get("records"), records))
+
+
 # --- the example program ---------------------------------------------------
 
 @case("example")

@@ -8,6 +8,8 @@
  *            [--timeout MS] [--max-outstanding N] [--free-after MS] [--tcp]
  *            [--free-in-callback] TYPE NAME [TYPE NAME...]
  *
+ * Each CNAME link followed prints "  cname OWNER STATUS" (its own RRset's
+ * DNSSEC status), then "  records STATUS" for the records at the end.
  * TYPE is mx, a, aaaa or tlsa.  --free-after frees the resolver after MS
  * milliseconds even with lookups outstanding (a teardown test) and then
  * prints "freed outstanding=N"; the loop then runs until no event is left.
@@ -198,6 +200,11 @@ answer_cb(void *arg, const struct dns_answer *a)
 	    result_name(a->result), dnssec_status_name(a->dnssec),
 	    a->canonical, a->error, (unsigned)a->ttl, a->count);
 	print_records(a);
+	for (size_t i = 0; i < a->cname_count; i++)
+		printf("  cname %s %s\n", a->cname[i].owner,
+		    dnssec_status_name(a->cname[i].dnssec));
+	if (a->cname_count > 0)
+		printf("  records %s\n", dnssec_status_name(a->records_dnssec));
 	if (--run->outstanding == 0)
 		event_base_loopbreak(run->base);
 	else if (run->free_in_callback) {

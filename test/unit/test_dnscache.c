@@ -4,8 +4,9 @@
  * the test), and the cache runs on a fake clock, so TTLs, the failure hold
  * and the attempt schedule are stepped through exactly: hits and expiry,
  * RFC 2308 negative TTLs and their caps, failures never served as "no
- * records", DNSSEC status kept, coalescing, retries moving through the
- * upstreams (timeouts switch to TCP), cancel, eviction, teardown.
+ * records", DNSSEC status (and each CNAME link's) kept, coalescing,
+ * retries moving through the upstreams (timeouts switch to TCP), cancel,
+ * eviction, teardown.
  * dnsttl.c is tested here too, on getdns replies made up by the test: the
  * reuse time it computes is what the cache keeps an answer for, so the
  * RRSIG bounds (original TTL, signature expiration) are followed through
@@ -94,6 +95,10 @@ dns_upstream_name(const struct dns *dns, size_t i)
 
 static uint64_t fake_now = 1000000;
 static uint32_t next_queued_ms;   /* the next answer's queue wait */
+/* The next answer's CNAME links (then cleared), as dns.c would give. */
+static const struct dns_cname_link *next_links;
+static size_t next_nlinks;
+static enum dnssec_status next_records_dnssec;
 static struct event_base *base;
 
 /* The fake clock. */
@@ -114,6 +119,9 @@ struct got {
 	char error[400];
 	char name[DNS_NAME_MAX_TEXT];
 	char mx0[256];
+	size_t nlinks;
+	char link1[DNS_NAME_MAX_TEXT];
+	enum dnssec_status link0_dnssec, link1_dnssec, records_dnssec;
 	uint8_t tlsa0[8];
 	size_t tlsa0_len;
 };
@@ -131,6 +139,14 @@ got_cb(void *arg, const struct dns_answer *a)
 	g->count = a->count;
 	(void)snprintf(g->error, sizeof(g->error), "%s", a->error);
 	(void)snprintf(g->name, sizeof(g->name), "%s", a->name);
+	g->nlinks = a->cname_count;
+	g->records_dnssec = a->records_dnssec;
+	if (a->cname_count >= 2) {
+		g->link0_dnssec = a->cname[0].dnssec;
+		g->link1_dnssec = a->cname[1].dnssec;
+		(void)snprintf(g->link1, sizeof(g->link1), "%s",
+		    a->cname[1].owner);
+	}
 	if (a->type == DNS_MX && a->count > 0)
 		(void)snprintf(g->mx0, sizeof(g->mx0), "%s", a->mx[0].host);
 	if (a->type == DNS_TLSA && a->count > 0) {
@@ -188,6 +204,11 @@ answer(size_t qi, enum dns_result result, enum dnssec_status dnssec,
 	a.upstream = upnames[q->how.upstream];
 	a.queued_ms = next_queued_ms;
 	next_queued_ms = 0;
+	a.cname = next_links;
+	a.cname_count = next_nlinks;
+	a.records_dnssec = next_nlinks > 0 ? next_records_dnssec : dnssec;
+	next_links = NULL;
+	next_nlinks = 0;
 	if (result == DNS_FOUND && q->type == DNS_MX) {
 		mx.pref = 10;
 		(void)snprintf(mx.host, sizeof(mx.host), "mx.%s", q->name);
@@ -601,6 +622,47 @@ test_eviction(void)
 	dnscache_free(c);
 }
 
+/*
+ * The DNSSEC status of each CNAME link and of the records (a signed name
+ * CNAME'd into an unsigned zone) comes back from the cache as dns.c gave
+ * it, though the resolver's storage is gone.
+ */
+static void
+test_cname_links(void)
+{
+	struct dns dns;
+	struct dnscache *c = make_cache(&dns, 1, 0);
+	struct dns_cname_link links[2];
+	struct got g1 = { 0 }, g2 = { 0 };
+	size_t q0 = nqueries;
+
+	(void)snprintf(links[0].owner, sizeof(links[0].owner), "mx.a.example");
+	links[0].dnssec = DNSSEC_SECURE;
+	(void)snprintf(links[1].owner, sizeof(links[1].owner), "mx.b.example");
+	links[1].dnssec = DNSSEC_SECURE;
+	next_links = links;
+	next_nlinks = 2;
+	next_records_dnssec = DNSSEC_INSECURE;
+	lookup(c, "mx.a.example", DNS_A, &g1);
+	answer(q0, DNS_FOUND, DNSSEC_INSECURE, 60, NULL, false);
+	memset(links, 0, sizeof(links));
+	run_loop();
+	lookup(c, "mx.a.example", DNS_A, &g2);
+	CHECK(nqueries == q0 + 1, "cached");
+	run_loop();
+	CHECK(g2.calls == 1 && g2.nlinks == 2 &&
+	    g2.link0_dnssec == DNSSEC_SECURE &&
+	    g2.link1_dnssec == DNSSEC_SECURE &&
+	    strcmp(g2.link1, "mx.b.example") == 0 &&
+	    g2.records_dnssec == DNSSEC_INSECURE &&
+	    g2.dnssec == DNSSEC_INSECURE,
+	    "links kept: %zu links, %d %d %s, records %d", g2.nlinks,
+	    g2.link0_dnssec, g2.link1_dnssec, g2.link1, g2.records_dnssec);
+	CHECK(g1.nlinks == 2 && g1.records_dnssec == DNSSEC_INSECURE,
+	    "first caller got the links too");
+	dnscache_free(c);
+}
+
 /* ---- reuse times of signed replies (dnsttl.c) ------------------------- */
 
 /* The wall clock of the made-up replies, seconds since the epoch. */
@@ -787,6 +849,7 @@ main(void)
 	test_transient();
 	test_cancel();
 	test_eviction();
+	test_cname_links();
 	test_ttl_bounds();
 	test_rrsig_expiry();
 	event_base_free(base);
