@@ -110,7 +110,8 @@ struct dns {
 	getdns_dict *extensions;        /* the DNSSEC extensions of every query */
 	getdns_list *anchors;           /* the trust anchors, to validate a
 	                                   reply's RRsets one by one; NULL
-	                                   with trust_ad */
+	                                   unless cname_links (never with
+	                                   trust_ad) */
 	struct event *pump;             /* admits waiting lookups, delivers */
 	unsigned max_outstanding;       /* lookups inside getdns at most */
 	unsigned inflight_count;        /* entries on inflight */
@@ -664,7 +665,7 @@ fail:
  * AD (and getdns does not set CD).
  */
 static getdns_dict *
-make_extensions(bool trust_ad)
+make_extensions(bool trust_ad, bool chain)
 {
 	getdns_dict *ext = getdns_dict_create();
 
@@ -686,8 +687,9 @@ make_extensions(bool trust_ad)
 	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD ||
 	    getdns_dict_set_int(ext, "dnssec_return_all_statuses",
 	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD ||
-	    getdns_dict_set_int(ext, "dnssec_return_validation_chain",
-	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD) {
+	    (chain && getdns_dict_set_int(ext,
+	    "dnssec_return_validation_chain", GETDNS_EXTENSION_TRUE) !=
+	    GETDNS_RETURN_GOOD)) {
 		getdns_dict_destroy(ext);
 		return NULL;
 	}
@@ -812,7 +814,8 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 	TAILQ_INIT(&dns->inflight);
 	TAILQ_INIT(&dns->ready);
 	dns->trust_ad = config->trust_ad;
-	if ((dns->extensions = make_extensions(dns->trust_ad)) == NULL ||
+	if ((dns->extensions = make_extensions(dns->trust_ad,
+	    config->cname_links)) == NULL ||
 	    (dns->pump = event_new(dns->base, -1, 0, pump_cb, dns)) == NULL) {
 		set_err(err, errlen, "out of memory");
 		errno = ENOMEM;
@@ -838,7 +841,7 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 				errno = EIO;
 				goto fail;
 			}
-	if (dns->trust_ad)
+	if (dns->trust_ad || !config->cname_links)
 		getdns_list_destroy(anchors);
 	else
 		dns->anchors = anchors;
@@ -1157,8 +1160,8 @@ find_cname(getdns_list *answer, size_t n, const getdns_bindata *owner)
  * read "insecure".  A reply that is secure or bogus as a whole is so in
  * every RRset; only an insecure or indeterminate one with CNAMEs is
  * validated again, RRset by RRset, against the validation chain the reply
- * carries.  Without a chain or anchors (--dnssec resolver, dns_classify)
- * every link gets the reply's status.
+ * carries.  Without a chain or anchors (cname_links off, --dnssec
+ * resolver, dns_classify) every link gets the reply's status.
  */
 static void
 classify_links(struct answer_buf *b, getdns_dict *response,

@@ -1570,7 +1570,9 @@ def case_dns_cname_links(lab):
       two.s1 (signed)   CNAME mx.i1 (signed) CNAME mx.u1 A
                                                    -> secure, secure, insecure
       mx.s1  (signed)   CNAME mx.t1 (signed)   A  -> all secure
-    The reply's own status stays the weakest: insecure but for mx.s1."""
+    The reply's own status stays the weakest: insecure but for mx.s1.
+    With --cname-links off (the engine's default: no validation chain)
+    every link carries the reply's status instead."""
     lab.zone("i1.example", records=["mx CNAME mx.u1.example."])
     lab.zone("u1.example", signed=False,
              records=["mx A 192.0.2.41", "cn CNAME mx.t1.example."])
@@ -1589,12 +1591,35 @@ def case_dns_cname_links(lab):
         "mx.s1.example": ("secure", [("mx.s1.example", "secure")],
                           "secure", "192.0.2.42"),
     }
+    for mode in ("on", "off"):
+        got = dnsprobe_links(lab, mode, list(want))
+        for name, (dnssec, links, records, addr) in want.items():
+            if mode == "off":
+                # Without the validation chain every link and the
+                # records carry the reply's status.
+                links = [(owner, dnssec) for owner, _ in links]
+                records = dnssec
+            g = got.get(name, {})
+            expect(g.get("result") == "found" and g.get("addr") == addr,
+                   "%s: %r, expected found %s" % (name, g, addr))
+            expect(g.get("dnssec") == dnssec, "%s: reply status %r, "
+                   "expected %s" % (name, g.get("dnssec"), dnssec))
+            expect(g.get("links") == links, "cname links %s: %s: %r, "
+                   "expected %r" % (mode, name, g.get("links"), links))
+            expect(g.get("records") == records, "cname links %s: %s: "
+                   "records %r, expected %s" % (mode, name,
+                                                g.get("records"), records))
+
+
+def dnsprobe_links(lab, mode, names):
+    """dnsprobe's A answers for `names` with --cname-links `mode`, as
+    {name: {result, dnssec, links: [(owner, status)], records, addr}}."""
     argv = [os.environ["MXC_DNSPROBE"], "--resolver", labdns.RESOLVER_ADDR,
-            "--trust-anchor", lab.trust_anchor]
-    for name in want:
+            "--trust-anchor", lab.trust_anchor, "--cname-links", mode]
+    for name in names:
         argv += ["a", name]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    print("dnsprobe:\n%s%s" % (p.stdout, p.stderr))
+    print("dnsprobe --cname-links %s:\n%s%s" % (mode, p.stdout, p.stderr))
     expect(p.returncode == 0, "dnsprobe exit %d" % p.returncode)
     got, current = {}, None
     for line in p.stdout.splitlines():
@@ -1609,16 +1634,7 @@ def case_dns_cname_links(lab):
             current["records"] = words[1]
         elif current is not None and words[:1] == ["addr"]:
             current["addr"] = words[1]
-    for name, (dnssec, links, records, addr) in want.items():
-        g = got.get(name, {})
-        expect(g.get("result") == "found" and g.get("addr") == addr,
-               "%s: %r, expected found %s" % (name, g, addr))
-        expect(g.get("dnssec") == dnssec, "%s: reply status %r, expected %s"
-               % (name, g.get("dnssec"), dnssec))
-        expect(g.get("links") == links, "%s: links %r, expected %r"
-               % (name, g.get("links"), links))
-        expect(g.get("records") == records, "%s: records %r, expected %s"
-               % (name, g.get("records"), records))
+    return got
 
 
 # --- the example program ---------------------------------------------------
