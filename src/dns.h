@@ -125,8 +125,8 @@ struct dns_answer {
 	 * (getdns 1.6 validates a reply as a whole); the links tell a secure
 	 * CNAME into an unsigned zone (RFC 7672 2.2.2) from an insecure one.
 	 * With --dnssec resolver one AD bit covers the reply: every link and
-	 * the records carry `dnssec`, and so they do unless the resolver was
-	 * made with cname_links (struct dns_config). */
+	 * the records carry `dnssec`, and so they do when the resolver was
+	 * made without cname_links (struct dns_config). */
 	size_t cname_count;
 	const struct dns_cname_link *cname;
 	enum dnssec_status records_dnssec;
@@ -151,9 +151,10 @@ struct dns_config {
 	bool trust_ad;
 	/* Give each CNAME link of an answer its own DNSSEC status (struct
 	 * dns_answer's cname[]): every query then asks getdns for its
-	 * validation chain, which costs about 9% of the client's CPU per
-	 * delivery in the benchmark, used or not; off: every link carries
-	 * the reply's status.  Ignored with trust_ad. */
+	 * validation chain (no measurable CPU: doc/dns.md), and an insecure
+	 * reply with CNAMEs is validated again RRset by RRset; off: every
+	 * link carries the reply's status.  Ignored with trust_ad.  The
+	 * engine sets it. */
 	bool cname_links;
 	unsigned max_outstanding;  /* lookups inside getdns at once; the rest
 	                              wait in order here; 0: 100 */
