@@ -80,9 +80,10 @@ struct entry {
 	char error[400];
 	char upstream_name[80];
 	uint32_t ttl;                   /* as the resolver gave it */
-	size_t cname_count;
-	struct dns_cname_link *cname;   /* cname_count links, malloc'd */
-	enum dnssec_status records_dnssec;
+	size_t cname_count;             /* CNAME links followed */
+	struct dns_cname_link *cname;   /* their owners and statuses,
+	                                   malloc'd; NULL without links */
+	enum dnssec_status records_dnssec; /* of the final RRset alone */
 	size_t count;
 	void *records;                  /* count records, then TLSA data */
 	uint64_t expires_ms;
