@@ -22,6 +22,7 @@
  *     be cached for comes from the same reply.
  */
 #include "dns.h"
+#include "dnsttl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -107,6 +108,10 @@ struct dns {
 	struct upstream up[DNS_MAX_UPSTREAMS];
 	size_t nup;                     /* upstreams in up[] */
 	getdns_dict *extensions;        /* the DNSSEC extensions of every query */
+	getdns_list *anchors;           /* the trust anchors, to validate a
+	                                   reply's RRsets one by one; NULL
+	                                   unless cname_links (never with
+	                                   trust_ad) */
 	struct event *pump;             /* admits waiting lookups, delivers */
 	unsigned max_outstanding;       /* lookups inside getdns at most */
 	unsigned inflight_count;        /* entries on inflight */
@@ -122,6 +127,7 @@ struct dns {
 /* An answer under construction, with the storage its pointers use. */
 struct answer_buf {
 	struct dns_answer answer;
+	struct dns_cname_link links[DNS_CNAME_LINKS_MAX];
 	char canonical[256];
 	char error[80];
 	void *records;                  /* malloc'd array of count records */
@@ -659,7 +665,7 @@ fail:
  * AD (and getdns does not set CD).
  */
 static getdns_dict *
-make_extensions(bool trust_ad)
+make_extensions(bool trust_ad, bool chain)
 {
 	getdns_dict *ext = getdns_dict_create();
 
@@ -674,11 +680,16 @@ make_extensions(bool trust_ad)
 		return ext;
 	}
 	/* return_all_statuses keeps bogus replies instead of dropping them,
-	 * which would make a forged answer look like "no such name". */
+	 * which would make a forged answer look like "no such name".  The
+	 * validation chain (the DS, DNSKEY and denial records getdns used)
+	 * lets a CNAME chain's RRsets be validated one by one. */
 	if (getdns_dict_set_int(ext, "dnssec_return_status",
 	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD ||
 	    getdns_dict_set_int(ext, "dnssec_return_all_statuses",
-	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD) {
+	    GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD ||
+	    (chain && getdns_dict_set_int(ext,
+	    "dnssec_return_validation_chain", GETDNS_EXTENSION_TRUE) !=
+	    GETDNS_RETURN_GOOD)) {
 		getdns_dict_destroy(ext);
 		return NULL;
 	}
@@ -803,7 +814,8 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 	TAILQ_INIT(&dns->inflight);
 	TAILQ_INIT(&dns->ready);
 	dns->trust_ad = config->trust_ad;
-	if ((dns->extensions = make_extensions(dns->trust_ad)) == NULL ||
+	if ((dns->extensions = make_extensions(dns->trust_ad,
+	    config->cname_links)) == NULL ||
 	    (dns->pump = event_new(dns->base, -1, 0, pump_cb, dns)) == NULL) {
 		set_err(err, errlen, "out of memory");
 		errno = ENOMEM;
@@ -829,7 +841,10 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 				errno = EIO;
 				goto fail;
 			}
-	getdns_list_destroy(anchors);
+	if (dns->trust_ad || !config->cname_links)
+		getdns_list_destroy(anchors);
+	else
+		dns->anchors = anchors;
 	return dns;
 fail:
 	getdns_list_destroy(anchors);
@@ -1078,83 +1093,116 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 	b->answer.result = count > 0 ? DNS_FOUND : DNS_NODATA;
 }
 
-/* Lowers *ttl to v. */
-static void
-ttl_lower(uint32_t *ttl, uint32_t v)
+/*
+ * The DNSSEC status of one RRset of a reply's answer section, the records
+ * of `type` owned by `owner` with the RRSIGs over them, validated on its
+ * own against the reply's validation chain and the trust anchors.
+ */
+static enum dnssec_status
+rrset_status(getdns_list *answer, size_t n, const getdns_bindata *owner,
+    uint32_t type, const getdns_list *chain, const getdns_list *anchors)
 {
-	if (v < *ttl)
-		*ttl = v;
+	enum dnssec_status status = DNSSEC_INDETERMINATE;
+	getdns_list *set = getdns_list_create();
+	size_t k = 0;
+
+	if (set == NULL)
+		return status;
+	for (size_t i = 0; i < n; i++) {
+		getdns_dict *rr;
+		getdns_bindata *name;
+		uint32_t t, covered;
+
+		if (getdns_list_get_dict(answer, i, &rr) != GETDNS_RETURN_GOOD ||
+		    getdns_dict_get_int(rr, "type", &t) != GETDNS_RETURN_GOOD ||
+		    getdns_dict_get_bindata(rr, "name", &name) !=
+		    GETDNS_RETURN_GOOD || !wire_name_equal(name, owner))
+			continue;
+		if (t != type && (t != GETDNS_RRTYPE_RRSIG ||
+		    getdns_dict_get_int(rr, "/rdata/type_covered", &covered) !=
+		    GETDNS_RETURN_GOOD || covered != type))
+			continue;
+		if (getdns_list_set_dict(set, k, rr) != GETDNS_RETURN_GOOD)
+			break;
+		k++;
+	}
+	if (k > 0 && !map_dnssec((uint32_t)getdns_validate_dnssec2(set, chain,
+	    anchors, time(NULL), 0), &status))
+		status = DNSSEC_INDETERMINATE;
+	getdns_list_destroy(set);
+	return status;
+}
+
+/* The CNAME record owned by `owner` in an answer section, or NULL. */
+static getdns_dict *
+find_cname(getdns_list *answer, size_t n, const getdns_bindata *owner)
+{
+	for (size_t i = 0; i < n; i++) {
+		getdns_dict *rr;
+		getdns_bindata *name;
+		uint32_t t;
+
+		if (getdns_list_get_dict(answer, i, &rr) == GETDNS_RETURN_GOOD &&
+		    getdns_dict_get_int(rr, "type", &t) == GETDNS_RETURN_GOOD &&
+		    t == GETDNS_RRTYPE_CNAME &&
+		    getdns_dict_get_bindata(rr, "name", &name) ==
+		    GETDNS_RETURN_GOOD && wire_name_equal(name, owner))
+			return rr;
+	}
+	return NULL;
 }
 
 /*
- * Seconds an answer may be reused.  Over the answer section: the TTLs of
- * the records of the asked type and of the CNAMEs followed, and for their
- * RRSIGs the original TTL and the time left before the signature expires
- * (RFC 4035 5.3.3).  A negative answer takes min(SOA TTL, SOA MINIMUM)
- * from the authority section besides, and 0 without an SOA (RFC 2308 5).
+ * Follows the CNAME links from the name asked and gives each the DNSSEC
+ * status of its own RRset, and the records at the end theirs.  getdns 1.6
+ * has one status per reply, the weakest of its RRsets, so a secure CNAME
+ * into an unsigned zone and an unsigned CNAME into a signed zone both
+ * read "insecure".  A reply that is secure or bogus as a whole is so in
+ * every RRset; only an insecure or indeterminate one with CNAMEs is
+ * validated again, RRset by RRset, against the validation chain the reply
+ * carries.  Without a chain or anchors (cname_links off, --dnssec
+ * resolver, dns_classify) every link gets the reply's status.
  */
-static uint32_t
-answer_ttl(getdns_dict *reply, uint16_t want, bool negative)
+static void
+classify_links(struct answer_buf *b, getdns_dict *response,
+    getdns_dict *reply, const getdns_list *anchors)
 {
-	static const char *const sections[] = { "answer", "authority" };
-	uint32_t ttl = UINT32_MAX;
-	uint32_t now = (uint32_t)time(NULL);
-	bool soa = false;
+	getdns_list *answer, *chain = NULL;
+	getdns_bindata *name;
+	bool again;
+	size_t n = 0;
 
-	for (size_t s = 0; s < 2; s++) {
-		getdns_list *list;
-		size_t n = 0;
+	b->answer.records_dnssec = b->answer.dnssec;
+	b->answer.cname = b->links;
+	if (getdns_dict_get_list(reply, "answer", &answer) !=
+	    GETDNS_RETURN_GOOD ||
+	    getdns_list_get_length(answer, &n) != GETDNS_RETURN_GOOD ||
+	    getdns_dict_get_bindata(reply, "/question/qname", &name) !=
+	    GETDNS_RETURN_GOOD)
+		return;
+	again = anchors != NULL &&
+	    (b->answer.dnssec == DNSSEC_INSECURE ||
+	    b->answer.dnssec == DNSSEC_INDETERMINATE) &&
+	    getdns_dict_get_list(response, "validation_chain", &chain) ==
+	    GETDNS_RETURN_GOOD;
+	while (b->answer.cname_count < DNS_CNAME_LINKS_MAX) {
+		struct dns_cname_link *l = &b->links[b->answer.cname_count];
+		getdns_dict *rr = find_cname(answer, n, name);
+		getdns_bindata *target;
 
-		if (s == 1 && !negative)
+		if (rr == NULL || getdns_dict_get_bindata(rr, "/rdata/cname",
+		    &target) != GETDNS_RETURN_GOOD ||
+		    !wire_name_to_text(name, l->owner, sizeof(l->owner)))
 			break;
-		if (getdns_dict_get_list(reply, sections[s], &list) !=
-		    GETDNS_RETURN_GOOD ||
-		    getdns_list_get_length(list, &n) != GETDNS_RETURN_GOOD)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			getdns_dict *rr;
-			uint32_t type, v, covered, exp;
-
-			if (getdns_list_get_dict(list, i, &rr) !=
-			    GETDNS_RETURN_GOOD ||
-			    getdns_dict_get_int(rr, "type", &type) !=
-			    GETDNS_RETURN_GOOD ||
-			    getdns_dict_get_int(rr, "ttl", &v) !=
-			    GETDNS_RETURN_GOOD)
-				continue;
-			if (s == 1 && type == GETDNS_RRTYPE_SOA) {
-				soa = true;
-				ttl_lower(&ttl, v);
-				if (getdns_dict_get_int(rr, "/rdata/minimum",
-				    &v) == GETDNS_RETURN_GOOD)
-					ttl_lower(&ttl, v);
-			} else if (s == 0 && (type == want ||
-			    type == GETDNS_RRTYPE_CNAME)) {
-				ttl_lower(&ttl, v);
-			} else if (s == 0 && type == GETDNS_RRTYPE_RRSIG &&
-			    getdns_dict_get_int(rr, "/rdata/type_covered",
-			    &covered) == GETDNS_RETURN_GOOD &&
-			    (covered == want ||
-			    covered == GETDNS_RRTYPE_CNAME)) {
-				int32_t left;
-
-				if (getdns_dict_get_int(rr,
-				    "/rdata/original_ttl", &v) ==
-				    GETDNS_RETURN_GOOD)
-					ttl_lower(&ttl, v);
-				if (getdns_dict_get_int(rr,
-				    "/rdata/signature_expiration", &exp) !=
-				    GETDNS_RETURN_GOOD)
-					continue;
-				/* Serial number arithmetic (RFC 4034 3.1.5). */
-				left = (int32_t)(exp - now);
-				ttl_lower(&ttl, left > 0 ? (uint32_t)left : 0);
-			}
-		}
+		l->dnssec = again ? rrset_status(answer, n, name,
+		    GETDNS_RRTYPE_CNAME, chain, anchors) : b->answer.dnssec;
+		b->answer.cname_count++;
+		name = target;
 	}
-	if ((negative && !soa) || ttl == UINT32_MAX)
-		return 0;
-	return ttl;
+	if (again && b->answer.cname_count > 0 &&
+	    b->answer.result == DNS_FOUND)
+		b->answer.records_dnssec = rrset_status(answer, n, name,
+		    rr_type_of(b->answer.type), chain, anchors);
 }
 
 /*
@@ -1165,7 +1213,8 @@ answer_ttl(getdns_dict *reply, uint16_t want, bool negative)
  * status as indeterminate: nothing was validated.
  */
 static void
-classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
+classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad,
+    const getdns_list *anchors)
 {
 	getdns_list *replies;
 	getdns_dict *reply;
@@ -1228,16 +1277,19 @@ classify_response(struct answer_buf *b, getdns_dict *response, bool trust_ad)
 	b->answer.dnssec = dnssec;
 	if (rcode == GETDNS_RCODE_NXDOMAIN) {
 		b->answer.result = DNS_NXDOMAIN;
-		b->answer.ttl = answer_ttl(reply, rr_type_of(b->answer.type),
-		    true);
+		b->answer.ttl = dnsttl_of_reply(reply,
+		    rr_type_of(b->answer.type), true, (uint32_t)time(NULL));
+		classify_links(b, response, reply, anchors);
 		return;
 	}
 	collect_records(b, reply, owner);
-	if (b->answer.result == DNS_FAIL)
+	if (b->answer.result == DNS_FAIL) {
 		b->answer.dnssec = DNSSEC_INDETERMINATE;
-	else
-		b->answer.ttl = answer_ttl(reply, rr_type_of(b->answer.type),
-		    b->answer.result == DNS_NODATA);
+		return;
+	}
+	b->answer.ttl = dnsttl_of_reply(reply, rr_type_of(b->answer.type),
+	    b->answer.result == DNS_NODATA, (uint32_t)time(NULL));
+	classify_links(b, response, reply, anchors);
 }
 
 /* Builds the answer of a ready query into b (storage owned by b). */
@@ -1251,6 +1303,7 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	b->answer.upstream = q->dns != NULL ? q->dns->up[q->upstream].name : "";
 	b->answer.queued_ms = q->queued_ms;
 	b->answer.dnssec = DNSSEC_INDETERMINATE;
+	b->answer.records_dnssec = DNSSEC_INDETERMINATE;
 	b->answer.result = DNS_FAIL;
 	/* Until a reply names another owner: the name asked, normalised. */
 	(void)snprintf(b->canonical, sizeof(b->canonical), "%s", q->fqdn);
@@ -1271,12 +1324,15 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	}
 	else
 		classify_response(b, q->response,
-		    q->dns != NULL && q->dns->trust_ad);
+		    q->dns != NULL && q->dns->trust_ad,
+		    q->dns != NULL ? q->dns->anchors : NULL);
 
 	if (b->answer.result != DNS_FAIL)
 		b->error[0] = '\0';
 	else
 		b->answer.ttl = 0;
+	if (b->answer.result != DNS_FOUND)
+		b->answer.records_dnssec = b->answer.dnssec;
 	b->answer.canonical = b->canonical;
 	b->answer.error = b->error;
 	switch (q->type) {
@@ -1554,6 +1610,8 @@ dns_free(struct dns *dns)
 	destroy_contexts(dns);
 	getdns_dict_destroy(dns->extensions);
 	dns->extensions = NULL;
+	getdns_list_destroy(dns->anchors);
+	dns->anchors = NULL;
 	if (dns->delivering) {
 		dns->freed = true;
 		return;

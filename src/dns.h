@@ -50,6 +50,16 @@ enum dns_result {
 	                 answer, a malformed answer, local error */
 };
 
+/* Most CNAME links an answer reports one by one (a longer chain: the
+ * first ones; getdns itself follows at most a handful). */
+#define DNS_CNAME_LINKS_MAX 8
+
+/* One CNAME link followed: the CNAME RRset owned by `owner`. */
+struct dns_cname_link {
+	char owner[DNS_NAME_MAX_TEXT]; /* lower case, no trailing dot */
+	enum dnssec_status dnssec;     /* of this CNAME RRset alone */
+};
+
 /* One MX record. */
 struct dns_mx {
 	unsigned pref;  /* preference, lower first */
@@ -108,6 +118,18 @@ struct dns_answer {
 	uint32_t queued_ms;
 	/* The upstream asked, as configured ("ADDR" or "ADDR#PORT"). */
 	const char *upstream;
+	/* The CNAME links from `name` to `canonical`, in order (cname_count
+	 * 0: none), each with the DNSSEC status of its own RRset, and the
+	 * status of the records at `canonical` alone (for DNS_FOUND; else
+	 * `dnssec`).  `dnssec` stays the reply's, the weakest of them
+	 * (getdns 1.6 validates a reply as a whole); the links tell a secure
+	 * CNAME into an unsigned zone (RFC 7672 2.2.2) from an insecure one.
+	 * With --dnssec resolver one AD bit covers the reply: every link and
+	 * the records carry `dnssec`, and so they do when the resolver was
+	 * made without cname_links (struct dns_config). */
+	size_t cname_count;
+	const struct dns_cname_link *cname;
+	enum dnssec_status records_dnssec;
 	size_t count;                 /* records in the array below */
 	const struct dns_mx *mx;      /* DNS_MX */
 	const struct sockaddr_storage *addr; /* DNS_A/DNS_AAAA; port 0 */
@@ -127,6 +149,13 @@ struct dns_config {
 	 * address or one of this machine's (else dns_new fails, errno
 	 * EPERM). */
 	bool trust_ad;
+	/* Give each CNAME link of an answer its own DNSSEC status (struct
+	 * dns_answer's cname[]): every query then asks getdns for its
+	 * validation chain (no measurable CPU: doc/dns.md), and an insecure
+	 * reply with CNAMEs is validated again RRset by RRset; off: every
+	 * link carries the reply's status.  Ignored with trust_ad.  The
+	 * engine sets it. */
+	bool cname_links;
 	unsigned max_outstanding;  /* lookups inside getdns at once; the rest
 	                              wait in order here; 0: 100 */
 };

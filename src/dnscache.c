@@ -80,6 +80,10 @@ struct entry {
 	char error[400];
 	char upstream_name[80];
 	uint32_t ttl;                   /* as the resolver gave it */
+	size_t cname_count;             /* CNAME links followed */
+	struct dns_cname_link *cname;   /* their owners and statuses,
+	                                   malloc'd; NULL without links */
+	enum dnssec_status records_dnssec; /* of the final RRset alone */
 	size_t count;
 	void *records;                  /* count records, then TLSA data */
 	uint64_t expires_ms;
@@ -201,6 +205,7 @@ entry_unref(struct entry *e)
 	if (e->retry != NULL)
 		event_free(e->retry);
 	free(e->records);
+	free(e->cname);
 	free(e);
 }
 
@@ -295,7 +300,15 @@ entry_store(struct entry *e, const struct dns_answer *a)
 
 	e->result = a->result;
 	e->dnssec = a->dnssec;
+	e->records_dnssec = a->records_dnssec;
 	e->timed_out = a->timed_out;
+	if (a->cname_count > 0) {
+		e->cname = malloc(a->cname_count * sizeof(*e->cname));
+		if (e->cname == NULL)
+			return false;
+		memcpy(e->cname, a->cname, a->cname_count * sizeof(*e->cname));
+		e->cname_count = a->cname_count;
+	}
 	e->ttl = a->ttl;
 	(void)snprintf(e->canonical, sizeof(e->canonical), "%s",
 	    a->canonical != NULL ? a->canonical : e->name);
@@ -363,6 +376,9 @@ entry_answer(const struct entry *e, const struct dnscache_req *r,
 	a->type = e->type;
 	a->result = e->result;
 	a->dnssec = e->dnssec;
+	a->records_dnssec = e->records_dnssec;
+	a->cname_count = e->cname_count;
+	a->cname = e->cname;
 	a->name = r->name;
 	a->canonical = e->canonical;
 	a->error = e->result == DNS_FAIL ? e->error : "";
@@ -438,6 +454,8 @@ entry_finish(struct entry *e, const struct dns_answer *a, const char *error)
 	if (a == NULL) {
 		e->result = DNS_FAIL;
 		e->dnssec = DNSSEC_INDETERMINATE;
+		e->records_dnssec = DNSSEC_INDETERMINATE;
+		e->cname_count = 0;
 		e->count = 0;
 		(void)snprintf(e->canonical, sizeof(e->canonical), "%s",
 		    e->name);

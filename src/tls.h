@@ -15,11 +15,13 @@ struct tls;
 
 /* Most certificates kept from a peer's chain, and the largest one kept:
  * what real servers send, with room (RFC 7672 servers may send long
- * chains).  A verifying session refuses a chain beyond either bound.
- * wolfSSL's own compile-time limits may be lower (Debian 12's 5.5.4: at
- * most 9 certificates, MAX_CHAIN_DEPTH, and 18462 bytes for the whole
- * Certificate message, MAX_HANDSHAKE_SZ): such a chain fails the
- * handshake inside wolfSSL, reported by tls_error(). */
+ * chains).  A verifying session refuses a chain beyond either bound, and
+ * every session one of more than TLS_CHAIN_MAX certificates.
+ * wolfSSL's own compile-time limits may be lower: Debian 12's 5.5.4 takes
+ * at most 9 certificates (MAX_CHAIN_DEPTH) and 18462 bytes for the whole
+ * Certificate message (MAX_HANDSHAKE_SZ), and such a chain fails the
+ * handshake inside wolfSSL, reported by tls_error().  The subproject build
+ * raises them to these bounds (subprojects/wolfssl/meson.build). */
 #define TLS_CHAIN_MAX 20
 #define TLS_CERT_MAX 65536
 

@@ -20,6 +20,28 @@
 
 #include "tls.h"
 
+/*
+ * wolfSSL's own compile-time bounds on the chain a server sends; a longer
+ * or larger chain fails inside wolfSSL, before verify_cb.  The subproject
+ * build (subprojects/wolfssl/meson.build) sets them with -D flags, which
+ * wolfSSL's configure copies into options.h; Debian's package keeps
+ * wolfssl/internal.h's defaults: 9 certificates, and a Certificate message
+ * of 3 + 9 x (3 + 2048) bytes.  Only the error message uses them (and
+ * says TLS_CHAIN_MAX where the subproject's depth is one more, see
+ * verify_cb).
+ */
+#ifdef MAX_CHAIN_DEPTH
+#define LIB_CHAIN_MAX (MAX_CHAIN_DEPTH > TLS_CHAIN_MAX ? TLS_CHAIN_MAX \
+                                                    : MAX_CHAIN_DEPTH)
+#else
+#define LIB_CHAIN_MAX 9
+#endif
+#ifdef MAX_HANDSHAKE_SZ
+#define LIB_MESSAGE_MAX MAX_HANDSHAKE_SZ
+#else
+#define LIB_MESSAGE_MAX (3 + 9 * (3 + 2048))
+#endif
+
 struct tls_ctx {
 	WOLFSSL_CTX *ctx;
 };
@@ -74,13 +96,19 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (store->error_depth != 0)
 		return 1;
 	keep_chain(tls, store);
-	if (tls->verify == NULL)
-		return 1;
-	if (tls->oversize != NULL) {
+	/* A store holding more than TLS_CHAIN_MAX may be a chain wolfSSL cut
+	 * at its MAX_CHAIN_DEPTH (the subproject sets it to TLS_CHAIN_MAX + 1
+	 * for this check): it then misreads the rest of the message, and with
+	 * the subproject's large message bound would wait for bytes that never
+	 * come.  So this one is refused with its reason, verifier or not. */
+	if (tls->oversize != NULL &&
+	    (tls->verify != NULL || store->totalCerts > TLS_CHAIN_MAX)) {
 		snprintf(tls->error, sizeof tls->error, "%s", tls->oversize);
 		tls->refused = true;
 		return 0;
 	}
+	if (tls->verify == NULL)
+		return 1;
 	if (tls->verify(tls->verify_arg, &tls->chain, tls->error,
 	                sizeof tls->error))
 		return 1;
@@ -203,9 +231,11 @@ static enum tls_status status_of(struct tls *tls, int ret)
 		 * peer: say which bound, not just "too large". */
 		snprintf(tls->error, sizeof tls->error,
 		         "the server's certificate chain is longer or larger "
-		         "than this wolfSSL build accepts (%s)",
+		         "than this wolfSSL build accepts (%s; at most %d "
+		         "certificates and %d bytes in all)",
 		         e == MAX_CHAIN_ERROR ? "too many certificates"
-		                              : "handshake message too large");
+		                              : "handshake message too large",
+		         LIB_CHAIN_MAX, LIB_MESSAGE_MAX);
 		return TLS_ERROR;
 	}
 	char buf[WOLFSSL_MAX_ERROR_SZ];

@@ -410,6 +410,7 @@ def case_ta_nexthop(lab):
                 expect_nothing_sent(conns, rcpt)
                 mx = "mx." + domain
                 detail = rec.get("detail", "")
+                print("         %s" % detail)
                 expect(detail.count(mx) == 2 and
                        "neither %s nor %s" % (mx, mx) not in detail,
                        "the reason repeats the MX host: %r" % detail)
@@ -831,43 +832,76 @@ def long_chain(lab, tag, length, leaf_name, sans=None):
     return Credential(leaf, list(reversed(cas)))
 
 
-# What Debian 12's wolfSSL 5.5.4 accepts from a server, fixed when it was
-# built (wolfssl/internal.h): MAX_CHAIN_DEPTH certificates, and a whole
-# Certificate handshake message of MAX_HANDSHAKE_SZ bytes.  A longer chain
-# makes wolfSSL stop reading the list and misparse the rest (it then
-# reports HANDSHAKE_SIZE_ERROR); neither can be raised at run time.
-WOLFSSL_MAX_CERTS = 9
-WOLFSSL_MAX_CERT_MSG = 3 + (2048 + 3) * 9
+# What the client accepts from a server, per wolfSSL build (meson passes
+# the build as MXC_WOLFSSL).  Debian 12's wolfSSL 5.5.4 fixed its bounds
+# when it was built (wolfssl/internal.h): MAX_CHAIN_DEPTH certificates, and
+# a whole Certificate handshake message of MAX_HANDSHAKE_SZ bytes; neither
+# can be raised at run time.  The subproject raises them
+# (subprojects/wolfssl/meson.build) to the client's own bounds,
+# TLS_CHAIN_MAX and TLS_CERT_MAX in src/tls.h.
+#   build: (most certificates, largest certificate, largest message)
+CHAIN_LIMITS = {
+    "system": (9, None, 3 + (2048 + 3) * 9),
+    "subproject": (20, 65536, 20 * (3 + 65536 + 2) + 3 + 256),
+}
+
+
+def chain_fits(build, certs):
+    """Whether a chain of DER certificates (leaf first) should verify in
+    this wolfSSL build, and why not."""
+    most, largest, message_max = CHAIN_LIMITS[build]
+    # TLS 1.3 Certificate message: context length, list length, and per
+    # entry a length, the DER and an empty extensions block.
+    message = 1 + 3 + sum(3 + len(c) + 2 for c in certs)
+    if len(certs) > most:
+        return False, "more than %d certificates" % most
+    if largest is not None and max(len(c) for c in certs) > largest:
+        return False, "a certificate over %d bytes" % largest
+    if message > message_max:
+        return False, "a message over %d bytes" % message_max
+    return True, ""
 
 
 @case("long-chains")
 def case_long_chains(lab):
     """Long chains and large certificates with a DANE-EE record on the
-    leaf.  The client keeps up to 20 certificates of up to 64 KB, but this
-    wolfSSL build takes at most 9 certificates and 18462 bytes in all
-    (WOLFSSL_MAX_CERTS above): beyond that the handshake fails inside
-    wolfSSL, and the reason must say so.  Scripted servers:
-      l9    9 certificates                         -> verified
-      l10  10 certificates                         -> failed (wolfSSL)
-      l20  20 certificates                         -> failed (wolfSSL)
-      mid   3 certificates, the leaf about 12 KB   -> verified
-      big   3 certificates, the leaf over 33 KB    -> failed (wolfSSL)
-    A failure sends nothing.  With a wolfSSL built with larger limits,
-    raise the two constants: l10, l20 and big must then verify."""
+    leaf.  The client keeps up to 20 certificates of up to 64 KB each
+    (src/tls.h); the wolfSSL it links may take less (CHAIN_LIMITS above):
+    Debian's at most 9 certificates and 18462 bytes in all, the subproject
+    the client's own bounds.  Beyond a bound the handshake fails, nothing
+    is sent, and the reason names the bound.  Scripted servers:
+      l9      9 certificates                        system ok, subproject ok
+      l10    10 certificates                        fails,     ok
+      l20    20 certificates                        fails,     ok
+      l21    21 certificates                        fails,     fails
+      l25    25 certificates (wolfSSL stops at 21)  fails,     fails
+      mid     3 certificates, the leaf about 12 KB  ok,        ok
+      big     3 certificates, the leaf about 38 KB  fails,     ok
+      max64   3 certificates, the leaf just < 64 KB fails,     ok
+      over64  3 certificates, the leaf just > 64 KB fails,     fails
+    and l25 again at level `may`: the TLS failure is quick, then clear.
+    """
+    build = os.environ.get("MXC_WOLFSSL", "system")
+    expect(build in CHAIN_LIMITS, "MXC_WOLFSSL is %r" % build)
+
     def padding(n):
         """n filler subjectAltNames of 44 bytes each."""
         return ["h%04d.a-long-name-to-fill-the-san.big.example" % i
                 for i in range(n)]
-    plan = []
-    for tag, length in (("l9", 9), ("l10", 10), ("l20", 20)):
+    plan = []  # (tag, credential, (smallest, largest) leaf DER size)
+    for tag, length in (("l9", 9), ("l10", 10), ("l20", 20), ("l21", 21),
+                        ("l25", 25)):
         plan.append((tag, long_chain(lab, tag, length, "mx.%s.example"
-                                     % tag)))
-    plan.append(("mid", long_chain(lab, "mid", 3, "mx.mid.example",
-                                   ["mx.mid.example"] + padding(250))))
-    plan.append(("big", long_chain(lab, "big", 3, "mx.big.example",
-                                   ["mx.big.example"] + padding(800))))
+                                     % tag), None))
+    for tag, sans, size in (("mid", 250, None),
+                            ("big", 800, (33 * 1024, 60 * 1024)),
+                            ("max64", 1350, (62 * 1024, 65536)),
+                            ("over64", 1420, (65537, 70 * 1024))):
+        plan.append((tag, long_chain(lab, tag, 3, "mx.%s.example" % tag,
+                                     ["mx.%s.example" % tag]
+                                     + padding(sans)), size))
     servers = {}
-    for i, (tag, cred) in enumerate(plan):
+    for i, (tag, cred, _) in enumerate(plan):
         address = "192.0.2.8%d" % i
         dane_zone(lab, "%s.example" % tag, address,
                   [tlsa(cred.leaf, 3, 1, 1)])
@@ -876,20 +910,22 @@ def case_long_chains(lab):
     lab.start()
     msg, marker = message("long-chains")
     failures = []
-    for tag, cred in plan:
-        certs = [cred.leaf] + cred.chain
-        size = sum(len(der_of(c)) + 3 for c in certs)
-        fits = len(certs) <= WOLFSSL_MAX_CERTS and \
-            size + 3 <= WOLFSSL_MAX_CERT_MSG
+    outcomes = {}
+    for tag, cred, size in plan:
+        ders = [der_of(c) for c in [cred.leaf] + cred.chain]
+        fits, why = chain_fits(build, ders)
+        outcomes[tag] = fits
         rcpt = "user@%s.example" % tag
         run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
-        print("  %-4s %2d certificates, %6d bytes: expected %s"
-              % (tag, len(certs), size, "verified" if fits else "failed"))
+        print("  %-6s %2d certificates, leaf %5d bytes, %7d in all: "
+              "expected %s %s" % (tag, len(ders), len(ders[0]),
+                                  sum(map(len, ders)),
+                                  "verified" if fits else "failed", why))
         try:
-            if tag == "big":
-                expect(len(der_of(cred.leaf)) > 33 * 1024,
-                       "lab: the big leaf has only %d bytes"
-                       % len(der_of(cred.leaf)))
+            if size is not None:
+                expect(size[0] <= len(ders[0]) <= size[1],
+                       "lab: the leaf has %d bytes, not %d to %d"
+                       % (len(ders[0]), size[0], size[1]))
             rec = expect_dane(run, rcpt, "verified" if fits else "failed",
                               fits)
             conns = servers[tag].connections()
@@ -898,12 +934,41 @@ def case_long_chains(lab):
                 expect_one_body(conns, marker, rcpt)
             else:
                 expect_nothing_sent(conns, rcpt)
-                expect("this wolfSSL build accepts" in rec.get("detail", ""),
-                       "the reason does not name wolfSSL's limit: %r"
-                       % rec.get("detail"))
+                detail = rec.get("detail", "")
+                print("         %s" % detail)
+                # Debian's build fails inside wolfSSL, the subproject's
+                # in the client's own checks.
+                reason = "than this wolfSSL build accepts (handshake " \
+                    "message too large; at most 9 certificates and " \
+                    "18462 bytes in all)"
+                if build == "subproject":
+                    reason = {"more": "has more than 20 certificates",
+                              "a ce": "is larger than 64 KB"}[why[:4]]
+                expect(reason in detail, "the reason does not say %r: %r"
+                       % (reason, detail))
         except CaseFailure as e:
             failures.append("%s (%d certificates): %s"
-                            % (tag, len(certs), e))
+                            % (tag, len(ders), e))
+    # Opportunistic TLS checks no certificate, but wolfSSL still cuts a
+    # chain longer than its depth and misreads the rest: the handshake
+    # must fail at once (then the clear retry of `may`), not hang until
+    # the stage timeout.
+    run = lab.run_client(["user@l25.example"], msg, TIMEOUT_ARGS +
+                         ["--tls-level", "may"])
+    try:
+        rec = expect_result(run, "user@l25.example", "delivered", EX_OK)
+        expect_tls(rec, False)
+        expect(rec.get("elapsed_ms", 99999) < 3000, "l25 at level may "
+               "took %s ms: the failed handshake waited for a timeout"
+               % rec.get("elapsed_ms"))
+    except CaseFailure as e:
+        failures.append("l25 at level may: %s" % e)
+    # The bounds themselves, so that a wrong MXC_WOLFSSL cannot pass.
+    wanted = {"system": {"l9", "mid"},
+              "subproject": {"l9", "l10", "l20", "mid", "big", "max64"}}
+    expect({t for t, ok in outcomes.items() if ok} == wanted[build],
+           "the chains expected to verify in the %s build are %s"
+           % (build, sorted(t for t, ok in outcomes.items() if ok)))
     expect(not failures, "\n    ".join(failures))
 
 

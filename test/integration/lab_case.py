@@ -1486,6 +1486,157 @@ def case_dns_ttl(lab):
                "and 3)" % (name, rrtype, n))
 
 
+@case("dns-rrsig-expiry")
+def case_dns_rrsig_expiry(lab):
+    """One engine, three waves (test/tools/waves.c), to a signed zone whose
+    records have a TTL of an hour but whose signatures expire SIG_LIFE
+    seconds after signing (RFC 4035 5.3.3: the answer may not be used past
+    the expiration).  unbound does not validate this zone, so it hands the
+    client the full TTLs with the RRSIGs unchanged (a validating unbound
+    would lower the TTLs itself).  Wave 2, before the expiration, is served
+    from the engine's cache; wave 3, after it, must ask again, and then
+    finds the signatures expired (bogus): not delivered.  Without the
+    bound, wave 3 would be delivered from the cache, an answer whose
+    signatures no longer validate."""
+    SIG_LIFE = 30
+    zone = lab.zone("sig.example", records=["@ 3600 MX 10 mx",
+                                            "mx 3600 A 192.0.2.10"])
+    zone.sig_lifetime = SIG_LIFE
+    zone.resolver_insecure = True
+    lab.postfix("mx.sig.example", ["192.0.2.10"], ["sig.example"])
+    lab.start()
+    expires = int(zone.signed_at) + SIG_LIFE    # wall clock, as in RRSIGs
+    proc = subprocess.Popen(
+        [os.environ["MXC_WAVES"], "--resolver", labdns.RESOLVER_ADDR,
+         "--trust-anchor", lab.trust_anchor, "waves@sender.example",
+         "w1@sig.example", "w2@sig.example", "w3@sig.example"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    out = []
+    mx_query = ("sig.example.", "MX")
+    try:
+        def wave(n):
+            """Reads the program's lines up to "wave N done"."""
+            while True:
+                line = proc.stdout.readline()
+                if line == "":
+                    raise CaseFailure("waves ended early:\n%s%s"
+                                      % ("".join(out), proc.stderr.read()))
+                out.append(line)
+                if line.strip() == "wave %d done" % n:
+                    return
+        wave(1)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wave(2)
+        left = expires - time.time()
+        expect(left > 1, "wave 2 ended %.1f s after the signatures "
+               "expired: the lab was too slow for this case" % -left)
+        asked_before = lab.resolver_queries().count(mx_query)
+        time.sleep(max(0, expires + 1.5 - time.time()))
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wave(3)
+        rest, err = proc.communicate(timeout=30)
+        out.append(rest)
+        print("dns-rrsig-expiry: wave 2 ended %.1f s before the "
+              "expiration\n%s%s" % (left, "".join(out), err))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(out)
+    expect(proc.returncode == 0, "waves exit %r" % proc.returncode)
+    expect("w1@sig.example delivered 192.0.2.10" in text, "wave 1 failed")
+    expect("w2@sig.example delivered 192.0.2.10" in text, "wave 2 failed")
+    expect(asked_before == 1, "sig.example MX asked %d times upstream by "
+           "the end of wave 2, expected 1 (wave 2 from the cache)"
+           % asked_before)
+    expect("w3@sig.example failed" in text,
+           "wave 3 (after the signatures expired) was delivered: the "
+           "engine kept the answer past its RRSIG expiration")
+    asked = lab.resolver_queries().count(mx_query)
+    expect(asked >= 2, "sig.example MX asked %d times upstream, expected "
+           "again in wave 3" % asked)
+
+
+@case("dns-cname-links")
+def case_dns_cname_links(lab):
+    """The DNSSEC status of each CNAME link and of the records at the end
+    (test/tools/dnsprobe through src/dns.c): getdns 1.6 gives one status
+    per reply, the weakest, so each RRset is validated again on its own.
+      mx.i1  (signed)   CNAME mx.u1 (unsigned) A  -> link secure, A insecure
+      cn.u1  (unsigned) CNAME mx.t1 (signed)   A  -> link insecure, A secure
+      two.s1 (signed)   CNAME mx.i1 (signed) CNAME mx.u1 A
+                                                   -> secure, secure, insecure
+      mx.s1  (signed)   CNAME mx.t1 (signed)   A  -> all secure
+    The reply's own status stays the weakest: insecure but for mx.s1.
+    With --cname-links off (the engine's default: no validation chain)
+    every link carries the reply's status instead."""
+    lab.zone("i1.example", records=["mx CNAME mx.u1.example."])
+    lab.zone("u1.example", signed=False,
+             records=["mx A 192.0.2.41", "cn CNAME mx.t1.example."])
+    lab.zone("t1.example", records=["mx A 192.0.2.42"])
+    lab.zone("s1.example", records=["mx CNAME mx.t1.example.",
+                                    "two CNAME mx.i1.example."])
+    lab.start()
+    want = {
+        "mx.i1.example": ("insecure", [("mx.i1.example", "secure")],
+                          "insecure", "192.0.2.41"),
+        "cn.u1.example": ("insecure", [("cn.u1.example", "insecure")],
+                          "secure", "192.0.2.42"),
+        "two.s1.example": ("insecure", [("two.s1.example", "secure"),
+                                        ("mx.i1.example", "secure")],
+                           "insecure", "192.0.2.41"),
+        "mx.s1.example": ("secure", [("mx.s1.example", "secure")],
+                          "secure", "192.0.2.42"),
+    }
+    for mode in ("on", "off"):
+        got = dnsprobe_links(lab, mode, list(want))
+        for name, (dnssec, links, records, addr) in want.items():
+            if mode == "off":
+                # Without the validation chain every link and the
+                # records carry the reply's status.
+                links = [(owner, dnssec) for owner, _ in links]
+                records = dnssec
+            g = got.get(name, {})
+            expect(g.get("result") == "found" and g.get("addr") == addr,
+                   "%s: %r, expected found %s" % (name, g, addr))
+            expect(g.get("dnssec") == dnssec, "%s: reply status %r, "
+                   "expected %s" % (name, g.get("dnssec"), dnssec))
+            expect(g.get("links") == links, "cname links %s: %s: %r, "
+                   "expected %r" % (mode, name, g.get("links"), links))
+            expect(g.get("records") == records, "cname links %s: %s: "
+                   "records %r, expected %s" % (mode, name,
+                                                g.get("records"), records))
+
+
+def dnsprobe_links(lab, mode, names):
+    """dnsprobe's A answers for `names` with --cname-links `mode`, as
+    {name: {result, dnssec, links: [(owner, status)], records, addr}}."""
+    argv = [os.environ["MXC_DNSPROBE"], "--resolver", labdns.RESOLVER_ADDR,
+            "--trust-anchor", lab.trust_anchor, "--cname-links", mode]
+    for name in names:
+        argv += ["a", name]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    print("dnsprobe --cname-links %s:\n%s%s" % (mode, p.stdout, p.stderr))
+    expect(p.returncode == 0, "dnsprobe exit %d" % p.returncode)
+    got, current = {}, None
+    for line in p.stdout.splitlines():
+        words = line.split()
+        if not line.startswith(" ") and len(words) > 3:
+            current = got.setdefault(words[0], {"links": []})
+            current["dnssec"] = words[3].partition("=")[2]
+            current["result"] = words[2].partition("=")[2]
+        elif current is not None and words[:1] == ["cname"]:
+            current["links"].append((words[1], words[2]))
+        elif current is not None and words[:1] == ["records"]:
+            current["records"] = words[1]
+        elif current is not None and words[:1] == ["addr"]:
+            current["addr"] = words[1]
+    return got
+
+
 # --- the example program ---------------------------------------------------
 
 @case("example")

@@ -293,7 +293,10 @@ class Lab:
             f.write(labdns.nsd_config(self.workdir, self.dns.zones.values()))
         unbound_conf = os.path.join(self.workdir, "unbound.conf")
         with open(unbound_conf, "w") as f:
-            f.write(labdns.unbound_config(self.workdir, self.trust_anchor))
+            f.write(labdns.unbound_config(
+                self.workdir, self.trust_anchor,
+                [z.name for z in self.dns.zones.values()
+                 if z.resolver_insecure]))
 
         self.start_daemon("nsd", ["nsd", "-d", "-c", nsd_conf])
         self.wait_for_dns("nsd", labdns.AUTH_ADDR, need_ad=False)

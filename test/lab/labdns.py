@@ -72,6 +72,14 @@ class Zone:
                              % self.name)
         # SOA TTL and MINIMUM: how long a denial may be cached (RFC 2308).
         self.negative_ttl = TTL
+        # Seconds from signing to the signatures' expiration.
+        self.sig_lifetime = SIG_LIFETIME
+        self.signed_at = None     # time.time() when sign() ran
+        # unbound does not validate this zone (domain-insecure), so it
+        # passes the zone's TTLs and RRSIGs on unchanged: a validating
+        # unbound would itself lower the TTLs to the signature expiration
+        # and hide whether the client does.
+        self.resolver_insecure = False
         self.ds_lines = []        # filled by sign(): the DS for the parent
         self.zonefile = None      # the file nsd serves
 
@@ -218,9 +226,10 @@ class DnsTree:
         ksk = self.keygen(zone.name, ksk=True)
         zsk = self.keygen(zone.name, ksk=False)
         signed = path + ".signed"
-        now = int(time.time())
+        zone.signed_at = time.time()
+        now = int(zone.signed_at)
         run(["ldns-signzone", "-o", zone.name,
-             "-i", str(now - SIG_BACKDATE), "-e", str(now + SIG_LIFETIME),
+             "-i", str(now - SIG_BACKDATE), "-e", str(now + zone.sig_lifetime),
              "-f", signed, path, zsk, ksk], cwd=self.workdir)
         ds_key = ksk
         if zone.wrong_ds:
@@ -300,8 +309,9 @@ def nsd_config(workdir, zones, address=AUTH_ADDR, tag="nsd"):
     return "\n".join(lines) + "\n"
 
 
-def unbound_config(workdir, anchor):
-    """unbound.conf: a validating resolver for the lab root, in workdir."""
+def unbound_config(workdir, anchor, insecure=()):
+    """unbound.conf: a validating resolver for the lab root, in workdir;
+    the zones named in `insecure` it does not validate."""
     lines = [
         "server:",
         "    interface: %s" % RESOLVER_ADDR,
@@ -342,6 +352,7 @@ def unbound_config(workdir, anchor):
         "    access-control: 2001:db8::/32 allow",
         # RFC 6761 names get built-in answers unless told otherwise.
         "    local-zone: \"example.\" nodefault",
+    ] + ["    domain-insecure: \"%s\"" % name for name in insecure] + [
         "stub-zone:",
         "    name: \".\"",
         "    stub-addr: %s" % AUTH_ADDR,

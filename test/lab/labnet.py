@@ -107,20 +107,36 @@ def blackhole(addrs, port=25):
 
 def drop_udp_random(address, one_in, port=53):
     """Drops a random one in `one_in` of the UDP datagrams to and from
-    address:port, counting what it dropped (see dropped()).  On the input
-    hook, which both directions pass on lo, so the loss is silent as on a
-    real network (in the output hook the sender would get EPERM)."""
+    address:port, counting what it dropped (see dropped())."""
+    drop_udp_matching(address, "mod %d == 0" % one_in, port)
+
+
+def drop_udp_percent(address, percent, port=53):
+    """Drops a random `percent` (0-100, whole) of the UDP datagrams to and
+    from address:port, each direction on its own draw (see dropped())."""
+    if not 0 <= percent <= 100 or percent != int(percent):
+        raise ValueError("a whole percentage is needed, not %r" % percent)
+    drop_udp_matching(address, "mod 100 < %d" % percent, port)
+
+
+def drop_udp_matching(address, draw, port):
+    """The rules of drop_udp_random/drop_udp_percent: `draw` completes
+    "numgen random ..." to decide each datagram.  On the input hook, which
+    both directions pass on lo, so the loss is silent as on a real network
+    (in the output hook the sender would get EPERM).  Only datagrams to
+    port 53 of the address and from it match: the resolver's own queries
+    to the authoritative servers go out from other ports and addresses."""
     ip = check_documentation_address(address)
     family = "ip" if ip.version == 4 else "ip6"
     ruleset = ("table inet labloss {\n"
                "  chain input {\n"
                "    type filter hook input priority 0; policy accept;\n"
-               "    %s daddr %s udp dport %d numgen random mod %d == 0 "
+               "    %s daddr %s udp dport %d numgen random %s "
                "counter drop\n"
-               "    %s saddr %s udp sport %d numgen random mod %d == 0 "
+               "    %s saddr %s udp sport %d numgen random %s "
                "counter drop\n"
                "  }\n"
-               "}\n" % (family, ip, port, one_in, family, ip, port, one_in))
+               "}\n" % (family, ip, port, draw, family, ip, port, draw))
     run(["nft", "-f", "-"], ruleset)
 
 

@@ -6,8 +6,12 @@
  *
  *   dnsprobe --resolver ADDR[#PORT] [--resolver ...] --trust-anchor FILE
  *            [--timeout MS] [--max-outstanding N] [--free-after MS] [--tcp]
+ *            [--cname-links on|off]
  *            [--free-in-callback] TYPE NAME [TYPE NAME...]
  *
+ * Each CNAME link followed prints "  cname OWNER STATUS" (its own RRset's
+ * DNSSEC status with --cname-links on, else the reply's), then
+ * "  records STATUS" for the records at the end.
  * TYPE is mx, a, aaaa or tlsa.  --free-after frees the resolver after MS
  * milliseconds even with lookups outstanding (a teardown test) and then
  * prints "freed outstanding=N"; the loop then runs until no event is left.
@@ -71,7 +75,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: dnsprobe --resolver ADDR[#PORT] "
 	    "--trust-anchor FILE [--timeout MS] [--max-outstanding N] "
-	    "[--free-after MS] [--free-in-callback] TYPE NAME [TYPE NAME...]\n");
+	    "[--cname-links on|off] [--free-after MS] [--free-in-callback] "
+	    "TYPE NAME [TYPE NAME...]\n");
 	exit(2);
 }
 
@@ -198,6 +203,11 @@ answer_cb(void *arg, const struct dns_answer *a)
 	    result_name(a->result), dnssec_status_name(a->dnssec),
 	    a->canonical, a->error, (unsigned)a->ttl, a->count);
 	print_records(a);
+	for (size_t i = 0; i < a->cname_count; i++)
+		printf("  cname %s %s\n", a->cname[i].owner,
+		    dnssec_status_name(a->cname[i].dnssec));
+	if (a->cname_count > 0)
+		printf("  records %s\n", dnssec_status_name(a->records_dnssec));
 	if (--run->outstanding == 0)
 		event_base_loopbreak(run->base);
 	else if (run->free_in_callback) {
@@ -359,6 +369,8 @@ main(int argc, char **argv)
 			if (nresolvers == MAX_RESOLVERS)
 				usage();
 			resolvers[nresolvers++] = argv[++arg];
+		} else if (strcmp(opt, "--cname-links") == 0) {
+			config.cname_links = strcmp(argv[++arg], "on") == 0;
 		} else if (strcmp(opt, "--trust-anchor") == 0) {
 			config.trust_anchor_file = argv[++arg];
 		} else if (strcmp(opt, "--timeout") == 0) {

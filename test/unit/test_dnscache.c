@@ -4,8 +4,13 @@
  * the test), and the cache runs on a fake clock, so TTLs, the failure hold
  * and the attempt schedule are stepped through exactly: hits and expiry,
  * RFC 2308 negative TTLs and their caps, failures never served as "no
- * records", DNSSEC status kept, coalescing, retries moving through the
- * upstreams (timeouts switch to TCP), cancel, eviction, teardown.
+ * records", DNSSEC status (and each CNAME link's) kept, coalescing,
+ * retries moving through the upstreams (timeouts switch to TCP), cancel,
+ * eviction, teardown.
+ * dnsttl.c is tested here too, on getdns replies made up by the test: the
+ * reuse time it computes is what the cache keeps an answer for, so the
+ * RRSIG bounds (original TTL, signature expiration) are followed through
+ * to the moment the cache asks again.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +21,10 @@
 
 #include <event2/event.h>
 
+#include <getdns/getdns.h>
+
 #include "dnscache.h"
+#include "dnsttl.h"
 
 #include "check.h"
 
@@ -87,6 +95,10 @@ dns_upstream_name(const struct dns *dns, size_t i)
 
 static uint64_t fake_now = 1000000;
 static uint32_t next_queued_ms;   /* the next answer's queue wait */
+/* The next answer's CNAME links (then cleared), as dns.c would give. */
+static const struct dns_cname_link *next_links;
+static size_t next_nlinks;
+static enum dnssec_status next_records_dnssec;
 static struct event_base *base;
 
 /* The fake clock. */
@@ -107,6 +119,9 @@ struct got {
 	char error[400];
 	char name[DNS_NAME_MAX_TEXT];
 	char mx0[256];
+	size_t nlinks;
+	char link1[DNS_NAME_MAX_TEXT];
+	enum dnssec_status link0_dnssec, link1_dnssec, records_dnssec;
 	uint8_t tlsa0[8];
 	size_t tlsa0_len;
 };
@@ -124,6 +139,14 @@ got_cb(void *arg, const struct dns_answer *a)
 	g->count = a->count;
 	(void)snprintf(g->error, sizeof(g->error), "%s", a->error);
 	(void)snprintf(g->name, sizeof(g->name), "%s", a->name);
+	g->nlinks = a->cname_count;
+	g->records_dnssec = a->records_dnssec;
+	if (a->cname_count >= 2) {
+		g->link0_dnssec = a->cname[0].dnssec;
+		g->link1_dnssec = a->cname[1].dnssec;
+		(void)snprintf(g->link1, sizeof(g->link1), "%s",
+		    a->cname[1].owner);
+	}
 	if (a->type == DNS_MX && a->count > 0)
 		(void)snprintf(g->mx0, sizeof(g->mx0), "%s", a->mx[0].host);
 	if (a->type == DNS_TLSA && a->count > 0) {
@@ -181,6 +204,11 @@ answer(size_t qi, enum dns_result result, enum dnssec_status dnssec,
 	a.upstream = upnames[q->how.upstream];
 	a.queued_ms = next_queued_ms;
 	next_queued_ms = 0;
+	a.cname = next_links;
+	a.cname_count = next_nlinks;
+	a.records_dnssec = next_nlinks > 0 ? next_records_dnssec : dnssec;
+	next_links = NULL;
+	next_nlinks = 0;
 	if (result == DNS_FOUND && q->type == DNS_MX) {
 		mx.pref = 10;
 		(void)snprintf(mx.host, sizeof(mx.host), "mx.%s", q->name);
@@ -594,6 +622,216 @@ test_eviction(void)
 	dnscache_free(c);
 }
 
+/*
+ * The DNSSEC status of each CNAME link and of the records (a signed name
+ * CNAME'd into an unsigned zone) comes back from the cache as dns.c gave
+ * it, though the resolver's storage is gone.
+ */
+static void
+test_cname_links(void)
+{
+	struct dns dns;
+	struct dnscache *c = make_cache(&dns, 1, 0);
+	struct dns_cname_link links[2];
+	struct got g1 = { 0 }, g2 = { 0 };
+	size_t q0 = nqueries;
+
+	(void)snprintf(links[0].owner, sizeof(links[0].owner), "mx.a.example");
+	links[0].dnssec = DNSSEC_SECURE;
+	(void)snprintf(links[1].owner, sizeof(links[1].owner), "mx.b.example");
+	links[1].dnssec = DNSSEC_SECURE;
+	next_links = links;
+	next_nlinks = 2;
+	next_records_dnssec = DNSSEC_INSECURE;
+	lookup(c, "mx.a.example", DNS_A, &g1);
+	answer(q0, DNS_FOUND, DNSSEC_INSECURE, 60, NULL, false);
+	memset(links, 0, sizeof(links));
+	run_loop();
+	lookup(c, "mx.a.example", DNS_A, &g2);
+	CHECK(nqueries == q0 + 1, "cached");
+	run_loop();
+	CHECK(g2.calls == 1 && g2.nlinks == 2 &&
+	    g2.link0_dnssec == DNSSEC_SECURE &&
+	    g2.link1_dnssec == DNSSEC_SECURE &&
+	    strcmp(g2.link1, "mx.b.example") == 0 &&
+	    g2.records_dnssec == DNSSEC_INSECURE &&
+	    g2.dnssec == DNSSEC_INSECURE,
+	    "links kept: %zu links, %d %d %s, records %d", g2.nlinks,
+	    g2.link0_dnssec, g2.link1_dnssec, g2.link1, g2.records_dnssec);
+	CHECK(g1.nlinks == 2 && g1.records_dnssec == DNSSEC_INSECURE,
+	    "first caller got the links too");
+	dnscache_free(c);
+}
+
+/* ---- reuse times of signed replies (dnsttl.c) ------------------------- */
+
+/* The wall clock of the made-up replies, seconds since the epoch. */
+#define WALL 1800000000u
+
+/* Appends one record to section `sec` ("answer", "authority") of reply. */
+static void
+add_rr(getdns_dict *reply, const char *sec, uint32_t type, uint32_t ttl,
+    getdns_dict *rdata)
+{
+	getdns_list *list = NULL;
+	getdns_dict *rr = getdns_dict_create();
+	size_t n = 0;
+	bool made = false;
+
+	if (getdns_dict_get_list(reply, sec, &list) != GETDNS_RETURN_GOOD) {
+		list = getdns_list_create();
+		made = true;
+	}
+	(void)getdns_list_get_length(list, &n);
+	(void)getdns_dict_set_int(rr, "type", type);
+	(void)getdns_dict_set_int(rr, "class", GETDNS_RRCLASS_IN);
+	(void)getdns_dict_set_int(rr, "ttl", ttl);
+	if (rdata != NULL)
+		(void)getdns_dict_set_dict(rr, "rdata", rdata);
+	(void)getdns_list_set_dict(list, n, rr); /* copies */
+	if (made) {
+		(void)getdns_dict_set_list(reply, sec, list); /* copies */
+		getdns_list_destroy(list);
+	}
+	getdns_dict_destroy(rr);
+	if (rdata != NULL)
+		getdns_dict_destroy(rdata);
+}
+
+/* An RRSIG's rdata: covered type, original TTL, expiration (absolute). */
+static getdns_dict *
+sig_rdata(uint32_t covered, uint32_t orig_ttl, uint32_t expiration)
+{
+	getdns_dict *d = getdns_dict_create();
+
+	(void)getdns_dict_set_int(d, "type_covered", covered);
+	(void)getdns_dict_set_int(d, "original_ttl", orig_ttl);
+	(void)getdns_dict_set_int(d, "signature_expiration", expiration);
+	(void)getdns_dict_set_int(d, "signature_inception", WALL - 3600);
+	return d;
+}
+
+/* An SOA's rdata with the given MINIMUM. */
+static getdns_dict *
+soa_rdata(uint32_t minimum)
+{
+	getdns_dict *d = getdns_dict_create();
+
+	(void)getdns_dict_set_int(d, "minimum", minimum);
+	return d;
+}
+
+/* dnsttl_of_reply on made-up replies, each bound alone. */
+static void
+test_ttl_bounds(void)
+{
+	const uint32_t MX = GETDNS_RRTYPE_MX, SIG = GETDNS_RRTYPE_RRSIG;
+	getdns_dict *r;
+
+	r = getdns_dict_create();
+	add_rr(r, "answer", MX, 3600, NULL);
+	CHECK(dnsttl_of_reply(r, MX, false, WALL) == 3600, "unsigned: TTL");
+	add_rr(r, "answer", SIG, 3600, sig_rdata(MX, 900, WALL + 86400));
+	CHECK(dnsttl_of_reply(r, MX, false, WALL) == 900,
+	    "RRSIG original TTL 900 below the TTL: %u",
+	    dnsttl_of_reply(r, MX, false, WALL));
+	add_rr(r, "answer", SIG, 3600, sig_rdata(MX, 3600, WALL + 7));
+	CHECK(dnsttl_of_reply(r, MX, false, WALL) == 7,
+	    "a signature expiring in 7 s: %u",
+	    dnsttl_of_reply(r, MX, false, WALL));
+	CHECK(dnsttl_of_reply(r, MX, false, WALL + 7) == 0 &&
+	    dnsttl_of_reply(r, MX, false, WALL + 100) == 0,
+	    "expired signature: not reused");
+	getdns_dict_destroy(r);
+
+	/* Serial number arithmetic: an expiration past 2^32 wraps. */
+	r = getdns_dict_create();
+	add_rr(r, "answer", MX, 3600, NULL);
+	add_rr(r, "answer", SIG, 3600, sig_rdata(MX, 3600, 20));
+	CHECK(dnsttl_of_reply(r, MX, false, UINT32_MAX - 9) == 30,
+	    "expiration after the wrap: %u",
+	    dnsttl_of_reply(r, MX, false, UINT32_MAX - 9));
+	getdns_dict_destroy(r);
+
+	/* An RRSIG over another type does not count; one over a CNAME
+	 * followed does. */
+	r = getdns_dict_create();
+	add_rr(r, "answer", MX, 3600, NULL);
+	add_rr(r, "answer", SIG, 3600,
+	    sig_rdata(GETDNS_RRTYPE_TXT, 3600, WALL + 5));
+	CHECK(dnsttl_of_reply(r, MX, false, WALL) == 3600,
+	    "RRSIG over TXT ignored");
+	add_rr(r, "answer", GETDNS_RRTYPE_CNAME, 3600, NULL);
+	add_rr(r, "answer", SIG, 3600,
+	    sig_rdata(GETDNS_RRTYPE_CNAME, 3600, WALL + 11));
+	CHECK(dnsttl_of_reply(r, MX, false, WALL) == 11,
+	    "RRSIG over the CNAME: %u", dnsttl_of_reply(r, MX, false, WALL));
+	getdns_dict_destroy(r);
+
+	/* Denials: SOA TTL and MINIMUM, NSEC TTL, and the signatures over
+	 * the SOA and the NSEC; nothing without an SOA. */
+	r = getdns_dict_create();
+	add_rr(r, "authority", GETDNS_RRTYPE_NSEC, 3600, NULL);
+	CHECK(dnsttl_of_reply(r, MX, true, WALL) == 0, "denial without SOA");
+	add_rr(r, "authority", GETDNS_RRTYPE_SOA, 3600, soa_rdata(600));
+	CHECK(dnsttl_of_reply(r, MX, true, WALL) == 600, "SOA MINIMUM: %u",
+	    dnsttl_of_reply(r, MX, true, WALL));
+	add_rr(r, "authority", SIG, 3600,
+	    sig_rdata(GETDNS_RRTYPE_SOA, 3600, WALL + 60));
+	CHECK(dnsttl_of_reply(r, MX, true, WALL) == 60,
+	    "denial, SOA signature expiring in 60 s: %u",
+	    dnsttl_of_reply(r, MX, true, WALL));
+	add_rr(r, "authority", SIG, 3600,
+	    sig_rdata(GETDNS_RRTYPE_NSEC, 30, WALL + 86400));
+	CHECK(dnsttl_of_reply(r, MX, true, WALL) == 30,
+	    "denial, NSEC signature's original TTL 30: %u",
+	    dnsttl_of_reply(r, MX, true, WALL));
+	add_rr(r, "authority", GETDNS_RRTYPE_NSEC, 20, NULL);
+	CHECK(dnsttl_of_reply(r, MX, true, WALL) == 20, "NSEC TTL 20: %u",
+	    dnsttl_of_reply(r, MX, true, WALL));
+	CHECK(dnsttl_of_reply(r, MX, false, WALL) == 0,
+	    "the authority section counts only for a denial");
+	getdns_dict_destroy(r);
+}
+
+/*
+ * A signed MX RRset with TTL 3600 whose signature expires in 5 s: the
+ * cache serves it for 5 s and then asks again, though the TTL runs on.
+ */
+static void
+test_rrsig_expiry(void)
+{
+	struct dns dns;
+	struct dnscache *c = make_cache(&dns, 1, 0);
+	struct got g1 = { 0 }, g2 = { 0 }, g3 = { 0 };
+	getdns_dict *r = getdns_dict_create();
+	size_t q0 = nqueries;
+	uint32_t ttl;
+
+	add_rr(r, "answer", GETDNS_RRTYPE_MX, 3600, NULL);
+	add_rr(r, "answer", GETDNS_RRTYPE_RRSIG, 3600,
+	    sig_rdata(GETDNS_RRTYPE_MX, 3600, WALL + 5));
+	ttl = dnsttl_of_reply(r, GETDNS_RRTYPE_MX, false, WALL);
+	getdns_dict_destroy(r);
+
+	lookup(c, "sig.example", DNS_MX, &g1);
+	answer(q0, DNS_FOUND, DNSSEC_SECURE, ttl, NULL, false);
+	run_loop();
+	CHECK(g1.calls == 1 && g1.result == DNS_FOUND, "signed MX found");
+	fake_now += 4999;
+	lookup(c, "sig.example", DNS_MX, &g2);
+	CHECK(nqueries == q0 + 1, "before the signature expires: cached");
+	run_loop();
+	CHECK(g2.calls == 1 && g2.dnssec == DNSSEC_SECURE, "served cached");
+	fake_now += 1;
+	lookup(c, "sig.example", DNS_MX, &g3);
+	CHECK(nqueries == q0 + 2, "signature expired (TTL 3600 not): the "
+	    "cache must ask again, %zu queries", nqueries - q0);
+	answer(q0 + 1, DNS_FOUND, DNSSEC_SECURE, 3600, NULL, false);
+	run_loop();
+	dnscache_free(c);
+}
+
 int
 main(void)
 {
@@ -611,6 +849,9 @@ main(void)
 	test_transient();
 	test_cancel();
 	test_eviction();
+	test_cname_links();
+	test_ttl_bounds();
+	test_rrsig_expiry();
 	event_base_free(base);
 	return check_report();
 }
