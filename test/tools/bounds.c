@@ -20,8 +20,9 @@
  * Counts are taken from /proc/self (fd entries, the children of every
  * thread, VmRSS) and from the allocator: mallinfo2() bytes in use, or
  * under AddressSanitizer (which replaces malloc) the sanitizer's own
- * count.  Before each count the loop idles a moment so closes and child
- * exits already under way finish.  Output: "count PHASE fds=N children=N
+ * count.  Before each count the loop idles a moment (until no child is
+ * left, at most CHILDREN_GONE_MS) so closes and child exits already under
+ * way finish.  Output: "count PHASE fds=N children=N
  * rss_kb=N heap=N", one "outcome RCPT STATUS EXIT N" line per recipient
  * and outcome seen (with its first detail), then "ok bounds" or "FAIL bounds: why".  Exit 0, 1 on
  * a failed check or setup error, 2 on bad usage.
@@ -173,10 +174,21 @@ static void settle(struct event_base *base, long ms)
 	event_base_dispatch(base);
 }
 
+/* Longest wait for the last proxy commands to go: the engine gives one
+ * 2 s after its stream closed, then SIGTERM and 2 s, then SIGKILL. */
+#define CHILDREN_GONE_MS 6000
+
 /* Takes the counts and prints them under `phase`. */
 static struct holdings take_count(struct run *r, const char *phase)
 {
-	settle(r->base, 500);
+	/* A relay may still be exiting (a loaded machine, an ASan start):
+	 * wait for the children to be seen out, as far as the engine's own
+	 * deadline allows; one left after that is a leak. */
+	long waited = 0;
+	do {
+		settle(r->base, 250);
+		waited += 250;
+	} while (count_children() > 0 && waited < CHILDREN_GONE_MS);
 	struct holdings h = {
 		.fds = count_fds(),
 		.children = count_children(),
