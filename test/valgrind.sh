@@ -125,10 +125,14 @@ import glob, os, re, sys
 out, took = sys.argv[1], int(sys.argv[2])
 logs = errors = definite = 0
 bad = []
+unfinished = []
 for path in sorted(glob.glob(os.path.join(out, "*", "vg.*.log"))):
     text = open(path, errors="replace").read()
     if "ERROR SUMMARY" not in text:
-        continue      # a proxy command or other child, not traced
+        # Killed before valgrind's verdict: a case that gave up on a
+        # client slowed down by valgrind.
+        unfinished.append(os.path.relpath(path, out))
+        continue
     logs += 1
     e = int(re.search(r"ERROR SUMMARY: ([\d,]+) errors", text).group(1)
             .replace(",", ""))
@@ -145,6 +149,9 @@ print("valgrind: %d cases in %d s, %d program runs checked, %d errors, "
       "%d bytes definitely lost" % (len(cases), took, logs, errors, definite))
 for b in bad:
     print("  " + b)
+if unfinished:
+    print("  %d program runs killed before valgrind's verdict: %s"
+          % (len(unfinished), " ".join(unfinished)))
 for c in failed:
     print("  case %s exited %s after %s s (see %s/%s/case.log)"
           % (c[0], c[1], c[2], out, c[0]))
