@@ -7,15 +7,20 @@
 #   test/valgrind.sh [-j N] [-b BUILDDIR] [CASE...]
 #
 # CASE is a test name as meson lists it (lab-basic, dane-matrix-ee,
-# proxy-ssh, lab-api-lifetimes, lab-resource-bounds); default: every lab,
-# dane and proxy case, lab-api-lifetimes, and lab-resource-bounds with
-# 100 + 1,000 deliveries instead of 100 + 10,000.  The build is made
+# proxy-ssh, lab-api-lifetimes, lab-resource-bounds, lab-dns-tcp-tlsa);
+# default: every lab, dane, oversize and proxy case, lab-api-lifetimes, and lab-resource-bounds with
+# 100 + 1,000 deliveries instead of 100 + 10,000 (and no VmRSS bound:
+# valgrind's own allocator makes RSS meaningless, as ASan does).  The build is made
 # without sanitizers (valgrind and ASan do not mix) in BUILDDIR (default
 # build-valgrind).  Each program run writes BUILDDIR/valgrind/CASE/vg.PID.log;
 # a run with a memory error or a definite leak exits 99, so its case
 # normally fails too.  A case can also fail only because valgrind makes the
 # client 20-50 times slower (cases that time the client); the summary
 # keeps the two apart: what counts is valgrind's verdict per log.
+#
+# Known: valgrind 3.19 has no pidfd_open (ENOSYS), so every proxy command
+# fails under it ("proxy command ...: Function not implemented") and the
+# proxy-command cases fail; their runs are still checked for errors.
 #
 # Suppressions (test/valgrind.supp) cover only what is inside getdns,
 # libunbound, OpenSSL or wolfSSL and is explained there.
@@ -74,7 +79,7 @@ wrap bounds "$build/test/tools/bounds"
 # The case list: "file case" per line.
 list() {
 	local f
-	for f in lab_case dane_case; do
+	for f in lab_case dane_case oversize_case; do
 		python3 "test/integration/$f.py" --list |
 			sed "s|^|test/integration/$f.py |"
 	done
@@ -88,6 +93,8 @@ by_name() {
 	case $name in
 	lab-api-lifetimes) echo "test/tools/api_case.py api-lifetimes" ;;
 	lab-resource-bounds) echo "test/integration/resource_case.py resource-bounds" ;;
+	lab-dns-tcp-tlsa|lab-dns-tlsa-over-cap)
+		echo "test/integration/oversize_case.py ${name#lab-}" ;;
 	lab-*) echo "test/integration/lab_case.py ${name#lab-}" ;;
 	dane-*) echo "test/integration/dane_case.py ${name#dane-}" ;;
 	proxy-*) echo "test/proxy/proxy_case.py ${name#proxy-}" ;;
@@ -110,6 +117,7 @@ run_one() {
 	MXC_VG_DIR=$dir MXCLIENT=$out/bin/mxclient MXC_EXAMPLE=$out/bin/example \
 	MXC_WAVES=$out/bin/waves MXC_APITEST=$out/bin/apitest \
 	MXC_BOUNDS=$out/bin/bounds MXC_BOUNDS_THEN=1000 MXC_SRCDIR=$src \
+	MXC_BOUNDS_ARGS="--rss-slack 1000000" \
 		timeout 900 python3 "$file" "$name" >"$dir/case.log" 2>&1
 	rc=$?
 	echo "$tag $rc $(( $(date +%s) - start ))" >>"$out/results"
@@ -126,8 +134,18 @@ out, took = sys.argv[1], int(sys.argv[2])
 logs = errors = definite = 0
 bad = []
 unfinished = []
-for path in sorted(glob.glob(os.path.join(out, "*", "vg.*.log"))):
+paths = sorted(glob.glob(os.path.join(out, "*", "vg.*.log")))
+# valgrind opens a log for every child at fork; one that then runs an
+# untraced program (a proxy command) leaves a header only.  Its parent's
+# pid names another log of the same case.
+pids = {(os.path.dirname(p), os.path.basename(p).split(".")[1])
+        for p in paths}
+for path in paths:
     text = open(path, errors="replace").read()
+    parent = re.search(r"Parent PID: (\d+)", text)
+    if "ERROR SUMMARY" not in text and parent and \
+            (os.path.dirname(path), parent.group(1)) in pids:
+        continue
     if "ERROR SUMMARY" not in text:
         # Killed before valgrind's verdict: a case that gave up on a
         # client slowed down by valgrind.
