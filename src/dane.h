@@ -14,8 +14,12 @@
 
 #include "tls.h"
 
-/* Most TLSA records dane_check() takes; a larger set fails closed. */
-#define DANE_TLSA_MAX 32
+/*
+ * Most TLSA records dane_check() takes; a larger set fails closed.  As
+ * many as dns.c takes from one answer (a larger RRset fails the lookup
+ * there), so a signed RRset that had to come over TCP is used whole.
+ */
+#define DANE_TLSA_MAX 100
 
 /* Room for a dane_result's reason, and for dane_tlsa_describe(). */
 #define DANE_WHY_MAX 256

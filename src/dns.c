@@ -46,7 +46,13 @@
 #define DNS_DEFAULT_OUTSTANDING 100
 #define DNS_DEFAULT_ANCHOR "/usr/share/dns/root.key"
 #define DNS_RESOLV_CONF "/etc/resolv.conf"
-/* Most records taken from one answer; the rest are ignored. */
+/*
+ * Most records taken from one answer.  Beyond it, MX and address records
+ * are ignored (fewer hosts or addresses to try is safe), but a larger
+ * TLSA RRset fails the lookup: a partial set could hold only records
+ * unusable for SMTP while the rest are usable, which would turn
+ * "authenticate or defer" into unauthenticated TLS.
+ */
 #define DNS_MAX_RECORDS 100
 /* Most upstreams taken from /etc/resolv.conf or the configuration. */
 #define DNS_MAX_UPSTREAMS 16
@@ -577,8 +583,14 @@ setup_context(struct event_base *base, const char *spec, bool tcp,
     getdns_list *anchors, char *err, size_t errlen)
 {
 	getdns_namespace_t dns_only = GETDNS_NAMESPACE_DNS;
-	getdns_transport_list_t transport = tcp ? GETDNS_TRANSPORT_TCP :
-	    GETDNS_TRANSPORT_UDP;
+	/* Over UDP, TCP comes second so that getdns asks again over TCP when
+	 * the reply is truncated (TC): with UDP alone it validates the cut
+	 * reply, and a signed RRset too large for 1232 bytes (many TLSA or
+	 * address records) came out bogus, every time. */
+	getdns_transport_list_t transports[2] = {
+		tcp ? GETDNS_TRANSPORT_TCP : GETDNS_TRANSPORT_UDP,
+		GETDNS_TRANSPORT_TCP,
+	};
 	getdns_context *ctx = NULL;
 	getdns_list *list = NULL;
 	getdns_dict *d;
@@ -604,8 +616,8 @@ setup_context(struct event_base *base, const char *spec, bool tcp,
 	else if ((r = getdns_context_set_append_name(ctx,
 	    GETDNS_APPEND_NAME_NEVER)) != 0)
 		step = "append name";
-	else if ((r = getdns_context_set_dns_transport_list(ctx, 1,
-	    &transport)) != 0)
+	else if ((r = getdns_context_set_dns_transport_list(ctx, tcp ? 1 : 2,
+	    transports)) != 0)
 		step = "transport";
 	/* Our attempt timers are at most the default lookup timeout; getdns
 	 * must never time out first (see the lookup queue). */
@@ -1040,7 +1052,7 @@ parse_record(struct answer_buf *b, size_t i, getdns_dict *rdata)
 /*
  * Takes the records of the asked type owned by the canonical name from the
  * reply's answer section, at most DNS_MAX_RECORDS.  Sets DNS_FOUND or
- * DNS_NODATA, or DNS_FAIL for malformed data.
+ * DNS_NODATA, or DNS_FAIL for malformed data or a TLSA RRset over the cap.
  */
 static void
 collect_records(struct answer_buf *b, getdns_dict *reply,
@@ -1061,7 +1073,7 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 		answer_fail(b, "out of memory");
 		return;
 	}
-	for (i = 0; i < n && count < DNS_MAX_RECORDS; i++) {
+	for (i = 0; i < n; i++) {
 		getdns_dict *rr, *rdata;
 		getdns_bindata *name;
 		uint32_t type;
@@ -1076,6 +1088,15 @@ collect_records(struct answer_buf *b, getdns_dict *reply,
 		if (getdns_dict_get_bindata(rr, "name", &name) !=
 		    GETDNS_RETURN_GOOD || !wire_name_equal(name, owner))
 			continue;
+		if (count == DNS_MAX_RECORDS) {
+			if (b->answer.type != DNS_TLSA)
+				break;
+			(void)snprintf(b->error, sizeof(b->error),
+			    "more than %d TLSA records", DNS_MAX_RECORDS);
+			b->answer.result = DNS_FAIL;
+			b->answer.count = 0;
+			return;
+		}
 		if (getdns_dict_get_dict(rr, "rdata", &rdata) !=
 		    GETDNS_RETURN_GOOD || !parse_record(b, count, rdata)) {
 			(void)snprintf(b->error, sizeof(b->error),

@@ -170,6 +170,46 @@ def silence(addrs):
     run(["nft", "-f", "-"], ruleset)
 
 
+def redirect(network, to, port=25):
+    """Sends every TCP connection to an address of `network` (port `port`)
+    to `to` instead: one server behind an address RRset too large to give
+    each address its own.  DNAT in the nat output hook, where locally made
+    connections pass before routing."""
+    net = ipaddress.ip_network(network)
+    for addr in (net[0], net[-1], to):
+        check_documentation_address(str(addr))
+    ruleset = ("table ip labnat {\n"
+               "  chain output {\n"
+               "    type nat hook output priority -100; policy accept;\n"
+               "    ip daddr %s tcp dport %d dnat to %s\n"
+               "  }\n"
+               "}\n" % (net, port, to))
+    run(["nft", "-f", "-"], ruleset)
+
+
+def count_tcp_connects(address, port=53):
+    """Starts counting TCP connections (SYNs) to address:port; read the
+    count with tcp_connects()."""
+    ip = check_documentation_address(address)
+    family = "ip" if ip.version == 4 else "ip6"
+    ruleset = ("table inet labcount {\n"
+               "  chain output {\n"
+               "    type filter hook output priority 0; policy accept;\n"
+               "    %s daddr %s tcp dport %d tcp flags & (syn | ack) == syn"
+               " counter\n"
+               "  }\n"
+               "}\n" % (family, ip, port))
+    run(["nft", "-f", "-"], ruleset)
+
+
+def tcp_connects():
+    """TCP connections counted since count_tcp_connects()."""
+    p = subprocess.run(["nft", "list", "table", "inet", "labcount"],
+                       capture_output=True, text=True)
+    words = p.stdout.split()
+    return sum(int(v) for w, v in zip(words, words[1:]) if w == "packets")
+
+
 def run(cmd, stdin_text=None):
     """Runs a network tool; its stderr becomes the error when it fails."""
     p = subprocess.run(cmd, input=stdin_text, capture_output=True, text=True)

@@ -98,6 +98,12 @@ class ScriptedServer:
                 return conns
             time.sleep(0.02)
 
+    def connection_count(self):
+        """Connections the server accepted (cheap: also for a "quiet"
+        server, whose transcript holds only connects and closes)."""
+        with open(self.transcript_path, encoding="utf-8") as f:
+            return sum(1 for line in f if '"event": "connect"' in line)
+
     def read_transcript(self):
         """Parses the transcript file into Connection objects."""
         conns = {}

@@ -17,6 +17,7 @@ The client resolves and validates names itself and must hand the proxy an
 IP address, never a name: every SOCKS case reads what the proxy was asked.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -598,6 +599,150 @@ def case_command_children(lab, world):
                "another reason: %s" % e)
     finally:
         world.stop(stray)
+
+
+# --- misbehaving proxies -------------------------------------------------
+
+# bad_socks.py's modes, their ports, and words the client's detail must
+# contain besides the proxy's name.
+BAD_SOCKS_MODES = {
+    "garbage": (1091, ""),
+    "version": (1092, ""),
+    "error": (1093, "cannot reach 192.0.2.34 port 25"),
+    "close": (1094, "closed the connection"),
+    "trickle": (1095, "timed out"),
+    "silent": (1096, "timed out"),
+}
+
+
+@case("socks5-misbehaving")
+def case_socks5_misbehaving(lab, world):
+    """SOCKS5 proxies that answer the greeting with garbage, with version
+    4, refuse the CONNECT (code 2), close after the greeting, trickle a
+    255-byte reply one byte a second, or never answer the CONNECT: each
+    run ends 75 (not a crash, not a hang) within the attempt's timeout,
+    the detail names the proxy, and the MX never hears of it."""
+    mx = lab.smtp_server("192.0.2.34")
+    lab.zone("badsocks.example", records=["@ MX 10 mx", "mx A 192.0.2.34"])
+    lab.start()
+    log = world.bad_socks({m: p for m, (p, _) in BAD_SOCKS_MODES.items()})
+    msg, _ = message("socks5-misbehaving")
+    # --timeout 60: the attempt (connect timeout, 30 s scaled) gets 3 s.
+    for mode, (port, words) in sorted(BAD_SOCKS_MODES.items()):
+        rcpt = "%s@badsocks.example" % mode
+        proxy = "%s:%d" % (proxylab.BAD_SOCKS_ADDR, port)
+        run = lab.run_client([rcpt], msg, [
+            "--timeout", "60", "--proxy", "socks5://" + proxy], timeout=60)
+        rec = run.record_for(rcpt) if run.records else {}
+        print("%s: exit %s after %.1f s: %s" % (mode, run.exit, run.elapsed,
+                                                rec.get("detail")))
+        expect_exit(run, EX_TEMPFAIL)
+        expect_failure_naming(run, rcpt, "SOCKS5 proxy " + proxy, words)
+        # Garbage, a wrong version, an error code and a close are seen at
+        # once; the trickle and the silence take the 3 s deadline.
+        limit = 8 if mode in ("trickle", "silent") else 2.5
+        expect(run.elapsed < limit, "%s: the client took %.1f s, expected "
+               "under %.1f" % (mode, run.elapsed, limit))
+    events = [json.loads(l) for l in open(log)]
+    for mode in BAD_SOCKS_MODES:
+        expect(any(e["event"] == "greeting" and e["mode"] == mode
+                   for e in events),
+               "bad_socks %s never got the client's greeting" % mode)
+    for mode in ("error", "silent"):
+        expect(any(e["event"] == "request" and e["mode"] == mode
+                   for e in events),
+               "bad_socks %s never got a CONNECT request" % mode)
+    # The trickler notices the client is gone at its next byte or two.
+    deadline = time.monotonic() + 5
+    while True:
+        gone = [e for e in map(json.loads, open(log)) if
+                e["event"] == "gone" and e["mode"] == "trickle"]
+        if gone or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    expect(gone and gone[0]["sent"] < 30, "the trickling proxy was not "
+           "dropped early: %r" % gone)
+    expect_no_connection(mx)
+
+
+def expect_no_connection(server):
+    """The scripted MX was never contacted (the proxy carried nothing)."""
+    conns = server.connections()
+    expect(not conns, "the MX %s got %d connection(s)"
+           % (server.address, len(conns)))
+
+
+# Proxy commands that misbehave: name -> (argv, words in the detail).
+# Each is run with -vv so the client names the pids it started.
+#
+# Garbage instead of a greeting: the attempt through a command succeeds
+# at the first byte (the MX's greeting, as far as the transport can
+# tell), so the garbage fails as the MX's malformed greeting and the
+# detail names the MX but not the command (known gap, reported with
+# issue 13: the words live in smtp.c/host.c).  Those two are checked for
+# the greeting wording instead of the command's name.
+BAD_COMMANDS = {
+    # Exits at once, status 0, not a byte written.
+    "exit-0": (["true"], "the command closed the connection"),
+    # Exits 3 after a stderr line full of control bytes and 8-bit text:
+    # the line is in the report, escaped.
+    "exit-3-stderr": ([sys.executable, "-c",
+                       "import os; os.write(2, b'lab \\x1b[31mred\\x07 "
+                       "\\xff\\xfe proxy says no\\n'); os._exit(3)"],
+                      "proxy says no"),
+    # Writes garbage where the greeting belongs, then stays.
+    "garbage": ([sys.executable, "-c",
+                 "import os, time; os.write(1, b'\\x16\\x03\\x01 garbage "
+                 "\\xff not SMTP\\r\\n'); time.sleep(600)"],
+                "while receiving the initial server greeting"),
+    # Writes garbage and exits.
+    "garbage-exit": (["printf", "HTTP/1.1 502 Bad Gateway\\r\\n\\r\\n"],
+                     "while receiving the initial server greeting"),
+    # Says nothing, ever (a hung ssh): killed at the deadline.
+    "silent": (["sleep", "600"], "timed out"),
+}
+
+
+@case("command-misbehaving")
+def case_command_misbehaving(lab, world):
+    """Proxy commands that exit at once (0), exit 3 after a stderr line of
+    control and 8-bit bytes, write garbage instead of a greeting (and
+    stay, or exit), or hang silent: each run ends 75 within the greeting
+    deadline, the detail names the proxy command, the stderr line is
+    shown escaped (no raw control byte in any output), and no process the
+    client started is left, not even a zombie."""
+    mx = lab.smtp_server("192.0.2.35")
+    lab.zone("badcmd.example", records=["@ MX 10 mx", "mx A 192.0.2.35"])
+    lab.start()
+    msg, _ = message("command-misbehaving")
+    for name, (argv, words) in sorted(BAD_COMMANDS.items()):
+        zombies = zombie_pids()
+        rcpt = "%s@badcmd.example" % name
+        # --timeout 20: the attempt through a command gets the greeting's
+        # time, 300 s scaled: 10 s.
+        run = lab.run_client([rcpt], msg, [
+            "--timeout", "20", "-vv",
+            "--proxy-command", proxylab.command_template(argv)], timeout=60)
+        rec = run.record_for(rcpt) if run.records else {}
+        print("%s: exit %s after %.1f s: %s" % (name, run.exit, run.elapsed,
+                                                rec.get("detail")))
+        expect_exit(run, EX_TEMPFAIL)
+        named = [] if name.startswith("garbage") else \
+            ["proxy command " + argv[0]]
+        detail = expect_failure_naming(run, rcpt, *named, words)["detail"]
+        expect(run.elapsed < 14, "%s: the client took %.1f s, expected "
+               "under 14" % (name, run.elapsed))
+        expect(started_pids(run), "%s: no \"started for\" line" % name)
+        expect_no_leftovers(run, lambda a, argv=argv: a == argv, zombies)
+        for text in (run.stdout, run.stderr):
+            raw = [c for c in text if ord(c) < 32 and c not in "\n"
+                   or 127 <= ord(c) < 160 or c == "\ufffd"]
+            expect(not raw, "%s: raw control or 8-bit bytes in the "
+                   "client's output: %r" % (name, raw[:5]))
+        if name == "exit-3-stderr":
+            expect("\\x1b[31mred\\x07" in detail, "the stderr line is not "
+                   "in the detail, escaped: %r" % detail)
+    expect_no_connection(mx)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Address plan (documentation addresses, beside test/lab/README.md's):
     198.51.100.80   microsocks            198.51.100.83   socks_front.py
     198.51.100.81   danted                198.51.100.84   tee_relay.py source
     198.51.100.82   sshd                  198.51.100.85   a proxy that is down
+    198.51.100.86   bad_socks.py (a misbehaving SOCKS5 proxy, one port a mode)
 
 Python standard library only; keys and certificates are made at test time.
 """
@@ -45,14 +46,16 @@ SSHD_ADDR = "198.51.100.82"
 FRONT_ADDR = "198.51.100.83"
 RELAY_SOURCE = "198.51.100.84"
 DEAD_PROXY_ADDR = "198.51.100.85"
+BAD_SOCKS_ADDR = "198.51.100.86"
 SOCKS_PORT = 1080
 SSH_PORT = 22
 
 PROXY_ADDRESSES = (MICROSOCKS_ADDR, DANTE_ADDR, SSHD_ADDR, FRONT_ADDR,
-                   RELAY_SOURCE, DEAD_PROXY_ADDR)
+                   RELAY_SOURCE, DEAD_PROXY_ADDR, BAD_SOCKS_ADDR)
 
 TEE_RELAY = os.path.join(HERE, "tee_relay.py")
 SOCKS_FRONT = os.path.join(HERE, "socks_front.py")
+BAD_SOCKS = os.path.join(HERE, "bad_socks.py")
 
 # main.cf settings that name the TLS certificate; DanePostfix replaces them.
 TLS_FILE_SETTINGS = ("smtpd_tls_cert_file", "smtpd_tls_key_file",
@@ -460,6 +463,20 @@ class ProxyWorld:
         front = Front(proc, address, port, log_path)
         self.notes.append(("socks_front log", lambda: tail(log_path, 60)))
         return front
+
+    def bad_socks(self, modes, address=BAD_SOCKS_ADDR):
+        """bad_socks.py on `address`, one port per mode (`modes`: mode ->
+        port); returns the path of its connection log."""
+        log_path = os.path.join(self.workdir, "bad-socks.jsonl")
+        argv = [sys.executable, BAD_SOCKS, "--listen", address,
+                "--log", log_path]
+        for mode, port in modes.items():
+            argv += ["--mode", "%s=%d" % (mode, port)]
+        proc = self.spawn("bad-socks", argv)
+        for port in modes.values():
+            wait_for_tcp(address, port, proc)
+        self.notes.append(("bad_socks log", lambda: tail(log_path, 60)))
+        return log_path
 
     def sshd(self, address=SSHD_ADDR, port=SSH_PORT):
         """An OpenSSH server with a fresh host key, and a client key it

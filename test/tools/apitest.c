@@ -33,6 +33,9 @@ struct seen {
 	unsigned cancelled;
 	bool free_engine_in_callback;
 	size_t expected;     /* completions after which the loop stops */
+	/* A delivery the scenario still means to cancel; cleared when it
+	 * completes, since its handle is freed then. */
+	struct mxc_delivery *pending;
 };
 
 static const char *resolver, *anchor, *silent, *good, *proxy_command;
@@ -50,7 +53,8 @@ static void on_done(void *arg, struct mxc_delivery *d,
                     const struct mxc_result *r)
 {
 	struct seen *s = arg;
-	(void)d;
+	if (d == s->pending)
+		s->pending = NULL;
 	s->completions++;
 	if (r->outcome == MXC_DELIVERED)
 		s->delivered++;
@@ -152,8 +156,13 @@ static void scenario_cancel(void)
 		return;
 	}
 	run_for(&s, 1); /* a is connected and waiting for a greeting */
-	if (s.completions != 0)
+	if (s.completions != 0) {
+		/* A handle may be freed already: cancelling it would be the
+		 * test's own use after free. */
 		fail("cancel", "a completion before any cancel");
+		teardown(&s);
+		return;
+	}
 	mxc_delivery_cancel(b);
 	mxc_delivery_cancel(a);
 	if (s.completions != 0)
@@ -323,9 +332,13 @@ static void scenario_no_leaks(void)
 	deliver(&s, good);
 	deliver(&s, good);
 	deliver(&s, good);
-	struct mxc_delivery *stuck = deliver(&s, silent);
+	s.pending = deliver(&s, silent);
 	run_for(&s, 3);
-	mxc_delivery_cancel(stuck);
+	/* Only if it has not ended on its own (its handle is gone then):
+	 * the scenario then fails on the count below, not on a freed
+	 * handle.  Seen under valgrind, where the proxy command failed. */
+	if (s.pending != NULL)
+		mxc_delivery_cancel(s.pending);
 	run_for(&s, 10);
 	bool all_done = s.completions == 4 && s.delivered == 3;
 	teardown(&s);

@@ -168,7 +168,7 @@ static void make_chain(struct tls_chain *chain, const char *spec)
 }
 
 /* Storage for the data of the records of one case. */
-#define RECS_MAX 40
+#define RECS_MAX (DANE_TLSA_MAX + 1)
 static unsigned char recdata[RECS_MAX][X509_SPKI_MAX + 16];
 
 /*
