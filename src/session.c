@@ -79,6 +79,7 @@ struct session {
 	uint64_t delivery_id;
 	unsigned transactions;      /* attached so far */
 	uint64_t started_ms;        /* monotonic, at session_start() */
+	bool needs_rset;            /* the last transaction was left open */
 	const struct session_txn_ops *ops;
 	void *txn_arg;
 };
@@ -752,6 +753,10 @@ void session_attach(struct session *s, uint64_t delivery_id,
 	s->nexpect = 0;
 	s->body = false;
 	s->transactions++;
+	if (s->needs_rset && s->state == SESSION_READY) {
+		s->needs_rset = false;
+		enter(s, SESSION_RSET);
+	}
 	if (s->state == SESSION_RSET)
 		return; /* go() when RSET is answered */
 	enter(s, SESSION_BUSY);
@@ -763,8 +768,11 @@ void session_detach(struct session *s, bool open)
 {
 	s->ops = NULL;
 	s->txn_arg = NULL;
+	/* RSET waits for the next transaction: a session that is ended
+	 * instead needs none, QUIT is enough. */
+	s->needs_rset = open;
 	if (s->state == SESSION_BUSY)
-		enter(s, open ? SESSION_RSET : SESSION_READY);
+		enter(s, SESSION_READY);
 	/* Its lines stay the last delivery's until another attaches: a
 	 * delivery that ended is found by no id, so none is ever named
 	 * after it is freed. */

@@ -202,6 +202,9 @@ int scenario_run(const struct scenario *sc)
 		.tls_level = sc->level,
 		.timeout = sc->timeout,
 		.log = on_log,
+		/* one transaction per connection, ended with QUIT: the
+		 * scenarios are about one delivery; reuse has its lab cases */
+		.reuse_limit = 1,
 		.log_level = MXC_LOG_DEBUG,
 	};
 	char err[300];

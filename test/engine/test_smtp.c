@@ -202,7 +202,7 @@ static const struct mcase cases[] = {
 	{ AT_QUIT, F_5XX, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
 	{ AT_QUIT, F_CLOSE, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
 	{ AT_QUIT, F_RESET, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
-	{ AT_QUIT, F_TIMEOUT, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]"), .min_s = 30 },
+	{ AT_QUIT, F_TIMEOUT, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]"), .min_s = 0 }, /* the delivery ends at its final reply; the pool waits for QUIT */
 	{ AT_QUIT, F_MALFORMED, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
 	{ AT_QUIT, F_421, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },
 	{ AT_QUIT, F_EXTRA, FW_NONE, MX1("delivered to mx1.example.com[192.0.2.1]") },

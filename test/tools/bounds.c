@@ -315,11 +315,12 @@ static int relay(const char *host, const char *port)
 }
 
 /* --log: the engines' log lines on stderr, tagged with the delivery. */
-static void on_log(void *arg, const struct mxc_delivery *d,
+static void on_log(void *arg, const struct mxc_log_context *ctx,
                    enum mxc_log_level level, const char *line)
 {
 	(void)level;
-	fprintf(stderr, "%s %p %s\n", (const char *)arg, (const void *)d, line);
+	fprintf(stderr, "%s %p %s\n", (const char *)arg,
+	        (const void *)ctx->delivery, line);
 }
 
 /* Makes one engine on the run's loop, with or without the relay. */
