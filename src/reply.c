@@ -5,6 +5,7 @@
  * (length, NUL, code, separator) before the reply is changed at all: a
  * rejected line leaves the reply as it was.
  */
+#include "escape.h"
 #include "reply.h"
 
 #include <stdint.h>
@@ -206,4 +207,21 @@ ehlo_feed(struct ehlo_caps *caps, const char *line, size_t len)
 {
 	if (len > 4)
 		ehlo_keyword(line + 4, len - 4, caps);
+}
+
+/* One escaped line for reports. */
+void reply_line(const struct reply *r, char *out, size_t outlen)
+{
+	size_t used = 0;
+	const char *p = r->text, *end = r->text + r->text_len;
+	out[0] = '\0';
+	while (p < end && used + 1 < outlen) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (used > 0)
+			out[used++] = ' ';
+		used += escape_text(p, len, out + used, outlen - used);
+		p += len + (nl != NULL);
+	}
+	out[used < outlen ? used : outlen - 1] = '\0';
 }

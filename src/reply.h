@@ -38,6 +38,10 @@ enum reply_step {
 	               or a code differing from the first line's */
 };
 
+/* Writes a complete reply as one escaped line, its lines joined by a
+ * space, into `out` (always NUL-terminated), for reports. */
+void reply_line(const struct reply *reply, char *out, size_t outlen);
+
 /* Clears a reply for the next one. */
 void reply_init(struct reply *reply);
 /* Takes one line (without CRLF) of a reply. */

@@ -117,23 +117,6 @@ void session_log(const struct session *s, enum mxc_log_level level,
 	va_end(ap);
 }
 
-/* Copies a complete reply into one escaped line, lines joined by a space. */
-static void reply_line(const struct reply *r, char *out, size_t outlen)
-{
-	size_t used = 0;
-	const char *p = r->text, *end = r->text + r->text_len;
-	out[0] = '\0';
-	while (p < end && used + 1 < outlen) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		if (used > 0)
-			out[used++] = ' ';
-		used += escape_text(p, len, out + used, outlen - used);
-		p += len + (nl != NULL);
-	}
-	out[used < outlen ? used : outlen - 1] = '\0';
-}
-
 /* Closes the connection; the session stays for its owner to free. */
 static void close_connection(struct session *s)
 {
