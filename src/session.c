@@ -24,6 +24,7 @@
 #include "escape.h"
 #include "io.h"
 #include "iobuf.h"
+#include "message.h"
 #include "session.h"
 #include "transport.h"
 
@@ -74,6 +75,8 @@ struct session {
 	enum stage expect[EXPECT_MAX];
 	size_t nexpect;
 	bool body;                  /* the body is being written */
+	struct mxc_message *body_ref; /* held while its bytes are in io: a
+	                               transaction may end before they are */
 
 	/* The transaction while BUSY. */
 	uint64_t delivery_id;
@@ -117,11 +120,20 @@ void session_log(const struct session *s, enum mxc_log_level level,
 	va_end(ap);
 }
 
+/* The body's bytes have left io (or io is gone): the message may go. */
+static void release_body(struct session *s)
+{
+	if (s->body_ref != NULL)
+		mxc_message_unref(s->body_ref);
+	s->body_ref = NULL;
+}
+
 /* Closes the connection; the session stays for its owner to free. */
 static void close_connection(struct session *s)
 {
 	io_free(s->io); /* safe inside io's callback */
 	s->io = NULL;
+	release_body(s);
 	s->nexpect = 0;
 	s->body = false;
 	s->state = SESSION_CLOSED;
@@ -180,6 +192,8 @@ static enum stage setup_stage(enum session_state st)
 /* The stage whose reply comes next (BUSY: the oldest command's). */
 static enum stage waiting_stage(const struct session *s)
 {
+	if (s->state == SESSION_QUIT && s->body_ref != NULL)
+		return STAGE_BODY; /* QUIT waits for the final dot */
 	if (s->state != SESSION_BUSY)
 		return setup_stage(s->state);
 	if (s->nexpect > 0)
@@ -259,7 +273,8 @@ static void arm_timeout(struct session *s)
 	}
 	enum stage st = waiting_stage(s);
 	io_set_timeout(s->io, config_timeout_ms(s->p.config, stage_timeout[st]),
-	               st == STAGE_BODY && s->nexpect == 0);
+	               st == STAGE_BODY && s->nexpect == 0 &&
+	                   s->body_ref != NULL);
 }
 
 /* Enters a state: sends its command and arms its timeout. */
@@ -282,7 +297,9 @@ static void enter(struct session *s, enum session_state next)
 		setup_command(s, "STARTTLS");
 		break;
 	case SESSION_QUIT:
-		setup_command(s, "QUIT");
+		/* Never inside a message: after its final dot (on_io). */
+		if (s->body_ref == NULL)
+			setup_command(s, "QUIT");
 		break;
 	case SESSION_RSET:
 		setup_command(s, "RSET");
@@ -582,6 +599,14 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 			on_input(s);
 		return;
 	case IO_DRAINED:
+		if (s->body_ref == NULL && s->state == SESSION_QUIT)
+			return; /* QUIT itself went out */
+		release_body(s);
+		if (s->state == SESSION_QUIT) { /* the body's dot went out */
+			arm_timeout(s);
+			setup_command(s, "QUIT");
+			return;
+		}
 		if (s->state == SESSION_BUSY && s->body) {
 			s->body = false;
 			s->expect[s->nexpect++] = STAGE_DOT;
@@ -652,6 +677,7 @@ void session_free(struct session *s)
 		return;
 	if (s->io != NULL)
 		io_free(s->io);
+	release_body(s);
 	tls_chain_free(&s->info.chain);
 	policy_free(s->p.policy);
 	free(s);
@@ -780,12 +806,14 @@ bool session_command(struct session *s, enum stage stage, const char *fmt,
 	return true;
 }
 
-/* Sends the body by reference. */
-void session_body(struct session *s, const char *bytes, size_t len)
+/* Sends the body by reference, holding the message until it has left. */
+void session_body(struct session *s, const struct mxc_message *m)
 {
 	session_log(s, MXC_LOG_PROTOCOL,
-	            ">>> [message, %zu bytes, and the final dot]", len);
+	            ">>> [message, %zu bytes, and the final dot]", m->wire_len);
 	s->body = true;
+	/* The reference is only ever dropped: the message stays unchanged. */
+	s->body_ref = mxc_message_ref((struct mxc_message *)m);
 	arm_timeout(s);
-	io_write_ref(s->io, bytes, len);
+	io_write_ref(s->io, m->wire, m->wire_len);
 }

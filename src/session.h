@@ -23,6 +23,7 @@
 
 struct config;
 struct session;
+struct mxc_message;
 
 /* Where a session is. */
 enum session_state {
@@ -152,11 +153,13 @@ uint64_t session_age_ms(const struct session *s);
 bool session_command(struct session *s, enum stage stage, const char *fmt,
                      ...) __attribute__((format(printf, 3, 4)));
 /*
- * Sends the message body by reference (kept valid by the caller until
- * `drained`); its timeout restarts on progress.  The reply to the final
- * dot is then expected for STAGE_DOT.
+ * Sends the message's wire form (body and final dot) by reference, holding
+ * a reference to the message until the bytes have left: a transaction that
+ * ends early (a reply during the body) does not cut them short, and QUIT
+ * goes after the dot.  The timeout restarts on progress.  The reply to the
+ * final dot is then expected for STAGE_DOT.
  */
-void session_body(struct session *s, const char *bytes, size_t len);
+void session_body(struct session *s, const struct mxc_message *m);
 /* Logs a line about the session's current transaction. */
 void session_log(const struct session *s, enum mxc_log_level level,
                  const char *fmt, ...)

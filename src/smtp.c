@@ -89,7 +89,7 @@ static void send_stage(struct smtp *t, enum stage stage)
 		session_command(t->session, STAGE_DATA, "DATA");
 		return;
 	case STAGE_BODY:
-		session_body(t->session, m->wire, m->wire_len);
+		session_body(t->session, m);
 		return;
 	default:
 		return;

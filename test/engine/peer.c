@@ -211,7 +211,9 @@ static void send_reply(struct peer *p, const char *text)
 	out[n++] = '\r';
 	out[n++] = '\n';
 	/* Only the first reply after the dot decides (a 221 to QUIT
-	 * accepts nothing). */
+	 * accepts nothing); one during the body has decided already. */
+	if (p->part > 0 && !p->got_dot)
+		p->dot_answered = true;
 	if (p->got_dot && !p->dot_answered) {
 		p->dot_answered = true;
 		p->accepted = text[0] == '2' && text[1] >= '0' && text[1] <= '9' &&

@@ -514,11 +514,24 @@ static const struct scenario more[] = {
 	                 "< 221 bye", NULL }, .accepts = false },
 	             { "192.0.2.2", mx2_script, .unused = true } },
 	  .want = { MXC_PERMFAIL, 69, 554, "5.3.4", .detail = "too big",
-	            .max_elapsed_ms = 1000 },
-	  .known_bug = "io.c queues QUIT (io->out) ahead of the unsent rest of "
-	               "the borrowed body (io->ref): it goes out inside the "
-	               "message; in TLS the next wolfSSL_write gets other bytes "
-	               "than the one that returned WANT_WRITE (BAD_FUNC_ARG)" },
+	            .max_elapsed_ms = 1000 } },
+	/* The same in TLS: wolfSSL must be given the same bytes again after
+	 * WANT_WRITE, so nothing may be queued ahead of the body's rest. */
+	{ "body-5xx-tls-quit-after-body", MXC_TLS_MAY, .dns = two_mx,
+	  .big_message = 1 << 20,
+	  .peers = { { "192.0.2.1", (const char *const[]){
+	                 "< 220 mx1.example.com ESMTP", "> EHLO client.example",
+	                 "< 250-mx1.example.com\n250 STARTTLS", "> STARTTLS",
+	                 "< 220 2.0.0 ready to start TLS", "tls",
+	                 "> EHLO client.example", "< 250 mx1.example.com",
+	                 "> MAIL FROM:<sender@example.org>", "< 250 2.1.0 ok",
+	                 "> RCPT TO:<rcpt@example.com>", "< 250 2.1.5 ok",
+	                 "> DATA", "< 354 go ahead", "> ...",
+	                 "< 554 5.3.4 message too big", "> .", "> QUIT",
+	                 "< 221 bye", NULL }, .accepts = false },
+	             { "192.0.2.2", mx2_script, .unused = true } },
+	  .want = { MXC_PERMFAIL, 69, 554, "5.3.4", .detail = "too big",
+	            .max_elapsed_ms = 1000 } },
 	/* EHLO and then HELO refused: the next host. */
 	{ "helo-5xx-next-host", MXC_TLS_MAY, .dns = two_mx,
 	  .peers = { { "192.0.2.1", (const char *const[]){

@@ -104,6 +104,12 @@ class ScriptedServer:
         with open(self.transcript_path, encoding="utf-8") as f:
             return sum(1 for line in f if '"event": "connect"' in line)
 
+    def message_count(self):
+        """Messages the server read to the final dot (also for a "quiet"
+        server)."""
+        with open(self.transcript_path, encoding="utf-8") as f:
+            return sum(1 for line in f if '"event": "data"' in line)
+
     def read_transcript(self):
         """Parses the transcript file into Connection objects."""
         conns = {}

@@ -54,8 +54,8 @@ DEFAULT_SCRIPT = {
     # (drop the connection), "garbage" (a plaintext line, no handshake),
     # "alert" (a fatal TLS handshake_failure alert instead of a ServerHello).
     "tls_handshake": "ok",
-    # With "quiet": true only "connect" and "close" events go to the
-    # transcript: a sink for thousands of deliveries (resource bounds)
+    # With "quiet": true only "connect", "close" and "data" (without the
+    # body) events go to the transcript: a sink for thousands of deliveries (resource bounds)
     # that would otherwise spend its time appending lines.
     "quiet": False,
 }
@@ -111,8 +111,10 @@ class Transcript:
 
     def write(self, conn, event, **fields):
         """Writes one event at once (flushed) so a case can read it mid-run."""
-        if self.quiet and event not in ("connect", "close"):
+        if self.quiet and event not in ("connect", "close", "data"):
             return
+        if self.quiet:
+            fields.pop("body", None)  # counted, not kept
         record = {"conn": conn, "event": event, "time": time.time()}
         record.update(fields)
         with self.lock:
