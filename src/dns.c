@@ -1195,6 +1195,8 @@ classify_links(struct answer_buf *b, getdns_dict *response,
 
 	b->answer.records_dnssec = b->answer.dnssec;
 	b->answer.cname = b->links;
+	b->answer.links_exact = b->answer.dnssec != DNSSEC_INSECURE &&
+	    b->answer.dnssec != DNSSEC_INDETERMINATE;
 	if (getdns_dict_get_list(reply, "answer", &answer) !=
 	    GETDNS_RETURN_GOOD ||
 	    getdns_list_get_length(answer, &n) != GETDNS_RETURN_GOOD ||
@@ -1206,6 +1208,8 @@ classify_links(struct answer_buf *b, getdns_dict *response,
 	    b->answer.dnssec == DNSSEC_INDETERMINATE) &&
 	    getdns_dict_get_list(response, "validation_chain", &chain) ==
 	    GETDNS_RETURN_GOOD;
+	if (again)
+		b->answer.links_exact = true;
 	while (b->answer.cname_count < DNS_CNAME_LINKS_MAX) {
 		struct dns_cname_link *l = &b->links[b->answer.cname_count];
 		getdns_dict *rr = find_cname(answer, n, name);

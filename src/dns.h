@@ -130,6 +130,11 @@ struct dns_answer {
 	size_t cname_count;
 	const struct dns_cname_link *cname;
 	enum dnssec_status records_dnssec;
+	/* Each link's (and the records') status is its own RRset's: the
+	 * reply was validated RRset by RRset, or was secure or bogus as a
+	 * whole.  False when an insecure reply's status was only copied to
+	 * every link: then a link reading "insecure" may be signed. */
+	bool links_exact;
 	size_t count;                 /* records in the array below */
 	const struct dns_mx *mx;      /* DNS_MX */
 	const struct sockaddr_storage *addr; /* DNS_A/DNS_AAAA; port 0 */

@@ -84,6 +84,7 @@ struct entry {
 	struct dns_cname_link *cname;   /* their owners and statuses,
 	                                   malloc'd; NULL without links */
 	enum dnssec_status records_dnssec; /* of the final RRset alone */
+	bool links_exact;               /* struct dns_answer's */
 	size_t count;
 	void *records;                  /* count records, then TLSA data */
 	uint64_t expires_ms;
@@ -301,6 +302,7 @@ entry_store(struct entry *e, const struct dns_answer *a)
 	e->result = a->result;
 	e->dnssec = a->dnssec;
 	e->records_dnssec = a->records_dnssec;
+	e->links_exact = a->links_exact;
 	e->timed_out = a->timed_out;
 	if (a->cname_count > 0) {
 		e->cname = malloc(a->cname_count * sizeof(*e->cname));
@@ -377,6 +379,7 @@ entry_answer(const struct entry *e, const struct dnscache_req *r,
 	a->result = e->result;
 	a->dnssec = e->dnssec;
 	a->records_dnssec = e->records_dnssec;
+	a->links_exact = e->links_exact;
 	a->cname_count = e->cname_count;
 	a->cname = e->cname;
 	a->name = r->name;
@@ -455,6 +458,7 @@ entry_finish(struct entry *e, const struct dns_answer *a, const char *error)
 		e->result = DNS_FAIL;
 		e->dnssec = DNSSEC_INDETERMINATE;
 		e->records_dnssec = DNSSEC_INDETERMINATE;
+		e->links_exact = false;
 		e->cname_count = 0;
 		e->count = 0;
 		(void)snprintf(e->canonical, sizeof(e->canonical), "%s",

@@ -14,7 +14,9 @@
  *   - when the addresses are insecure because a CNAME led out of the
  *     signed zone, the MX host name's own TLSA records still apply (2.2.2:
  *     an insecure target cannot strip them); a secure TLSA RRset there,
- *     at the name the TLSA lookup asked, shows that name is signed;
+ *     at the name the TLSA lookup asked, shows that name is signed; a
+ *     CNAME at the MX host name that is itself insecure (validated link
+ *     by link, dns.c) shows it is not, and then there is no DANE;
  *   - secure TLSA records make STARTTLS mandatory (authenticated when some
  *     record is usable); a secure denial or an insecure answer means no
  *     DANE; a bogus answer or a failed lookup in a signed zone makes the
@@ -71,6 +73,9 @@ struct addr_lookup {
 	char error[96];
 	struct sockaddr_storage found[ADDRS_PER_FAMILY];
 	size_t nfound;
+	/* The MX host name's own CNAME RRset is (exactly) insecure: the
+	 * name is in an unsigned zone, like any insecure host. */
+	bool name_unsigned;
 };
 
 struct host {
@@ -190,6 +195,8 @@ static void on_addr(void *arg, const struct dns_answer *a)
 	snprintf(l->error, sizeof l->error, "%s", a->error);
 	for (size_t i = 0; i < a->count && l->nfound < ADDRS_PER_FAMILY; i++)
 		l->found[l->nfound++] = a->addr[i];
+	l->name_unsigned = a->cname_count > 0 && a->links_exact &&
+	                   a->cname[0].dnssec == DNSSEC_INSECURE;
 	if (a->result == DNS_FOUND && h->canonical[0] == '\0')
 		snprintf(h->canonical, sizeof h->canonical, "%s", a->canonical);
 	decide(h);
@@ -362,7 +369,9 @@ static void decide(struct host *h)
 		return;
 	/* Which TLSA answer each family goes by: secure address records
 	 * go by deciding_tlsa(); insecure ones behind a CNAME by the MX host
-	 * name's own records; the rest by none. */
+	 * name's own records, unless that name is itself shown unsigned (its
+	 * TLSA answer can then only be insecure or failed, and a failure is
+	 * no reason to give up the host); the rest by none. */
 	const struct tlsa_lookup *by[FAM_LAST] = { NULL, NULL };
 	for (int f = 0; f < FAM_LAST && h->dane_possible; f++) {
 		if (h->addr[f].result == DNS_FAIL || h->addr[f].nfound == 0)
@@ -370,7 +379,8 @@ static void decide(struct host *h)
 		if (family_secure(h, f))
 			by[f] = deciding_tlsa(h);
 		else if (is_cname(h) &&
-		         h->addr[f].dnssec == DNSSEC_INSECURE)
+		         h->addr[f].dnssec == DNSSEC_INSECURE &&
+		         !h->addr[f].name_unsigned)
 			by[f] = h->tlsa[0].kind == TLSA_PENDING ? NULL
 			                                       : &h->tlsa[0];
 		else

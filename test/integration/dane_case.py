@@ -605,22 +605,31 @@ def case_tlsa_servfail(lab):
     """TLSA lookups that SERVFAIL (_25._tcp.mx delegated to a lame server):
       signed zone, secure addresses       -> host unusable, 75, no connection
       MX secure, host in an unsigned zone -> delivered, dane "none"
+      the same, the host name a CNAME     -> delivered, dane "none" (its
+        own CNAME is insecure: no TLSA applies, as for any insecure host)
       unsigned domain and host            -> delivered, dane "none"
     """
     dane_zone(lab, "sf-signed.example", "192.0.2.10")
     lab.servfail_name("_25._tcp.mx.sf-signed.example")
     lab.zone("sf-host.example", records=["@ MX 10 mx.unsigned-hosts.example."])
     lab.zone("unsigned-hosts.example", signed=False,
-             records=["mx A 192.0.2.20"])
+             records=["mx A 192.0.2.20", "mx2 A 192.0.2.22"])
     lab.servfail_name("_25._tcp.mx.unsigned-hosts.example")
+    lab.zone("sf-cname.example",
+             records=["@ MX 10 mx.unsigned-alias.example."])
+    lab.zone("unsigned-alias.example", signed=False,
+             records=["mx CNAME mx2.unsigned-hosts.example."])
+    lab.servfail_name("_25._tcp.mx.unsigned-alias.example")
     dane_zone(lab, "sf-unsigned.example", "192.0.2.21", signed=False)
     lab.servfail_name("_25._tcp.mx.sf-unsigned.example")
     signed = lab.smtp_server("192.0.2.10", {"tls": True})
     host_unsigned = lab.smtp_server("192.0.2.20", {"tls": True})
+    alias_unsigned = lab.smtp_server("192.0.2.22", {"tls": True})
     unsigned = lab.smtp_server("192.0.2.21", {"tls": True})
     lab.start()
     for name in ("_25._tcp.mx.sf-signed.example",
                  "_25._tcp.mx.unsigned-hosts.example",
+                 "_25._tcp.mx.unsigned-alias.example",
                  "_25._tcp.mx.sf-unsigned.example"):
         expect_dns(name, "TLSA", "SERVFAIL")
     expect_dns("mx.sf-signed.example", "A", "NOERROR", ad=True)
@@ -636,6 +645,7 @@ def case_tlsa_servfail(lab):
     expect_no_connection(signed)
 
     for rcpt, server in (("user@sf-host.example", host_unsigned),
+                         ("user@sf-cname.example", alias_unsigned),
                          ("user@sf-unsigned.example", unsigned)):
         run = lab.run_client([rcpt], msg, TIMEOUT_ARGS)
         rec = expect_dane(run, rcpt, "none", delivered=True)
