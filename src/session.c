@@ -224,10 +224,16 @@ static void lost(struct session *s, const char *how, const char *why)
 	}
 	if (was == SESSION_READY || was == SESSION_QUIT || s->reported)
 		return; /* nobody waits: the owner sees CLOSED */
-	char detail[700];
-	snprintf(detail, sizeof detail, "%s %s[%s] while %s%s%s%s", how, s->mx,
-	         s->address, stage_while(stage), why != NULL ? " (" : "",
-	         why != NULL ? why : "", why != NULL ? ")" : "");
+	/* Through a proxy the fault may be the proxy's (a command that
+	 * writes garbage looks like an MX's malformed greeting): name it. */
+	const struct transport *t = s->p.config->transport;
+	bool proxied = !transport_direct(t);
+	char detail[1400];
+	snprintf(detail, sizeof detail, "%s %s[%s]%s%s while %s%s%s%s", how,
+	         s->mx, s->address, proxied ? " via " : "",
+	         proxied ? transport_name(t) : "", stage_while(stage),
+	         why != NULL ? " (" : "", why != NULL ? why : "",
+	         why != NULL ? ")" : "");
 	set_failure(s, stage, detail, stage == STAGE_TLS);
 	setup_failed(s);
 }

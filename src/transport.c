@@ -13,9 +13,10 @@
  * substituted per word, so nothing from DNS can become shell syntax); the
  * attempt succeeds when the far side's first byte (the SMTP greeting)
  * arrives, and fails if the command closes the stream first.  Children are
- * watched through a pidfd, so no SIGCHLD handler is needed and every one is
- * reaped; one whose stream was closed gets a moment, then SIGTERM, then
- * SIGKILL.
+ * watched through a pidfd (or, where the kernel or valgrind lacks
+ * pidfd_open, polled with waitpid), so no SIGCHLD handler is needed and
+ * every one is reaped; one whose stream was closed gets a moment, then
+ * SIGTERM, then SIGKILL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +51,8 @@ extern char **environ;
 #define GREETING_TIMEOUT 300
 /* Grace a proxy command gets after its stream closes, then per signal. */
 #define CHILD_GRACE_MS 2000
+/* How often a child without a pidfd is checked for its exit. */
+#define CHILD_POLL_MS 100
 
 enum transport_kind { KIND_DIRECT, KIND_SOCKS5, KIND_COMMAND };
 
@@ -58,7 +61,8 @@ struct child {
 	LIST_ENTRY(child) link;
 	struct transport *t;
 	pid_t pid;
-	int pidfd;                 /* readable when the process has exited */
+	int pidfd;                 /* readable when the process has exited;
+	                              -1: polled every CHILD_POLL_MS */
 	struct event *ev_exit;
 	int err_fd;                /* its stderr, -1 once at EOF */
 	struct event *ev_err;
@@ -130,7 +134,8 @@ static void child_free(struct child *c)
 	event_free(c->ev_exit);
 	event_free(c->ev_err);
 	event_free(c->ev_kill);
-	close(c->pidfd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	if (c->err_fd >= 0)
 		close(c->err_fd);
 	free(c);
@@ -335,23 +340,21 @@ static int spawn_command(struct transport_attempt *a, const char *addr,
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	close(ep[1]);
-	int pidfd = rc == 0 ? pidfd_open(pid, 0) : -1;
-	if (rc != 0 || pidfd < 0) {
+	if (rc != 0) {
 		snprintf(a->why, sizeof a->why, "proxy command %s: %s", argv[0],
-		         strerror(rc != 0 ? rc : errno));
-		if (rc == 0) { /* no pidfd: do not leave it unwatched */
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-		}
+		         strerror(rc));
 		close(sv[0]);
 		close(ep[0]);
 		return -1;
 	}
+	int pidfd = pidfd_open(pid, 0);
+	int pidfd_errno = errno;
 	struct child *c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		close(pidfd);
+		if (pidfd >= 0)
+			close(pidfd);
 		close(sv[0]);
 		close(ep[0]);
 		snprintf(a->why, sizeof a->why, "out of memory");
@@ -366,15 +369,22 @@ static int spawn_command(struct transport_attempt *a, const char *addr,
 	c->owner = a->delivery_id;
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(ep[0], F_SETFL, O_NONBLOCK);
-	c->ev_exit = event_new(t->base, pidfd, EV_READ | EV_PERSIST,
-	                       on_child_exit, c);
+	/* Without a pidfd, a persistent timeout: the same callback finds
+	 * out with waitpid(WNOHANG) whether the child has exited. */
+	c->ev_exit = event_new(t->base, pidfd, (pidfd >= 0 ? EV_READ : 0) |
+	                       EV_PERSIST, on_child_exit, c);
 	c->ev_err = event_new(t->base, ep[0], EV_READ | EV_PERSIST,
 	                      on_child_stderr, c);
 	c->ev_kill = evtimer_new(t->base, on_child_kill, c);
 	LIST_INSERT_HEAD(&t->children, c, link);
-	event_add(c->ev_exit, NULL);
+	struct timeval poll = { 0, CHILD_POLL_MS * 1000 };
+	event_add(c->ev_exit, pidfd >= 0 ? NULL : &poll);
 	event_add(c->ev_err, NULL);
 	a->child = c;
+	if (pidfd < 0)
+		config_log(a->config, &(struct logctx){ a->delivery_id, 0 },
+		           MXC_LOG_DEBUG, "proxy command [%d]: no pidfd (%s): "
+		           "its exit is polled", (int)pid, strerror(pidfd_errno));
 	config_log(a->config, &(struct logctx){ a->delivery_id, 0 }, MXC_LOG_DEBUG,
 	           "proxy command [%d] started for %s:%u", (int)pid, addr, a->port);
 	return sv[0];
@@ -919,4 +929,9 @@ void transport_free(struct transport *t)
 const char *transport_name(const struct transport *t)
 {
 	return t->name;
+}
+
+bool transport_direct(const struct transport *t)
+{
+	return t->kind == KIND_DIRECT;
 }

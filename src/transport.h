@@ -17,6 +17,7 @@
 #ifndef MXC_TRANSPORT_H
 #define MXC_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -71,5 +72,7 @@ void transport_close(struct transport *transport, int fd);
 
 /* "direct", "SOCKS5 proxy 192.0.2.80:1080" or "proxy command ssh ...". */
 const char *transport_name(const struct transport *transport);
+/* Whether connections go straight to the MX (no proxy). */
+bool transport_direct(const struct transport *transport);
 
 #endif

@@ -423,9 +423,11 @@ class Lab:
         return path
 
     def run_client(self, recipients, message, args=(), sender=SENDER,
-                   json_output=True, timeout=60, resolvers=(RESOLVER,)):
+                   json_output=True, timeout=60, resolvers=(RESOLVER,),
+                   env=None):
         """Runs $MXCLIENT against the lab resolver (or `resolvers`, in
-        order); returns a ClientRun."""
+        order), with `env` added to the environment; returns a
+        ClientRun."""
         argv = [client_path("MXCLIENT")]
         for resolver in resolvers:
             argv += ["--resolver", resolver]
@@ -435,7 +437,7 @@ class Lab:
         if sender is not None:
             argv += ["-f", sender]
         argv += list(args) + list(recipients)
-        return self.run_program(argv, message, timeout)
+        return self.run_program(argv, message, timeout, env)
 
     def run_example(self, recipients, message, sender=SENDER, timeout=60):
         """Runs the example program ($MXC_EXAMPLE) against the lab."""
@@ -443,13 +445,15 @@ class Lab:
                 "--trust-anchor", self.trust_anchor, sender] + list(recipients)
         return self.run_program(argv, message, timeout)
 
-    def run_program(self, argv, message, timeout):
-        """Runs one program with the message on stdin, timing it."""
+    def run_program(self, argv, message, timeout, env=None):
+        """Runs one program with the message on stdin, timing it;
+        `env` is added to the environment."""
+        full_env = dict(os.environ, **env) if env else None
         with open(self.message_file(message), "rb") as stdin:
             start = time.monotonic()
             try:
                 p = subprocess.run(argv, stdin=stdin, capture_output=True,
-                                   timeout=timeout)
+                                   timeout=timeout, env=full_env)
                 code, out, err = p.returncode, p.stdout, p.stderr
             except subprocess.TimeoutExpired as e:
                 code = "killed after %d s timeout" % timeout
