@@ -126,7 +126,7 @@ class ScriptedServer:
                 elif kind == "send":
                     c.sent.append(ev["line"])
                 elif kind == "data":
-                    c.bodies.append(ev["body"])
+                    c.bodies.append(ev.get("body", ""))  # quiet: none
                 elif kind == "tls":
                     c.tls = ev["version"]
                     c.sni = ev.get("sni")
