@@ -36,7 +36,7 @@ struct smtp {
 	bool finished;             /* done() called */
 	bool open;                 /* MAIL was accepted and no final reply
 	                              closed the transaction on the server */
-	bool failed;               /* a failure is kept in `outcome`; the
+	bool decided;              /* the verdict is kept in `outcome`; the
 	                              replies still awaited are read first */
 	bool usable;               /* no reply so far spoilt the session */
 	bool lone_dot;             /* "." sent after a 354 that came although
@@ -73,7 +73,7 @@ static void on_lost(void *arg, enum stage stage, const char *how,
                     const char *why)
 {
 	struct smtp *t = arg;
-	if (t->failed) { /* the verdict came before the loss */
+	if (t->decided) { /* the verdict came before the loss */
 		finish(t, false);
 		return;
 	}
@@ -131,17 +131,18 @@ static void send_data(struct smtp *t)
 }
 
 /*
- * Keeps the first failure as the verdict, in the words of the reply that
- * made it, whatever the replies to commands piped after it say.
+ * Keeps the first failure (or the delivery) as the verdict, in the words of
+ * the reply that made it, whatever the replies to commands piped after it
+ * say.
  */
-static void keep_failure(struct smtp *t, enum stage stage,
+static void keep_verdict(struct smtp *t, enum stage stage,
                          const struct reply *r, enum verdict v,
                          int exit_status)
 {
 	t->usable = t->usable && result_session_usable(stage, r->code);
-	if (t->failed)
+	if (t->decided)
 		return;
-	t->failed = true;
+	t->decided = true;
 	char text[1024];
 	reply_line(r, text, sizeof text);
 	t->outcome.verdict = v;
@@ -196,21 +197,21 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 	}
 	if (result_final(stage))
 		t->open = t->open && stage == STAGE_BDAT && r->code >= 300;
-	if (v == VERDICT_DELIVERED && t->failed) {
+	if (v == VERDICT_DELIVERED && t->decided) {
 		/* The message was taken after all (a server that failed a
 		 * command piped before it): delivered it is, never resent. */
 		session_log(t->session, MXC_LOG_ERROR, "the message was "
 		            "accepted after an earlier command had failed");
-		t->failed = false;
+		t->decided = false;
 	}
 	if (v != VERDICT_CONTINUE) {
-		keep_failure(t, stage, r, v, exit_status);
+		keep_verdict(t, stage, r, v, exit_status);
 		/* (a reply that cut the message short is the last word) */
 		if (stage == STAGE_BODY || session_awaiting(t->session) == 0)
 			finish(t, t->usable);
 		return;
 	}
-	if (t->failed) {
+	if (t->decided) {
 		/* Only a 354 needs an answer: no recipient was accepted, so
 		 * end the data at once (RFC 2920 3.1), the lone dot. */
 		if (stage == STAGE_DATA) {
