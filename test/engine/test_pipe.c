@@ -177,6 +177,16 @@ static const struct scenario table[] = {
 	  .want = { MXC_PERMFAIL, 69, 552, "5.3.4",
 	            .detail = "said: 552 5.3.4 too big (in reply to BDAT LAST "
 	                      "command)" } },
+	/* A final reply while the chunk is still going out (1 MiB): the
+	 * server cut it short; the rest still goes before QUIT. */
+	{ "bdat-reply-during-chunk", MXC_TLS_MAY, .dns = two_mx,
+	  .big_message = 1 << 20,
+	  .peers = { { "192.0.2.1", MX1(PIPE_BDAT, "> " MAIL, ">> " RCPT, "> ...",
+	                 "< 250 2.1.0 ok", "< 250 2.1.5 ok",
+	                 "< 552 5.3.4 too big", "drain") },
+	             { "192.0.2.2", mx2_script, .unused = true } },
+	  .want = { MXC_PERMFAIL, 69, 552, "5.3.4", .detail = "too big",
+	            .max_elapsed_ms = 1000 } },
 	/* RCPT refused with BDAT piped: the RCPT's 550 is the verdict. */
 	{ "bdat-rcpt-550", MXC_TLS_MAY, .dns = two_mx,
 	  .peers = { { "192.0.2.1", MX1(PIPE_BDAT, "> " MAIL, ">> " RCPT,
