@@ -52,6 +52,7 @@ struct options {
 	unsigned reuse;               /* transactions per connection, 0 dflt */
 	unsigned per_dest;            /* in flight per domain, 0 default */
 	unsigned idle_ms;             /* idle connection kept, 0 default */
+	bool no_bdat;                 /* --no-bdat: DATA even with CHUNKING */
 	bool json;
 	int verbose;                  /* -v count */
 	bool quiet;
@@ -107,6 +108,8 @@ static const char usage_text[] =
 	"                       new connection for each)\n"
 	"  --idle-time MS       keep an unused connection open this long for\n"
 	"                       the next delivery (default 5000)\n"
+	"  --no-bdat            send with DATA even where the server offers\n"
+	"                       CHUNKING (BDAT, RFC 3030)\n"
 	"  -v                   show the SMTP transcript (-vv: debug)\n"
 	"  -q                   show failures only\n"
 	"  --help, --version\n"
@@ -305,7 +308,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 {
 	enum { OPT_HELO = 256, OPT_TA, OPT_RESOLVER, OPT_PORT, OPT_RCPT_FILE,
 	       OPT_JSON, OPT_TIMEOUT, OPT_TLS_LEVEL, OPT_PROXY, OPT_PROXY_COMMAND,
-	       OPT_DNSSEC, OPT_REUSE, OPT_IDLE, OPT_PER_DEST, OPT_HELP, OPT_VERSION };
+	       OPT_DNSSEC, OPT_REUSE, OPT_IDLE, OPT_NO_BDAT, OPT_PER_DEST, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "helo", required_argument, NULL, OPT_HELO },
 		{ "trust-anchor", required_argument, NULL, OPT_TA },
@@ -322,6 +325,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 		{ "reuse", required_argument, NULL, OPT_REUSE },
 		{ "per-domain", required_argument, NULL, OPT_PER_DEST },
 		{ "idle-time", required_argument, NULL, OPT_IDLE },
+		{ "no-bdat", no_argument, NULL, OPT_NO_BDAT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -389,6 +393,9 @@ static void parse_args(struct run *run, int argc, char **argv)
 			break;
 		case OPT_IDLE:
 			o->idle_ms = parse_number(optarg, 1, 3600000, "--idle-time");
+			break;
+		case OPT_NO_BDAT:
+			o->no_bdat = true;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -569,8 +576,12 @@ static void print_stats(const struct mxc_engine *engine)
 	        (unsigned long long)st.dns_retried,
 	        (unsigned long long)st.dns_timed_out);
 	fprintf(stderr, "smtp: %llu connections, %llu deliveries on a reused "
-	        "connection\n", (unsigned long long)st.connections,
-	        (unsigned long long)st.reused);
+	        "connection, %llu round trips setting up, %llu in %llu "
+	        "transactions\n", (unsigned long long)st.connections,
+	        (unsigned long long)st.reused,
+	        (unsigned long long)st.turns_setup,
+	        (unsigned long long)st.turns_transactions,
+	        (unsigned long long)st.transactions);
 }
 
 /* Sets up the engine on a new loop, runs every delivery, returns the
@@ -603,6 +614,7 @@ static int deliver_all(struct run *run, const char *from,
 		.reuse_limit = o->reuse,
 		.max_per_destination = o->per_dest,
 		.idle_ms = o->idle_ms,
+		.no_chunking = o->no_bdat,
 		.log = on_log,
 		.log_arg = run,
 		.log_level = level,

@@ -159,6 +159,11 @@ struct mxc_engine_options {
 	unsigned reuse_limit;
 	unsigned idle_ms;
 	unsigned max_connection_age;
+	/* Nonzero: never send the message with BDAT (RFC 3030) where CHUNKING
+	 * is offered: DATA and the dot-stuffed message, as without it.
+	 * BDAT saves a round trip (MAIL, RCPT and the message go in one
+	 * write where PIPELINING is offered too). */
+	int no_chunking;
 };
 
 /*
@@ -217,6 +222,15 @@ struct mxc_engine_stats {
 	                            far as a greeting wait) */
 	uint64_t reused;         /* transactions on a connection kept from an
 	                            earlier delivery */
+	/* Round trips: how often a session wrote and then had to wait for
+	 * the server.  The TCP connect (and any proxy's setup) is not
+	 * counted: add one per connection for it.  A TLS handshake counts
+	 * as its protocol's full handshake: one for TLS 1.3, two before. */
+	uint64_t turns_setup;        /* greeting to ready, all connections */
+	uint64_t turns_transactions; /* RSET (when one was needed), MAIL to
+	                                the final reply, all transactions */
+	uint64_t transactions;       /* transactions counted in
+	                                turns_transactions */
 };
 
 /* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller

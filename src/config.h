@@ -5,6 +5,7 @@
 #ifndef MXC_CONFIG_H
 #define MXC_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mxclient.h"
@@ -15,6 +16,14 @@ struct dnscache;
 struct tls_ctx;
 struct transport;
 struct pool;
+
+/* Round trips ("turns": the client wrote and then waited for the server),
+ * summed over every session of the engine, for its stats. */
+struct config_turns {
+	uint64_t setup;        /* greeting to READY, TLS handshake included */
+	uint64_t transactions; /* RSET, MAIL to the final reply */
+	uint64_t carried;      /* transactions those were counted over */
+};
 
 struct config {
 	struct mxc_engine *engine; /* the owner */
@@ -34,6 +43,8 @@ struct config {
 	enum mxc_tls_level tls_level; /* what TLS every delivery requires */
 	unsigned timeout;         /* 0: RFC 5321 timeouts; else the longest
 	                             single wait in seconds (see timeout_ms) */
+	bool chunking;            /* BDAT where CHUNKING is offered */
+	struct config_turns *turns; /* the engine's, counted by sessions */
 	mxc_log_fn *log;          /* NULL: no logging */
 	void *log_arg;
 	enum mxc_log_level log_level;

@@ -41,6 +41,7 @@ struct mxc_engine {
 	bool freed;                   /* mxc_engine_free() ran during it */
 	uint64_t last_delivery_id;    /* ids given so far */
 	uint64_t last_session_id;
+	struct config_turns turns;    /* round trips, for the stats */
 };
 
 /* Finds a live delivery for a log line. */
@@ -160,6 +161,8 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	c->base = base;
 	c->port = o->port ? o->port : 25;
 	c->timeout = o->timeout;
+	c->chunking = !o->no_chunking;
+	c->turns = &e->turns;
 	c->tls_level = o->tls_level;
 	c->log = o->log;
 	c->log_arg = o->log_arg;
@@ -318,6 +321,9 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	pool_stats(e->config.pool, &ps);
 	all.connections = e->last_session_id;
 	all.reused = ps.reused;
+	all.turns_setup = e->turns.setup;
+	all.turns_transactions = e->turns.transactions;
+	all.transactions = e->turns.carried;
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;

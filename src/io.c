@@ -49,6 +49,8 @@ struct io {
 	bool handshake_wants_write;
 	bool read_wants_write;   /* TLS read returned WANT_WRITE */
 	bool write_wants_read;   /* TLS write returned WANT_READ */
+	bool stalled;            /* the last write left bytes queued (TLS
+	                            must then be given the same ones again) */
 
 	unsigned timeout_ms;     /* current deadline length, 0: none */
 	bool timeout_on_progress;
@@ -276,6 +278,7 @@ static void do_write(struct io *io)
 		}
 		moved = true;
 	}
+	io->stalled = io_pending(io) > 0;
 	if (moved && io->timeout_on_progress)
 		arm_timer(io);
 	update_events(io);
@@ -437,6 +440,18 @@ int io_printf(struct io *io, const char *fmt, ...)
 /* Queues borrowed bytes after the copies. */
 void io_write_ref(struct io *io, const char *bytes, size_t len)
 {
+	/* A short command queued ahead of them (BDAT) takes their start
+	 * along: one send (one TLS record) for both, so Nagle's algorithm
+	 * never holds the bytes back until the command's segment is
+	 * acknowledged, a round trip. */
+	size_t queued = iobuf_len(&io->out);
+	if (!io->stalled && queued > 0 && queued < IO_CHUNK) {
+		size_t n = IO_CHUNK - queued < len ? IO_CHUNK - queued : len;
+		if (iobuf_append(&io->out, bytes, n) == 0) {
+			bytes += n;
+			len -= n;
+		}
+	}
 	io->ref = bytes;
 	io->ref_len = len;
 	update_events(io);

@@ -123,6 +123,24 @@ fill(const unsigned char *in, size_t len, char *out)
 	return pos + 3;
 }
 
+/*
+ * Writes the BDAT chunk of a wire form to out (room for wire_len - 3
+ * bytes): the final ".\r\n" dropped and the dot that stuffing added at
+ * the start of a line taken out again.  Returns bytes written.
+ */
+static size_t
+unstuff(const char *wire, size_t wire_len, char *out)
+{
+	size_t i, pos = 0, end = wire_len - 3;
+
+	for (i = 0; i < end; i++) {
+		if (wire[i] == '.' && (i == 0 || wire[i - 1] == '\n'))
+			i++; /* stuffing doubled it: a dot always follows */
+		out[pos++] = wire[i];
+	}
+	return pos;
+}
+
 /* Normalises `in` into the wire form, its RFC 1870 size and 8-bit flag. */
 int
 message_normalise(const char *in, size_t len, struct mxc_message *out,
@@ -165,6 +183,23 @@ message_normalise(const char *in, size_t len, struct mxc_message *out,
 	out->wire = wire;
 	out->wire_len = wire_len;
 	out->size = (uint64_t)m.content + 2 * (uint64_t)m.breaks;
+	/* BDAT sends the lines without stuffing: the same bytes unless a
+	 * line starts with a dot, and then one more copy, made once. */
+	out->unstuffed = NULL;
+	out->chunk = wire;
+	if (m.dots > 0) {
+		out->unstuffed = malloc(wire_len - 3);
+		if (out->unstuffed == NULL) {
+			free(wire);
+			out->wire = NULL;
+			set_error(err, errlen, "out of memory for the message", 0,
+			          false);
+			return -1;
+		}
+		written = unstuff(wire, wire_len, out->unstuffed);
+		assert(written == out->size);
+		out->chunk = out->unstuffed;
+	}
 	out->eightbit = m.eightbit;
 	out->folds = m.folds;
 	return 0;
@@ -210,8 +245,19 @@ mxc_message_unref(struct mxc_message *message)
 	assert(message->refs > 0);
 	if (--message->refs > 0)
 		return;
-	free(message->wire);
+	message_clear(message);
 	free(message);
+}
+
+/* Frees the forms message_normalise() made. */
+void
+message_clear(struct mxc_message *m)
+{
+	free(m->wire);
+	free(m->unstuffed);
+	m->wire = NULL;
+	m->unstuffed = NULL;
+	m->chunk = NULL;
 }
 
 /* How many times over-long lines were folded (0 for NULL). */

@@ -183,6 +183,8 @@ ehlo_keyword(const char *text, size_t len, struct ehlo_caps *caps)
 		caps->starttls = true;
 	else if (keyword_is(text, wlen, "pipelining"))
 		caps->pipelining = true;
+	else if (keyword_is(text, wlen, "chunking"))
+		caps->chunking = true;
 	else if (keyword_is(text, wlen, "8bitmime"))
 		caps->eightbitmime = true;
 	else if (keyword_is(text, wlen, "smtputf8"))

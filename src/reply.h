@@ -56,6 +56,7 @@ struct ehlo_caps {
 	bool enhanced;     /* ENHANCEDSTATUSCODES (RFC 2034) */
 	bool size;         /* SIZE (RFC 1870) */
 	uint64_t size_max; /* SIZE's limit, 0 when none was given */
+	bool chunking;     /* CHUNKING: BDAT (RFC 3030) */
 };
 
 /*

@@ -58,6 +58,11 @@ static const struct stage_rule rules[STAGE_LAST] = {
 	/* RSET between transactions: no delivery waits on it. */
 	[STAGE_RSET] = { "RSET", "sending RSET", "RSET command",
 	                 VERDICT_CONTINUE, VERDICT_CONTINUE, VERDICT_CONTINUE, false },
+	/* The one chunk went with its LAST: exactly as after the dot. */
+	[STAGE_BDAT] = { "BDAT",
+	                 "sending BDAT LAST -- message may have been delivered",
+	                 "BDAT LAST command",
+	                 VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_TEMPFAIL, true },
 };
 
 /* The sysexits code for a verdict reached at a stage. */
@@ -79,6 +84,12 @@ static int exit_for(enum verdict v, enum stage stage, const char *enhanced)
 	return EXIT_DELIVERED;
 }
 
+/* Whether a stage waits for the reply that decides delivery. */
+bool result_final(enum stage stage)
+{
+	return stage == STAGE_DOT || stage == STAGE_BDAT;
+}
+
 /* What a reply means at a stage. */
 enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
                              int *exit_status)
@@ -89,8 +100,8 @@ enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
 	if (code >= 200 && code < 400) {
 		/* 2yz, and 3yz where one is expected (354 to DATA, which the
 		 * session checks), move on; a 2xx to the dot is the goal. */
-		v = stage == STAGE_DOT && code < 300 ? VERDICT_DELIVERED
-		                                     : VERDICT_CONTINUE;
+		v = result_final(stage) && code < 300 ? VERDICT_DELIVERED
+		                                      : VERDICT_CONTINUE;
 	} else if (code >= 400 && code < 500) {
 		v = rules[stage].on_4xx;
 	} else {
@@ -115,7 +126,7 @@ bool result_session_usable(enum stage stage, int code)
 {
 	if (stage >= STAGE_LAST || code == 421)
 		return false; /* 421: the server is closing (RFC 5321 3.8) */
-	if (stage == STAGE_DOT && code >= 200 && code < 300)
+	if (result_final(stage) && code >= 200 && code < 300)
 		return true;
 	return code >= 400 && rules[stage].usable;
 }

@@ -38,6 +38,8 @@ enum stage {
 	STAGE_DOT,       /* the final dot sent, waiting for the reply */
 	STAGE_QUIT,
 	STAGE_RSET,      /* aborting a transaction on a session kept open */
+	STAGE_BDAT,      /* "BDAT n LAST" and the whole message sent, waiting
+	                    for the final reply (RFC 3030): as STAGE_DOT */
 	STAGE_LAST
 };
 
@@ -49,6 +51,10 @@ enum verdict {
 	VERDICT_TEMPFAIL,  /* stop now, temporary */
 	VERDICT_PERMFAIL   /* stop now, permanent */
 };
+
+/* Whether `stage` waits for the final reply, the one that decides
+ * delivery (after the dot, or after BDAT LAST). */
+bool result_final(enum stage stage);
 
 /*
  * What a complete reply with `code` (and enhanced code, "" if none) means at

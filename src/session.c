@@ -14,6 +14,7 @@
  * and time.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static const unsigned stage_timeout[STAGE_LAST] = {
 	[STAGE_DOT] = 600,      /* 4.5.3.2.6 DATA termination */
 	[STAGE_QUIT] = 30,      /* the verdict is known: do not linger */
 	[STAGE_RSET] = 20,      /* Postfix smtp_rset_timeout */
+	[STAGE_BDAT] = 600,     /* as the final dot: the whole message is in */
 };
 
 static const char *const state_names[SESSION_LAST] = {
@@ -75,8 +77,17 @@ struct session {
 	enum stage expect[EXPECT_MAX];
 	size_t nexpect;
 	bool body;                  /* the body is being written */
+	bool body_dot;              /* ... DATA's: the dot's reply is awaited
+	                               once it has left (BDAT's already is) */
+	bool message_sent;          /* the whole message has left: the server
+	                               may have it, whatever else is awaited */
 	struct mxc_message *body_ref; /* held while its bytes are in io: a
 	                               transaction may end before they are */
+
+	/* Round trips: `wrote` says the client wrote since the last complete
+	 * reply, so the next reply ends a turn. */
+	bool wrote;
+	unsigned txn_turns;         /* turns of the current transaction */
 
 	/* The transaction while BUSY. */
 	uint64_t delivery_id;
@@ -196,9 +207,18 @@ static enum stage waiting_stage(const struct session *s)
 		return STAGE_BODY; /* QUIT waits for the final dot */
 	if (s->state != SESSION_BUSY)
 		return setup_stage(s->state);
-	if (s->nexpect > 0)
-		return s->expect[0];
-	return s->body ? STAGE_BODY : STAGE_MAIL;
+	if (s->nexpect == 0)
+		return s->body ? STAGE_BODY : STAGE_MAIL;
+	/* Once the whole message has left the server may have taken it,
+	 * even while replies to the commands piped ahead of it (RFC 2920)
+	 * are still missing: waiting is for the final reply. */
+	if (s->message_sent)
+		return s->expect[s->nexpect - 1];
+	/* BDAT's reply is awaited as its chunk goes out: until all of it
+	 * has, the server cannot have the message. */
+	if (s->body && result_final(s->expect[0]))
+		return STAGE_BODY;
+	return s->expect[0];
 }
 
 /*
@@ -216,10 +236,12 @@ static void lost(struct session *s, const char *how, const char *why)
 		return;
 	}
 	if (was == SESSION_BUSY || (was == SESSION_RSET && s->ops != NULL)) {
-		/* A transaction waiting for RSET has sent nothing yet: as
-		 * if its MAIL had gone unanswered. */
-		s->ops->lost(s->txn_arg, was == SESSION_RSET ? STAGE_MAIL : stage,
-		             how, why);
+		/* A transaction waiting for RSET (or with RSET piped ahead of
+		 * it) has had nothing answered: as if MAIL had gone
+		 * unanswered. */
+		if (was == SESSION_RSET || stage == STAGE_RSET)
+			stage = STAGE_MAIL;
+		s->ops->lost(s->txn_arg, stage, how, why);
 		return;
 	}
 	if (was == SESSION_READY || was == SESSION_QUIT || s->reported)
@@ -253,6 +275,7 @@ static bool send_line(struct session *s, const char *fmt, va_list ap)
 		lost(s, "out of memory talking to", NULL);
 		return false;
 	}
+	s->wrote = true;
 	return true;
 }
 
@@ -277,10 +300,13 @@ static void arm_timeout(struct session *s)
 		io_set_timeout(s->io, 0, false);
 		return;
 	}
-	enum stage st = waiting_stage(s);
+	/* While a body goes out, whatever else is awaited, the deadline is
+	 * the data block's, restarted by progress (RFC 5321 4.5.3.2.5). */
+	bool writing = s->body_ref != NULL &&
+	               (s->body || s->state == SESSION_QUIT);
+	enum stage st = writing ? STAGE_BODY : waiting_stage(s);
 	io_set_timeout(s->io, config_timeout_ms(s->p.config, stage_timeout[st]),
-	               st == STAGE_BODY && s->nexpect == 0 &&
-	                   s->body_ref != NULL);
+	               writing);
 }
 
 /* Enters a state: sends its command and arms its timeout. */
@@ -485,6 +511,27 @@ static void setup_reply(struct session *s)
 	enter(s, SESSION_READY);
 }
 
+/*
+ * A complete reply came: if the client wrote since the last one, it had to
+ * wait for this one, which ends a round trip (the greeting too: the
+ * client waited for it).  Counted for the engine's stats: setup and
+ * transactions apart, QUIT not at all (no delivery waits for it).
+ */
+static void count_turn(struct session *s)
+{
+	if (!s->wrote && s->state != SESSION_GREETING)
+		return;
+	s->wrote = false;
+	struct config_turns *t = s->p.config->turns;
+	if (s->state == SESSION_BUSY || s->state == SESSION_RSET) {
+		s->txn_turns++;
+		if (t != NULL)
+			t->transactions++;
+	} else if (s->state != SESSION_QUIT && t != NULL) {
+		t->setup++;
+	}
+}
+
 /* A reply while BUSY: the transaction's, for its oldest command. */
 static void txn_reply(struct session *s)
 {
@@ -493,10 +540,22 @@ static void txn_reply(struct session *s)
 		stage = s->expect[0];
 		memmove(s->expect, s->expect + 1,
 		        --s->nexpect * sizeof s->expect[0]);
+		if (result_final(stage) && s->body)
+			stage = STAGE_BODY; /* BDAT answered before its chunk
+			                       was all sent: cut short */
 	} else if (s->body) {
 		stage = STAGE_BODY; /* the server cut the message short */
 	} else {
 		lost(s, "protocol error with", "reply out of turn");
+		return;
+	}
+	if (stage == STAGE_RSET) { /* piped ahead of MAIL: the session's */
+		if (s->reply.code < 200 || s->reply.code >= 300) {
+			lost(s, "RSET refused by", NULL);
+			return;
+		}
+		arm_timeout(s);
+		reply_init(&s->reply);
 		return;
 	}
 	arm_timeout(s);
@@ -539,6 +598,7 @@ static void on_input(struct session *s)
 			lost(s, "protocol error with", "reply out of turn");
 			return;
 		}
+		count_turn(s);
 		bool quit = s->state == SESSION_QUIT;
 		/* Only replies to commands already sent may follow this
 		 * one: a server speaks only when spoken to, and the next
@@ -615,12 +675,20 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 		}
 		if (s->state == SESSION_BUSY && s->body) {
 			s->body = false;
-			s->expect[s->nexpect++] = STAGE_DOT;
+			s->message_sent = true;
+			if (s->body_dot) /* (room: nothing else is awaited) */
+				s->expect[s->nexpect++] = STAGE_DOT;
 			arm_timeout(s);
 			s->ops->drained(s->txn_arg);
 		}
 		return;
 	case IO_TLS_READY:
+		/* The handshake's round trips, as its protocol's full
+		 * handshake takes them (they happen inside the TLS library). */
+		if (s->p.config->turns != NULL)
+			s->p.config->turns->setup +=
+				strcmp(tls_version(io_tls(s->io)), "TLSv1.3") == 0 ? 1
+				                                                   : 2;
 		tls_ready(s);
 		return;
 	case IO_TIMEOUT:
@@ -767,9 +835,21 @@ void session_attach(struct session *s, uint64_t delivery_id,
 	s->txn_arg = arg;
 	s->nexpect = 0;
 	s->body = false;
+	s->message_sent = false;
+	s->txn_turns = 0;
 	s->transactions++;
+	if (s->p.config->turns != NULL)
+		s->p.config->turns->carried++;
 	if (s->needs_rset && s->state == SESSION_READY) {
 		s->needs_rset = false;
+		if (s->info.caps.pipelining) {
+			/* RFC 2920 3.1: RSET may go in the same write as the
+			 * MAIL that follows it; its reply is the session's. */
+			enter(s, SESSION_BUSY);
+			if (session_command(s, STAGE_RSET, "RSET"))
+				ops->go(arg);
+			return;
+		}
 		enter(s, SESSION_RSET);
 	}
 	if (s->state == SESSION_RSET)
@@ -781,6 +861,8 @@ void session_attach(struct session *s, uint64_t delivery_id,
 /* The transaction is over. */
 void session_detach(struct session *s, bool open)
 {
+	session_log(s, MXC_LOG_DEBUG, "transaction %u took %u round trip(s)",
+	            s->transactions, s->txn_turns);
 	s->ops = NULL;
 	s->txn_arg = NULL;
 	/* RSET waits for the next transaction: a session that is ended
@@ -812,14 +894,42 @@ bool session_command(struct session *s, enum stage stage, const char *fmt,
 	return true;
 }
 
+/* Writes `len` bytes of message `m` by reference, holding the message
+ * until they have left. */
+static void write_message(struct session *s, const struct mxc_message *m,
+                          const char *bytes, size_t len)
+{
+	s->body = true;
+	s->wrote = true;
+	/* The reference is only ever dropped: the message stays unchanged. */
+	s->body_ref = mxc_message_ref((struct mxc_message *)m);
+	arm_timeout(s);
+	io_write_ref(s->io, bytes, len);
+}
+
 /* Sends the body by reference, holding the message until it has left. */
 void session_body(struct session *s, const struct mxc_message *m)
 {
 	session_log(s, MXC_LOG_PROTOCOL,
 	            ">>> [message, %zu bytes, and the final dot]", m->wire_len);
-	s->body = true;
-	/* The reference is only ever dropped: the message stays unchanged. */
-	s->body_ref = mxc_message_ref((struct mxc_message *)m);
-	arm_timeout(s);
-	io_write_ref(s->io, m->wire, m->wire_len);
+	s->body_dot = true;
+	write_message(s, m, m->wire, m->wire_len);
+}
+
+/* Sends BDAT LAST and the message as its one chunk. */
+bool session_bdat(struct session *s, const struct mxc_message *m)
+{
+	if (!session_command(s, STAGE_BDAT, "BDAT %" PRIu64 " LAST", m->size))
+		return false;
+	session_log(s, MXC_LOG_PROTOCOL, ">>> [message, %" PRIu64 " bytes]",
+	            m->size);
+	s->body_dot = false;
+	write_message(s, m, m->chunk, (size_t)m->size);
+	return true;
+}
+
+/* Replies still awaited by the transaction. */
+size_t session_awaiting(const struct session *s)
+{
+	return s->nexpect + (s->body && s->body_dot);
 }

@@ -13,6 +13,7 @@
 #define MXC_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dane.h"
@@ -160,6 +161,15 @@ bool session_command(struct session *s, enum stage stage, const char *fmt,
  * final dot is then expected for STAGE_DOT.
  */
 void session_body(struct session *s, const struct mxc_message *m);
+/*
+ * Sends "BDAT <size> LAST" and the message's BDAT chunk (RFC 3030) in the
+ * same write, by reference as session_body() does; the reply is then
+ * expected for STAGE_BDAT.  Returns false after reporting `lost`.
+ */
+bool session_bdat(struct session *s, const struct mxc_message *m);
+/* Replies the transaction still waits for (commands piped, a body whose
+ * final dot has yet to be answered). */
+size_t session_awaiting(const struct session *s);
 /* Logs a line about the session's current transaction. */
 void session_log(const struct session *s, enum mxc_log_level level,
                  const char *fmt, ...)

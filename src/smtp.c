@@ -2,12 +2,17 @@
  * smtp: the client side of one mail transaction (RFC 5321 3.3).
  *
  *   MAIL -> RCPT -> DATA -> BODY -> DOT
+ *   MAIL -> RCPT -> BDAT n LAST + the message        (CHUNKING, RFC 3030)
  *
  * Each step sends its command through the session, which matches the reply
  * and keeps the stage's timeout; a complete reply is judged by the policy
- * table in result.c and either sends the next command or concludes.  A lost
- * connection concludes at once.  The transaction does not log its
- * conclusion: delivery.c reports it once.
+ * table in result.c and either sends the next command or concludes.  Where
+ * the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA (or BDAT and
+ * the message) go in one write; the replies come back in order, the first
+ * failure is kept as the verdict, and the transaction concludes once the
+ * rest are read (a 354 after a failed RCPT gets the lone dot, RFC 2920
+ * 3.1).  A lost connection concludes at once.  The transaction does not
+ * log its conclusion: delivery.c reports it once.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,10 +31,29 @@ struct smtp {
 	struct session *session;
 	smtp_done_fn *done;
 	void *done_arg;
+	bool pipelining;           /* commands go in groups (RFC 2920) */
+	bool bdat;                 /* the message goes as BDAT LAST (RFC 3030) */
 	bool finished;             /* done() called */
-	bool mail_accepted;        /* a 250 to MAIL came */
+	bool open;                 /* MAIL was accepted and no final reply
+	                              closed the transaction on the server */
+	bool decided;              /* the verdict is kept in `outcome`; the
+	                              replies still awaited are read first */
+	bool usable;               /* no reply so far spoilt the session */
+	bool lone_dot;             /* "." sent after a 354 that came although
+	                              no recipient was accepted */
 	struct smtp_outcome outcome;
 };
+
+/* Tells the owner (once) what `outcome` says. */
+static void finish(struct smtp *t, bool usable)
+{
+	if (t->finished)
+		return;
+	t->finished = true;
+	t->outcome.session_usable = usable;
+	t->outcome.open = t->open;
+	t->done(t->done_arg, &t->outcome);
+}
 
 /* Concludes (once): records the verdict and tells the owner. */
 static void conclude(struct smtp *t, enum verdict v, int exit_status,
@@ -37,14 +61,11 @@ static void conclude(struct smtp *t, enum verdict v, int exit_status,
 {
 	if (t->finished)
 		return;
-	t->finished = true;
 	t->outcome.verdict = v;
 	t->outcome.exit_status = exit_status;
 	t->outcome.stage = stage;
-	t->outcome.session_usable = usable;
-	t->outcome.open = t->mail_accepted && stage != STAGE_DOT;
 	snprintf(t->outcome.detail, sizeof t->outcome.detail, "%s", detail);
-	t->done(t->done_arg, &t->outcome);
+	finish(t, usable);
 }
 
 /* The session lost its connection while waiting at `stage`. */
@@ -52,6 +73,10 @@ static void on_lost(void *arg, enum stage stage, const char *how,
                     const char *why)
 {
 	struct smtp *t = arg;
+	if (t->decided) { /* the verdict came before the loss */
+		finish(t, false);
+		return;
+	}
 	int exit_status;
 	enum verdict v = result_of_loss(stage, &exit_status);
 	char detail[700];
@@ -91,9 +116,51 @@ static void send_stage(struct smtp *t, enum stage stage)
 	case STAGE_BODY:
 		session_body(t->session, m);
 		return;
+	case STAGE_BDAT:
+		session_bdat(t->session, m);
+		return;
 	default:
 		return;
 	}
+}
+
+/* Sends what carries the message: DATA, or BDAT LAST and the message. */
+static void send_data(struct smtp *t)
+{
+	send_stage(t, t->bdat ? STAGE_BDAT : STAGE_DATA);
+}
+
+/*
+ * Keeps the first failure (or the delivery) as the verdict, in the words of
+ * the reply that made it, whatever the replies to commands piped after it
+ * say.
+ */
+static void keep_verdict(struct smtp *t, enum stage stage,
+                         const struct reply *r, enum verdict v,
+                         int exit_status)
+{
+	t->usable = t->usable && result_session_usable(stage, r->code);
+	if (t->decided)
+		return;
+	t->decided = true;
+	char text[1024];
+	reply_line(r, text, sizeof text);
+	t->outcome.verdict = v;
+	t->outcome.exit_status = exit_status;
+	t->outcome.stage = stage;
+	t->outcome.code = r->code;
+	snprintf(t->outcome.enhanced, sizeof t->outcome.enhanced, "%s",
+	         r->enhanced);
+	snprintf(t->outcome.reply, sizeof t->outcome.reply, "%s", text);
+	const char *mx = session_mx(t->session);
+	const char *addr = session_address(t->session);
+	if (v == VERDICT_DELIVERED)
+		snprintf(t->outcome.detail, sizeof t->outcome.detail,
+		         "delivered to %s[%s]: %s", mx, addr, text);
+	else
+		snprintf(t->outcome.detail, sizeof t->outcome.detail,
+		         "host %s[%s] said: %s (in reply to %s)", mx, addr, text,
+		         stage_in_reply(stage));
 }
 
 /* The message body has left: the final dot's reply comes next. */
@@ -111,6 +178,13 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 	int exit_status;
 	enum verdict v = result_of_reply(stage, r->code, r->enhanced,
 	                                 &exit_status);
+	if (t->lone_dot && stage == STAGE_DOT) {
+		/* Whatever it says, the transaction is closed: the verdict
+		 * is the failure that came before. */
+		t->open = false;
+		finish(t, t->usable && r->code != 421);
+		return;
+	}
 	/* 3yz is right only for DATA (354); 354 is wrong everywhere else.
 	 * A reply to the body before the dot went out cut it short. */
 	bool want_354 = stage == STAGE_DATA;
@@ -121,33 +195,42 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 		                            : "unexpected reply code");
 		return;
 	}
+	if (result_final(stage))
+		t->open = t->open && stage == STAGE_BDAT && r->code >= 300;
+	if (v == VERDICT_DELIVERED && t->decided) {
+		/* The message was taken after all (a server that failed a
+		 * command piped before it): delivered it is, never resent. */
+		session_log(t->session, MXC_LOG_ERROR, "the message was "
+		            "accepted after an earlier command had failed");
+		t->decided = false;
+	}
 	if (v != VERDICT_CONTINUE) {
-		char text[1024], detail[1280];
-		reply_line(r, text, sizeof text);
-		t->outcome.code = r->code;
-		snprintf(t->outcome.enhanced, sizeof t->outcome.enhanced, "%s",
-		         r->enhanced);
-		snprintf(t->outcome.reply, sizeof t->outcome.reply, "%s", text);
-		const char *mx = session_mx(t->session);
-		const char *addr = session_address(t->session);
-		if (v == VERDICT_DELIVERED)
-			snprintf(detail, sizeof detail, "delivered to %s[%s]: %s",
-			         mx, addr, text);
-		else
-			snprintf(detail, sizeof detail,
-			         "host %s[%s] said: %s (in reply to %s)", mx, addr,
-			         text, stage_in_reply(stage));
-		conclude(t, v, exit_status, stage, detail,
-		         result_session_usable(stage, r->code));
+		keep_verdict(t, stage, r, v, exit_status);
+		/* (a reply that cut the message short is the last word) */
+		if (stage == STAGE_BODY || session_awaiting(t->session) == 0)
+			finish(t, t->usable);
+		return;
+	}
+	if (t->decided) {
+		/* Only a 354 needs an answer: no recipient was accepted, so
+		 * end the data at once (RFC 2920 3.1), the lone dot. */
+		if (stage == STAGE_DATA) {
+			t->lone_dot = true;
+			session_command(t->session, STAGE_DOT, ".");
+		} else if (session_awaiting(t->session) == 0) {
+			finish(t, t->usable);
+		}
 		return;
 	}
 	switch (stage) {
 	case STAGE_MAIL:
-		t->mail_accepted = true;
-		send_stage(t, STAGE_RCPT);
+		t->open = true;
+		if (!t->pipelining)
+			send_stage(t, STAGE_RCPT);
 		return;
 	case STAGE_RCPT:
-		send_stage(t, STAGE_DATA);
+		if (!t->pipelining)
+			send_data(t);
 		return;
 	case STAGE_DATA:
 		send_stage(t, STAGE_BODY);
@@ -161,12 +244,19 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 
 static bool can_send(struct smtp *t);
 
-/* The session is ready: check the message against it, then MAIL. */
+/* The session is ready: check the message against it, then MAIL (with
+ * RCPT and DATA or BDAT in the same write where PIPELINING allows). */
 static void on_go(void *arg)
 {
 	struct smtp *t = arg;
-	if (can_send(t))
-		send_stage(t, STAGE_MAIL);
+	if (!can_send(t))
+		return;
+	send_stage(t, STAGE_MAIL);
+	if (!t->pipelining || t->finished)
+		return;
+	send_stage(t, STAGE_RCPT);
+	if (!t->finished)
+		send_data(t);
 }
 
 static const struct session_txn_ops txn_ops = {
@@ -217,6 +307,10 @@ struct smtp *smtp_start(struct session *session, const struct smtp_params *p,
 	t->session = session;
 	t->done = done;
 	t->done_arg = arg;
+	t->usable = true;
+	const struct ehlo_caps *caps = &session_info(session)->caps;
+	t->pipelining = caps->pipelining;
+	t->bdat = caps->chunking && p->config->chunking;
 	session_attach(session, p->delivery_id, &txn_ops, t);
 	return t;
 }

@@ -1,7 +1,8 @@
 /*
  * smtp: one mail transaction (RFC 5321 3.3) on a READY session: MAIL, RCPT,
- * DATA, the message and the final dot, for one sender, one recipient and
- * the shared message.  It reports a verdict; what becomes of the session
+ * DATA, the message and the final dot (or BDAT LAST and the message where
+ * CHUNKING is offered; piped where PIPELINING is), for one sender, one
+ * recipient and the shared message.  It reports a verdict; what becomes of the session
  * and of the delivery is the owner's business.
  */
 #ifndef MXC_SMTP_H

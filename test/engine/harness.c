@@ -201,6 +201,7 @@ int scenario_run(const struct scenario *sc)
 		.helo_name = "client.example",
 		.tls_level = sc->level,
 		.timeout = sc->timeout,
+		.no_chunking = sc->no_chunking,
 		.log = on_log,
 		/* one transaction per connection, ended with QUIT: the
 		 * scenarios are about one delivery; reuse has its lab cases */
@@ -260,6 +261,9 @@ int scenario_run(const struct scenario *sc)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	event_free(ev_cancel);
 	event_free(ev_free);
+	struct mxc_engine_stats st = { .size = sizeof st };
+	if (act.engine != NULL)
+		mxc_engine_get_stats(act.engine, &st);
 	if (act.engine != NULL)
 		mxc_engine_free(act.engine);
 	for (int i = 0; i < 4; i++)
@@ -305,6 +309,15 @@ int scenario_run(const struct scenario *sc)
 			       "took %llu ms of fake time, expected at most %llu",
 			       (unsigned long long)o.elapsed_ms,
 			       (unsigned long long)w->max_elapsed_ms);
+		if (w->turns_setup != 0)
+			EXPECT(st.turns_setup == w->turns_setup, "%llu round trips "
+			       "in setup, expected %u",
+			       (unsigned long long)st.turns_setup, w->turns_setup);
+		if (w->turns_txn != 0)
+			EXPECT(st.turns_transactions == w->turns_txn, "%llu round "
+			       "trips in the transaction, expected %u",
+			       (unsigned long long)st.turns_transactions,
+			       w->turns_txn);
 		/* The rules every scenario obeys. */
 		EXPECT(o.outcome != MXC_DELIVERED || peers_any_accepted(),
 		       "RULE: delivered, but no peer said 2xx after the final dot");

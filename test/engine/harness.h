@@ -56,6 +56,12 @@ const char *fakedns_asked(void);
  *   "< TEXT"      send TEXT, each "\n" as CRLF, and a final CRLF
  *   "<raw TEXT"   send TEXT exactly (no CRLF added)
  *   "> LINE"      expect exactly LINE and CRLF from the client
+ *   ">> LINE"     the same, and it must be here already, sent in the same
+ *                 write as the line before (PIPELINING)
+ *   "=> LINE"     the same, and none of it came before the reply sent just
+ *                 before this step (one command at a time)
+ *   "> BDAT"      expect "BDAT <n> LAST" and n bytes ending in CRLF: the
+ *                 message, counted as its final dot (">> BDAT": piped)
  *   "> ."         expect the message: 354's data through CRLF.CRLF
  *   "> ..."       expect part of the message (at least 16 KiB of it)
  *   "tls"         TLS handshake as server (wolfSSL, data/peer.pem)
@@ -124,6 +130,10 @@ struct expect {
 	bool check_tls;
 	uint64_t min_elapsed_ms;   /* fake time the delivery took, at least */
 	uint64_t max_elapsed_ms;   /* ... and at most (0: not checked) */
+	/* Round trips the engine's stats counted: greeting to ready, and
+	 * in the transaction (0: not checked). */
+	unsigned turns_setup;
+	unsigned turns_txn;
 };
 
 struct scenario {
@@ -134,6 +144,7 @@ struct scenario {
 	const char *message;       /* NULL: a short message */
 	size_t big_message;        /* >0: a message of this many bytes */
 	unsigned timeout;          /* mxc_engine_options.timeout (0: RFC) */
+	bool no_chunking;          /* mxc_engine_options.no_chunking */
 	/* At this fake time after mxc_deliver(): mxc_delivery_cancel() (the
 	 * completion must still come, TEMPFAIL "cancelled"), or
 	 * mxc_engine_free() (no completion at all; the scenario then only

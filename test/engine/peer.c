@@ -58,7 +58,14 @@ struct peer {
 	size_t tlen;                 /* bytes in transcript */
 	size_t received;             /* bytes received in all */
 	size_t part;                 /* message bytes "> ..." has taken */
+	size_t waited_step;          /* 1 + the "=>" step whose input was
+	                                found not to have come early */
 	bool got_dot;                /* the final dot arrived */
+	unsigned commands;           /* command lines taken ("> ") */
+	unsigned replies;            /* replies sent ("< "), the greeting's
+	                                included */
+	unsigned owed;               /* replies due to commands piped ahead
+	                                of the final dot, still to be sent */
 	bool dot_answered;           /* a reply followed the final dot */
 	bool accepted;               /* that reply was 2xx */
 	bool client_closed;          /* EOF from the client */
@@ -198,6 +205,15 @@ static long find_in(const struct peer *p, const char *needle, size_t nlen)
 	return -1;
 }
 
+/* The final dot (or BDAT LAST) is in: replies to commands piped ahead of
+ * it come before the one that decides. */
+static void got_final(struct peer *p)
+{
+	p->got_dot = true;
+	unsigned answered = p->replies > 0 ? p->replies - 1 : 0; /* greeting */
+	p->owed = p->commands > answered ? p->commands - answered : 0;
+}
+
 /* "< TEXT": TEXT with each newline as CRLF, and a final CRLF. */
 static void send_reply(struct peer *p, const char *text)
 {
@@ -214,7 +230,10 @@ static void send_reply(struct peer *p, const char *text)
 	 * accepts nothing); one during the body has decided already. */
 	if (p->part > 0 && !p->got_dot)
 		p->dot_answered = true;
-	if (p->got_dot && !p->dot_answered) {
+	p->replies++;
+	if (p->got_dot && p->owed > 0) {
+		p->owed--; /* a piped command's, not the dot's */
+	} else if (p->got_dot && !p->dot_answered) {
 		p->dot_answered = true;
 		p->accepted = text[0] == '2' && text[1] >= '0' && text[1] <= '9' &&
 		              text[2] >= '0' && text[2] <= '9';
@@ -283,7 +302,7 @@ static bool step(struct peer *p, const char *s)
 			return fill(p) > 0 && step(p, s);
 		}
 		consume(p, at == -2 ? 3 : (size_t)at + 5);
-		p->got_dot = true;
+		got_final(p);
 		return true;
 	}
 	if (strcmp(s, "> ...") == 0) {
@@ -292,6 +311,64 @@ static bool step(struct peer *p, const char *s)
 		p->part += p->inlen;
 		consume(p, p->inlen);
 		return p->part >= PART_MIN || step(p, s);
+	}
+	if (strncmp(s, "=> ", 3) == 0) {
+		/* One command at a time: nothing of it may have come before
+		 * the reply the script sent just before this step. */
+		if (p->waited_step != p->step + 1) {
+			int queued = 0;
+			if (!p->tls_up && ioctl(p->fd, FIONREAD, &queued) != 0)
+				queued = 0;
+			if (p->inlen > 0 || queued > 0) {
+				fail(p, "\"%s\" came before the reply it had to wait "
+				     "for", s + 3);
+				peer_close(p);
+				return false;
+			}
+			p->waited_step = p->step + 1;
+		}
+		return step(p, s + 1);
+	}
+	if (strncmp(s, ">> ", 3) == 0) {
+		/* Sent in the same write as the line before (PIPELINING):
+		 * already here, without waiting for more. */
+		if (find_in(p, "\r\n", 2) < 0 && !p->failed) {
+			fail(p, "\"%s\" did not come with the command before it",
+			     s + 3);
+			peer_close(p);
+			return false;
+		}
+		return step(p, s + 1);
+	}
+	if (is_step(s, "> BDAT")) {
+		/* "BDAT <n> LAST" and its n bytes: the whole message. */
+		long at = find_in(p, "\r\n", 2);
+		if (at < 0)
+			return fill(p) > 0 && step(p, s);
+		char line[64] = "";
+		snprintf(line, sizeof line, "%.*s", (int)(at < 60 ? at : 60), p->in);
+		char *end = NULL;
+		unsigned long long n = strncmp(line, "BDAT ", 5) == 0
+		                       ? strtoull(line + 5, &end, 10) : 0;
+		if (end == NULL || strcmp(end, " LAST") != 0 || n > INPUT_MAX / 2) {
+			fail(p, "expected \"BDAT <size> LAST\", got \"%s\"", line);
+			peer_close(p);
+			return false;
+		}
+		while (p->inlen < (size_t)at + 2 + n)
+			if (fill(p) == 0)
+				return false; /* the rest comes later */
+		p->part += n;
+		bool crlf = n == 0 || (n >= 2 && memcmp(p->in + at + 2 + n - 2,
+		                                        "\r\n", 2) == 0);
+		consume(p, (size_t)at + 2 + n);
+		if (!crlf) {
+			fail(p, "the BDAT chunk does not end with CRLF");
+			peer_close(p);
+			return false;
+		}
+		got_final(p); /* LAST: as the final dot */
+		return true;
 	}
 	if (strncmp(s, "> ", 2) == 0) {
 		long at = find_in(p, "\r\n", 2);
@@ -307,6 +384,7 @@ static bool step(struct peer *p, const char *s)
 			return false;
 		}
 		consume(p, len + 2);
+		p->commands++;
 		return true;
 	}
 	if (is_step(s, "tls") || is_step(s, "tls-fail")) {

@@ -135,6 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	            ref_len);
 	FUZZ_ASSERT(msg.size == ref_len, "size %llu, expected %zu",
 	            (unsigned long long)msg.size, ref_len);
+	FUZZ_ASSERT(msg.chunk != NULL && memcmp(msg.chunk, plain, plain_len) == 0,
+	            "the BDAT chunk is not the un-stuffed wire form");
 	FUZZ_ASSERT(msg.folds == folds, "%zu folds, expected %zu", msg.folds,
 	            folds);
 	for (size_t i = 0; i < size; i++)
@@ -142,6 +144,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(msg.eightbit == eightbit, "8-bit flag %d", msg.eightbit);
 	free(ref);
 	free(plain);
-	free(msg.wire);
+	message_clear(&msg);
 	return 0;
 }

@@ -28,6 +28,10 @@ class Connection:
         self.tls = None        # TLS version if STARTTLS was done
         self.sni = None        # the server name the client sent in TLS
         self.ended_by = None   # "drop" (script), "eof" (client), "close"...
+        self.queued = []       # received lines the client sent before the
+                               # reply to the one before (pipelined)
+        self.writes = []       # replies in each write (grouped when
+                               # the script's "pipelining" is on)
         self.events = []
 
     def commands(self, verb):
@@ -123,6 +127,10 @@ class ScriptedServer:
                     c.peer = ev["peer"]
                 elif kind == "recv":
                     c.received.append(ev["line"])
+                    if ev.get("queued"):
+                        c.queued.append(ev["line"])
+                elif kind == "flush":
+                    c.writes.append(ev["replies"])
                 elif kind == "send":
                     c.sent.append(ev["line"])
                 elif kind == "data":

@@ -20,6 +20,7 @@ Python standard library only.
 import argparse
 import copy
 import json
+import select
 import signal
 import socket
 import socketserver
@@ -58,6 +59,14 @@ DEFAULT_SCRIPT = {
     # body) events go to the transcript: a sink for thousands of deliveries (resource bounds)
     # that would otherwise spend its time appending lines.
     "quiet": False,
+    # With "pipelining": true, EHLO offers PIPELINING (RFC 2920) and the
+    # server groups its replies as Postfix's smtpd does: a reply to MAIL,
+    # RCPT or RSET is held while more commands are already there (or come
+    # within "pipelining_wait" seconds), and goes out in one write with the
+    # replies after it; the transcript's "flush" event says how many
+    # replies each write carried.
+    "pipelining": False,
+    "pipelining_wait": 0.5,
 }
 
 def trickle():
@@ -126,6 +135,50 @@ class Dropped(Exception):
     """The script (or the client) ended the connection."""
 
 
+class LineReader:
+    """Buffered reading from a socket that can tell whether input is
+    already waiting (what grouping replies needs; a file object cannot)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _fill(self):
+        """One recv into the buffer; False at EOF."""
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def readline(self, limit):
+        """A line with its ending, b"" at EOF (or what came before it)."""
+        while True:
+            at = self.buf.find(b"\n")
+            if at >= 0 or len(self.buf) >= limit:
+                end = at + 1 if at >= 0 else limit
+                line = bytes(self.buf[:end])
+                del self.buf[:end]
+                return line
+            if not self._fill():
+                line = bytes(self.buf)
+                self.buf.clear()
+                return line
+
+    def waiting(self, timeout):
+        """Whether input is there, or comes within `timeout` seconds."""
+        if self.buf:
+            return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(ready)
+
+    def close(self):
+        """Nothing to release: the socket is the session's."""
+        self.buf.clear()
+
+
 class Session:
     """One SMTP connection driven by the script."""
 
@@ -137,7 +190,9 @@ class Session:
         self.in_tls = False    # STARTTLS is offered only before TLS
         self.conn = self.transcript.new_connection()
         self.uses = {}
-        self.reader = sock.makefile("rb")
+        self.reader = LineReader(sock)
+        self.held = b""        # replies held back to go out together
+        self.nheld = 0
 
     def reply_for(self, stage):
         """Picks the reply for the n-th use of a stage (lists advance)."""
@@ -154,6 +209,8 @@ class Session:
         if delay:
             time.sleep(delay)
         text = self.reply_for(stage)
+        if text in ("close", "never", "reset") or text in HOSTILE_STREAMS:
+            self.flush()
         if text == "close":
             self.transcript.write(self.conn, "drop", stage=stage)
             raise Dropped()
@@ -175,14 +232,30 @@ class Session:
         text = text.replace("{name}", self.script["name"])
         if stage == "ehlo" and self.script["tls"] and not self.in_tls:
             text = offer_starttls(text)
+        if stage == "ehlo" and self.script["pipelining"]:
+            text = offer_keyword(text, "PIPELINING")
         # All lines in one write, as a real server would send them (and so
         # that extra lines stuck to a reply arrive in the same segment).
         wire = b""
         for line in text.split("\n"):
             self.transcript.write(self.conn, "send", line=line)
             wire += line.encode("utf-8", "surrogateescape") + b"\r\n"
-        self.sock.sendall(wire)
+        self.held += wire
+        self.nheld += 1
+        if not (self.script["pipelining"] and
+                stage in ("mail", "rcpt", "rset") and
+                self.reader.waiting(self.script["pipelining_wait"])):
+            self.flush()
         return text[:3]
+
+    def flush(self):
+        """Sends the replies held back, in one write."""
+        if not self.nheld:
+            return
+        self.transcript.write(self.conn, "flush", replies=self.nheld)
+        self.sock.sendall(self.held)
+        self.held = b""
+        self.nheld = 0
 
     def stream_until_closed(self, chunks):
         """Sends (bytes, pause) pieces from a generator until the client
@@ -249,7 +322,7 @@ class Session:
             raise Dropped()
         self.reader.close()
         self.sock = self.tls_context.wrap_socket(self.sock, server_side=True)
-        self.reader = self.sock.makefile("rb")
+        self.reader = LineReader(self.sock)
         self.in_tls = True
         self.transcript.write(self.conn, "tls", version=self.sock.version(),
                               sni=getattr(self.sock, "lab_sni", None))
@@ -263,7 +336,10 @@ class Session:
             while True:
                 raw = self.read_line()
                 line = raw.decode("utf-8", "surrogateescape")
-                self.transcript.write(self.conn, "recv", line=line)
+                # "queued": the client's next bytes were already here,
+                # sent before this command's reply (pipelined).
+                self.transcript.write(self.conn, "recv", line=line,
+                                      queued=self.reader.waiting(0))
                 verb = line.split(" ", 1)[0].split(":", 1)[0].upper()
                 stage = VERB_STAGE.get(verb, "unknown")
                 code = self.answer(stage)
@@ -285,6 +361,13 @@ class Session:
                 self.sock.close()
             except OSError:
                 pass
+
+
+def offer_keyword(ehlo_reply, keyword):
+    """Adds a keyword line at the end of an EHLO reply."""
+    lines = [l[:3] + "-" + l[4:] for l in ehlo_reply.split("\n")]
+    code = lines[0][:3]
+    return "\n".join(lines + [code + " " + keyword])
 
 
 def offer_starttls(ehlo_reply):

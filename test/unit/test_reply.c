@@ -299,7 +299,7 @@ static const struct ehlo_case ehlo_cases[] = {
 	{ { "250-mx.example Hello", "250-PIPELINING", "250-SIZE 10240000",
 	    "250-8BITMIME", "250-STARTTLS", "250-ENHANCEDSTATUSCODES",
 	    "250 SMTPUTF8" },
-	  { true, true, true, true, true, true, 10240000 } },
+	  { true, true, true, true, true, true, 10240000, false } },
 	{ { "250 mx.example" }, { 0 } },
 	{ { "250" }, { 0 } },
 	/* the first line is the server name, never a keyword */
@@ -311,6 +311,11 @@ static const struct ehlo_case ehlo_cases[] = {
 	  { .starttls = true, .pipelining = true, .eightbitmime = true } },
 	{ { "250-x", "250-smtputf8", "250 enhancedstatuscodes" },
 	  { .smtputf8 = true, .enhanced = true } },
+	/* CHUNKING (RFC 3030), as Postfix and Exim advertise it */
+	{ { "250-mx.example", "250-PIPELINING", "250-CHUNKING", "250 SMTPUTF8" },
+	  { .pipelining = true, .chunking = true, .smtputf8 = true } },
+	{ { "250-x", "250 chunking" }, { .chunking = true } },
+	{ { "250-x", "250-CHUNKINGX", "250-BDAT", "250 CHUNK" }, { 0 } },
 	/* whole keywords only */
 	{ { "250-x", "250-STARTTLSX", "250-XSTARTTLS", "250-STARTTL",
 	    "250-8BITMIMEX", "250-SIZEX 10", "250 PIPELINING2" }, { 0 } },
@@ -370,11 +375,13 @@ test_ehlo(void)
 		      caps.smtputf8 == c->want.smtputf8 &&
 		      caps.enhanced == c->want.enhanced &&
 		      caps.size == c->want.size &&
-		      caps.size_max == c->want.size_max,
+		      caps.size_max == c->want.size_max &&
+		      caps.chunking == c->want.chunking,
 		      "ehlo case %zu: got tls %d pipe %d 8bit %d utf8 %d "
-		      "enh %d size %d/%llu", i, caps.starttls, caps.pipelining,
-		      caps.eightbitmime, caps.smtputf8, caps.enhanced,
-		      caps.size, (unsigned long long)caps.size_max);
+		      "enh %d size %d/%llu chunking %d", i, caps.starttls,
+		      caps.pipelining, caps.eightbitmime, caps.smtputf8,
+		      caps.enhanced, caps.size, (unsigned long long)caps.size_max,
+		      caps.chunking);
 	}
 }
 

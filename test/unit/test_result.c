@@ -58,6 +58,10 @@ static const struct reply_case reply_cases[] = {
 	{ STAGE_DOT, 452, "4.3.1", VERDICT_TEMPFAIL, 75 },
 	{ STAGE_DOT, 554, "5.7.1", VERDICT_PERMFAIL, 69 },
 	{ STAGE_DOT, 354, "", VERDICT_CONTINUE, 0 }, /* session: protocol error */
+	/* BDAT LAST's reply is the final one, like the dot's. */
+	{ STAGE_BDAT, 250, "2.0.0", VERDICT_DELIVERED, 0 },
+	{ STAGE_BDAT, 452, "4.3.1", VERDICT_TEMPFAIL, 75 },
+	{ STAGE_BDAT, 554, "5.7.1", VERDICT_PERMFAIL, 69 },
 	/* QUIT cannot change a verdict. */
 	{ STAGE_QUIT, 221, "", VERDICT_CONTINUE, 0 },
 	{ STAGE_QUIT, 421, "", VERDICT_CONTINUE, 0 },
@@ -82,6 +86,7 @@ static const struct loss_case loss_cases[] = {
 	{ STAGE_DATA, VERDICT_NEXT_HOST, 75 },
 	{ STAGE_BODY, VERDICT_NEXT_HOST, 75 },
 	{ STAGE_DOT, VERDICT_TEMPFAIL, 75 },
+	{ STAGE_BDAT, VERDICT_TEMPFAIL, 75 }, /* never resent after LAST */
 	{ STAGE_QUIT, VERDICT_CONTINUE, 0 },
 };
 
@@ -97,6 +102,9 @@ static const struct usable_case usable_cases[] = {
 	{ STAGE_DOT, 451, true },
 	{ STAGE_DOT, 554, true },
 	{ STAGE_DOT, 421, false },   /* the server is closing */
+	{ STAGE_BDAT, 250, true },
+	{ STAGE_BDAT, 554, true },
+	{ STAGE_BDAT, 421, false },
 	{ STAGE_MAIL, 451, true },
 	{ STAGE_MAIL, 553, true },
 	{ STAGE_RCPT, 450, true },
