@@ -569,8 +569,10 @@ static void print_stats(const struct mxc_engine *engine)
 	        (unsigned long long)st.dns_retried,
 	        (unsigned long long)st.dns_timed_out);
 	fprintf(stderr, "smtp: %llu connections, %llu deliveries on a reused "
-	        "connection\n", (unsigned long long)st.connections,
-	        (unsigned long long)st.reused);
+	        "connection, %llu TLS resumptions\n",
+	        (unsigned long long)st.connections,
+	        (unsigned long long)st.reused,
+	        (unsigned long long)st.tls_resumed);
 }
 
 /* Sets up the engine on a new loop, runs every delivery, returns the

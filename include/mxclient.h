@@ -217,6 +217,8 @@ struct mxc_engine_stats {
 	                            far as a greeting wait) */
 	uint64_t reused;         /* transactions on a connection kept from an
 	                            earlier delivery */
+	uint64_t tls_resumed;    /* TLS handshakes that resumed a session
+	                            kept from an earlier connection */
 };
 
 /* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller
