@@ -405,6 +405,12 @@ static void keep_tls_session(struct session *s)
 	bool authenticated = s->info.dane_checked && s->info.dane.authenticated;
 	if (cache == NULL || (dane && !authenticated))
 		return;
+	/* A resumed connection keeps the entry it came from: the session
+	 * wolfSSL 5.5.4 holds after a resumption gives a PSK binder that
+	 * OpenSSL (Postfix) refuses ("binder does not verify", lab
+	 * reuse-tls-resume), which would fail the handshake after next. */
+	if (s->info.tls_resumed)
+		return;
 	struct tls_saved *saved = tls_save(io_tls(s->io));
 	if (saved == NULL)
 		return;
@@ -643,13 +649,11 @@ static void tls_ready(struct session *s)
 		lost(s, "DANE authentication failed for", refused);
 		return;
 	}
-	if (resumed) {
-		if (!s->dane_checked_here && s->resumed.authenticated) {
-			/* The check that authenticated the ticket's
-			 * connection, for reports. */
-			s->info.dane = s->resumed.dane;
-			s->info.dane_checked = true;
-		}
+	if (resumed && !s->dane_checked_here && s->resumed.authenticated) {
+		/* The check that authenticated the ticket's connection, for
+		 * reports. */
+		s->info.dane = s->resumed.dane;
+		s->info.dane_checked = true;
 	}
 	session_log(s, MXC_LOG_INFO,
 	            "TLS with %s[%s]: %s %s%s, %zu certificate(s), %s%s", s->mx,
