@@ -14,10 +14,13 @@
  * and time.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "config.h"
@@ -439,6 +442,14 @@ static void begin_tls(struct session *s)
 		return;
 	}
 	offer_kept_session(s, tls);
+	/* After a resumed handshake our Finished and EHLO are two small
+	 * writes with nothing from the server in between (Postfix sends no
+	 * ticket then): Nagle held EHLO for the server's delayed ACK, 40 ms
+	 * per connection (lab: 200 deliveries in 11.9 s instead of 2.8 s).
+	 * io writes whole buffers, so Nagle saves nothing here.  Not a TCP
+	 * socket (a proxy command's): nothing to do, the call fails. */
+	int one = 1;
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	enter(s, SESSION_TLS);
 	io_start_tls(s->io, tls);
 }
