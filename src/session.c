@@ -405,7 +405,7 @@ static void keep_tls_session(struct session *s)
 	struct tlscache *cache = s->p.config->tlscache;
 	const struct policy *p = s->p.policy;
 	bool dane = p->need == POLICY_TLS_DANE;
-	bool authenticated = s->info.dane_checked && s->info.dane.authenticated;
+	bool authenticated = s->dane_checked_here && s->info.dane.authenticated;
 	if (cache == NULL || (dane && !authenticated))
 		return;
 	/* A resumed connection keeps the entry it came from: the session
