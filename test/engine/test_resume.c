@@ -15,6 +15,7 @@
  */
 #include <event2/event.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,7 @@ struct resume_case {
 	/* After the first delivery, the kept session is marked as not
 	 * authenticated, as a broken store rule would leave it. */
 	bool unauthenticate;
+	uint64_t pause_ms;     /* fake time between deliveries */
 	struct peer_spec peers[RUNS + 1];
 	struct want want[RUNS];
 	unsigned resumed;      /* handshakes resumed, both sides' count */
@@ -176,6 +178,17 @@ static const struct resume_case cases[] = {
 	  .want = { { MXC_DELIVERED, MXC_DANE_NONE, NULL },
 	            { MXC_TEMPFAIL, MXC_DANE_FAILED,
 	              "DANE authentication failed" } },
+	  .resumed = 0 },
+	/* A kept session is used for an hour at most, whatever the
+	 * ticket's lifetime (Postfix's and wolfSSL's: two hours or more). */
+	{ "resume-expired", MXC_TLS_DANE, { dane_match, dane_match, dane_match },
+	  .pause_ms = 3601 * 1000,
+	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
+	             { "192.0.2.1", tls_ok, .accepts = true },
+	             { "192.0.2.1", tls_ok, .accepts = true } },
+	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
+	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
+	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL } },
 	  .resumed = 0 },
 	/* The guard: the server resumes a session whose cache entry does not
 	 * say it was authenticated; no certificate was checked on this
@@ -346,6 +359,8 @@ static int run_case(const struct resume_case *c)
 	}
 	for (int i = 0; i < RUNS && c->dns[i] != NULL; i++) {
 		struct got g = { 0 };
+		if (i > 0)
+			fakeclock_advance_ms(c->pause_ms);
 		deliver(base, e, c->dns[i], &g);
 		const struct want *w = &c->want[i];
 		EXPECT(g.calls == 1, "delivery %d: %d completions", i + 1,
