@@ -126,7 +126,8 @@ size_t tls_saved_size(const struct tls_saved *saved);
  */
 bool tls_offer(struct tls *tls, const struct tls_saved *saved);
 /* Whether the finished handshake resumed the offered session (the server
- * may decline it and make a full handshake, verify included). */
+ * may decline it and make a full handshake, verify included).  The peer
+ * chain of a resumed session is the one saved with it. */
 bool tls_resumed(struct tls *tls);
 
 #endif

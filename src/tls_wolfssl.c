@@ -269,13 +269,37 @@ static enum tls_status status_of(struct tls *tls, int ret)
 	return TLS_ERROR;
 }
 
+/*
+ * A resumed handshake shows no certificate: the chain for reports is the
+ * one the saved session carries (wolfSSL keeps the peer's chain in it,
+ * SESSION_CERTS; certificates over its MAX_X509_SIZE are left out).
+ */
+static void keep_session_chain(struct tls *tls)
+{
+	WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(tls->ssl);
+	int n = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
+	for (int i = 0; i < n && i < TLS_CHAIN_MAX; i++) {
+		int len = wolfSSL_get_chain_length(ch, i);
+		const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
+		unsigned char *copy = der != NULL && len > 0
+		                          ? malloc((size_t)len) : NULL;
+		if (copy == NULL)
+			return; /* a shorter chain: only a report is poorer */
+		memcpy(copy, der, (size_t)len);
+		tls->chain.certs[i] = (struct tls_cert){ copy, (size_t)len };
+		tls->chain.count = (size_t)i + 1;
+	}
+}
+
 /* Advances the handshake (it may finish in the very first call). */
 enum tls_status tls_handshake(struct tls *tls)
 {
 	int ret = wolfSSL_connect(tls->ssl);
-	if (ret == WOLFSSL_SUCCESS)
-		return TLS_OK;
-	return status_of(tls, ret);
+	if (ret != WOLFSSL_SUCCESS)
+		return status_of(tls, ret);
+	if (tls_resumed(tls) && tls->chain.count == 0)
+		keep_session_chain(tls);
+	return TLS_OK;
 }
 
 /* Reads decrypted bytes. */

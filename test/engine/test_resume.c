@@ -139,7 +139,7 @@ static const struct resume_case cases[] = {
 	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL } },
-	  .resumed = 2, .log = "TLSv1.3 TLS_|, resumed, 0 certificate(s), "
+	  .resumed = 2, .log = "TLSv1.3 TLS_|, resumed, 1 certificate(s), "
 	                       "DANE verified" },
 	/* Opportunistic TLS resumes too. */
 	{ "resume-opportunistic", MXC_TLS_MAY, { plain, plain },
@@ -231,6 +231,7 @@ struct got {
 	enum mxc_outcome outcome;
 	enum mxc_dane dane;
 	char detail[2048];
+	size_t chain;          /* certificates of the peer's chain */
 };
 
 /* The completion. */
@@ -242,6 +243,7 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	g->calls++;
 	g->outcome = r->outcome;
 	g->dane = r->dane;
+	g->chain = r->peer_chain_count;
 	snprintf(g->detail, sizeof g->detail, "%s", r->detail);
 }
 
@@ -370,6 +372,10 @@ static int run_case(const struct resume_case *c)
 		       (int)w->outcome, g.detail);
 		EXPECT(g.dane == w->dane, "delivery %d: dane %d, expected %d",
 		       i + 1, (int)g.dane, (int)w->dane);
+		/* A resumed session reports the chain saved with it. */
+		EXPECT(w->outcome != MXC_DELIVERED || g.chain == 1,
+		       "delivery %d: %zu certificates in the peer chain, "
+		       "expected 1", i + 1, g.chain);
 		if (w->detail != NULL)
 			EXPECT(has_words(g.detail, w->detail), "delivery %d: "
 			       "detail \"%s\" lacks \"%s\"", i + 1, g.detail,
