@@ -8,7 +8,9 @@
  * handshake and the first read (which takes the TLS 1.3 tickets), frees
  * the server side, and keeps the clients as the pool keeps idle ones.
  * Heap in use (mallinfo2) and VmRSS are read before and after; per session
- * is the difference over N.  Rows: the bare wolfSSL_new (before the
+ * is the difference over N; each row runs in a child process of its own,
+ * so that no row reuses memory an earlier one freed.  Rows: the bare
+ * wolfSSL_new (before the
  * handshake), the idle session, the idle session that resumed, and the
  * saved session the resumption cache keeps (tls_save).
  * The SMTP session's own buffers (io.c, iobuf.c) come on top: see the
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tls.h"
@@ -98,7 +101,7 @@ static struct tls *connect_one(struct tls_ctx *cctx, WOLFSSL_CTX *sctx,
 }
 
 /* Runs one row: N idle clients; prints bytes per client. */
-static void row(const char *what, struct tls_ctx *cctx, WOLFSSL_CTX *sctx,
+static void row_here(const char *what, struct tls_ctx *cctx, WOLFSSL_CTX *sctx,
                 int n, bool handshake, const struct tls_saved *resume)
 {
 	struct tls **c = calloc((size_t)n, sizeof *c);
@@ -133,6 +136,21 @@ static void row(const char *what, struct tls_ctx *cctx, WOLFSSL_CTX *sctx,
 	}
 	free(c);
 	free(fd);
+}
+
+/* Runs a row in a child process. */
+static void row(const char *what, struct tls_ctx *cctx, WOLFSSL_CTX *sctx,
+                int n, bool handshake, const struct tls_saved *resume)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		row_here(what, cctx, sctx, n, handshake, resume);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
 }
 
 /* Usage: mxc-idlemem CERT KEY [N] */
