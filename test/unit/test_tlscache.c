@@ -32,7 +32,7 @@ static struct tls_saved *saved(int serial, uint32_t lifetime)
 	return s;
 }
 
-/* The tls.h functions tlscache.c calls. */
+/* tls.h's functions, as tlscache.c calls them: frees a saved session. */
 void tls_saved_free(struct tls_saved *s)
 {
 	if (s != NULL)
@@ -40,11 +40,13 @@ void tls_saved_free(struct tls_saved *s)
 	free(s);
 }
 
+/* Its ticket's lifetime. */
 uint32_t tls_saved_lifetime(const struct tls_saved *s)
 {
 	return s->lifetime;
 }
 
+/* Its size. */
 size_t tls_saved_size(const struct tls_saved *s)
 {
 	return sizeof *s;
