@@ -576,9 +576,11 @@ static void print_stats(const struct mxc_engine *engine)
 	        (unsigned long long)st.dns_retried,
 	        (unsigned long long)st.dns_timed_out);
 	fprintf(stderr, "smtp: %llu connections, %llu deliveries on a reused "
-	        "connection, %llu round trips setting up, %llu in %llu "
-	        "transactions\n", (unsigned long long)st.connections,
+	        "connection, %llu TLS resumptions, %llu round trips setting "
+	        "up, %llu in %llu transactions\n",
+	        (unsigned long long)st.connections,
 	        (unsigned long long)st.reused,
+	        (unsigned long long)st.tls_resumed,
 	        (unsigned long long)st.turns_setup,
 	        (unsigned long long)st.turns_transactions,
 	        (unsigned long long)st.transactions);

@@ -231,6 +231,8 @@ struct mxc_engine_stats {
 	                                the final reply, all transactions */
 	uint64_t transactions;       /* transactions counted in
 	                                turns_transactions */
+	uint64_t tls_resumed;    /* TLS handshakes that resumed a session
+	                            kept from an earlier connection */
 };
 
 /* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller

@@ -14,6 +14,7 @@ struct event_base;
 struct dns;
 struct dnscache;
 struct tls_ctx;
+struct tlscache;
 struct transport;
 struct pool;
 
@@ -36,6 +37,7 @@ struct config {
 	struct dnscache *dnscache; /* answers shared by every delivery: the
 	                             only way deliveries look names up */
 	struct tls_ctx *tls;      /* the TLS context */
+	struct tlscache *tlscache; /* TLS sessions to resume */
 	struct transport *transport; /* direct, SOCKS5 or proxy command */
 	struct pool *pool;        /* sessions kept for reuse or ending */
 	char helo[256];           /* EHLO/HELO name */

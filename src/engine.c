@@ -18,6 +18,7 @@
 #include "pool.h"
 #include "queue.h"
 #include "tls.h"
+#include "tlscache.h"
 #include "transport.h"
 
 /* Deliveries in flight when the caller does not say. */
@@ -55,6 +56,12 @@ static struct mxc_delivery *find_delivery(const struct mxc_engine *e,
 uint64_t engine_new_session_id(struct mxc_engine *e)
 {
 	return ++e->last_session_id;
+}
+
+/* The engine's TLS session cache. */
+struct tlscache *engine_tlscache(struct mxc_engine *e)
+{
+	return e->config.tlscache;
 }
 
 /* Starts waiting deliveries while the limits allow. */
@@ -102,6 +109,7 @@ static struct mxc_engine *undo_new(struct mxc_engine *e, int err)
 	pool_free(c->pool);
 	transport_free(c->transport);
 	tls_ctx_free(c->tls);
+	tlscache_free(c->tlscache);
 	dnscache_free(c->dnscache); /* before the resolver it uses */
 	dns_free(c->dns);
 	free(e);
@@ -204,6 +212,11 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	c->tls = tls_ctx_new(err, errlen);
 	if (c->tls == NULL)
 		return undo_new(e, 0);
+	c->tlscache = tlscache_new(0);
+	if (c->tlscache == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return undo_new(e, ENOMEM);
+	}
 	c->transport = transport_new(base, o->proxy, o->proxy_command, err,
 	                             errlen);
 	if (c->transport == NULL) /* its only failures besides memory */
@@ -256,6 +269,7 @@ void mxc_engine_free(struct mxc_engine *e)
 	dnscache_free(e->config.dnscache);
 	dns_free(e->config.dns);
 	tls_ctx_free(e->config.tls);
+	tlscache_free(e->config.tlscache);
 	transport_free(e->config.transport);
 	if (e->reporting != NULL) {
 		/* Inside a completion callback: that delivery and the engine
@@ -324,6 +338,9 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	all.turns_setup = e->turns.setup;
 	all.turns_transactions = e->turns.transactions;
 	all.transactions = e->turns.carried;
+	struct tlscache_stats ts;
+	tlscache_stats(e->config.tlscache, &ts);
+	all.tls_resumed = ts.resumed;
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;

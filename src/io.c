@@ -207,6 +207,11 @@ static void do_read(struct io *io)
 	update_events(io);
 	if (got && !emit(io, IO_INPUT))
 		return;
+	/* All consumed: give the 16 KB of read room back.  Between replies,
+	 * and in the pool, a session holds no input buffer; taking it again
+	 * on the next read costs a malloc. */
+	if (iobuf_len(&io->in) == 0)
+		iobuf_free(&io->in);
 	if (broken) {
 		if (io->tls != NULL)
 			(void)fail(io, "TLS read failed: %s", tls_error(io->tls));

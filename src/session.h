@@ -45,8 +45,11 @@ enum session_state {
 struct session_info {
 	char tls_version[32];    /* "" while in clear */
 	char tls_cipher[64];
-	bool dane_checked;       /* the handshake reached the DANE check */
+	bool dane_checked;       /* the handshake reached the DANE check, or
+	                            resumed a TLS session from one whose
+	                            check authenticated the peer */
 	struct dane_result dane; /* its result (POLICY_TLS_DANE only) */
+	bool tls_resumed;        /* the TLS session was resumed */
 	struct ehlo_caps caps;   /* from the latest EHLO (none after HELO) */
 	/* The peer's chain, leaf first, moved out of the TLS session at the
 	 * end of the handshake.  The session owns it. */

@@ -9,9 +9,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct tls_ctx;
 struct tls;
+struct tls_saved;
 
 /* Most certificates kept from a peer's chain, and the largest one kept:
  * what real servers send, with room (RFC 7672 servers may send long
@@ -92,5 +94,40 @@ void tls_take_chain(struct tls *tls, struct tls_chain *out);
 void tls_chain_free(struct tls_chain *chain);
 /* Why the last step failed, one line. */
 const char *tls_error(const struct tls *tls);
+
+/*
+ * Resumption (TLS 1.3 tickets only).  A resumed handshake has no
+ * Certificate message, so the verify function is not called: whether a
+ * resumed session may carry mail is the owner's decision (policy_guard),
+ * from what it knew of the connection the ticket came from.
+ */
+/* Whether this build can resume sessions at all (session tickets and
+ * TLS 1.3 compiled in); if not, tls_save() always returns NULL. */
+bool tls_can_resume(void);
+/*
+ * A copy of the session's ticket and secrets, to be offered by a later
+ * connection; NULL when there is none (not TLS 1.3, no ticket received
+ * yet, or no memory).  A TLS 1.3 server sends its tickets after the
+ * handshake, so they are known only after the first read.
+ */
+struct tls_saved *tls_save(struct tls *tls);
+void tls_saved_free(struct tls_saved *saved);
+/* A copy of a saved session (NULL when memory runs out). */
+struct tls_saved *tls_saved_copy(const struct tls_saved *saved);
+/* Seconds the server allows the ticket to be used, counted from when the
+ * session was saved. */
+uint32_t tls_saved_lifetime(const struct tls_saved *saved);
+/* Bytes the saved session takes. */
+size_t tls_saved_size(const struct tls_saved *saved);
+/*
+ * Offers a saved session in the handshake, before the first
+ * tls_handshake(); `saved` is copied.  False: not offered (expired,
+ * unreadable); the handshake is then a full one.
+ */
+bool tls_offer(struct tls *tls, const struct tls_saved *saved);
+/* Whether the finished handshake resumed the offered session (the server
+ * may decline it and make a full handshake, verify included).  The peer
+ * chain of a resumed session is the one saved with it. */
+bool tls_resumed(struct tls *tls);
 
 #endif

@@ -7,6 +7,13 @@
  * as presented.  We copy it there and let the session's owner decide.
  * Returning 0 aborts the handshake before our Finished, so no application
  * byte ever reaches a peer the owner refused.
+ *
+ * Resumption uses explicit session objects (wolfSSL_get1_session after the
+ * first read, wolfSSL_set_session before the handshake): the ServerID
+ * cache (wolfSSL_SetServerID) does not resume TLS 1.3 in 5.5.4 (upstream
+ * #6172).  A saved session is kept serialised (wolfSSL_i2d_SSL_SESSION):
+ * a few KB, where a WOLFSSL_SESSION object with SESSION_CERTS is 37 KB in
+ * Debian's build and 87 KB in the subproject's.
  */
 #include <wolfssl/options.h> /* first: the package's build flags live here */
 #include <wolfssl/ssl.h>
@@ -42,8 +49,25 @@
 #define LIB_MESSAGE_MAX (3 + 9 * (3 + 2048))
 #endif
 
+/* What resumption needs of the build: TLS 1.3 session tickets and the
+ * session (de)serialiser.  Debian's 5.5.4 and the subproject have them
+ * all; a build without them never resumes. */
+#if defined(WOLFSSL_TLS13) && defined(HAVE_SESSION_TICKET) && \
+	defined(HAVE_EXT_CACHE) && !defined(NO_SESSION_CACHE)
+#define TLS_RESUME 1
+#else
+#define TLS_RESUME 0
+#endif
+
 struct tls_ctx {
 	WOLFSSL_CTX *ctx;
+};
+
+/* A saved session: wolfSSL's own serialisation of it. */
+struct tls_saved {
+	uint32_t lifetime;      /* seconds the ticket may be used */
+	size_t len;
+	unsigned char der[];    /* wolfSSL_i2d_SSL_SESSION */
 };
 
 struct tls {
@@ -51,6 +75,7 @@ struct tls {
 	tls_verify_fn *verify;  /* owner's decision, NULL: accept all */
 	void *verify_arg;
 	bool refused;           /* verify said no: the handshake error is ours */
+	bool offered;           /* tls_offer() set a session to resume */
 	struct tls_chain chain; /* copied at the leaf's verify callback */
 	const char *oversize;   /* why the presented chain exceeds
 	                           TLS_CHAIN_MAX or TLS_CERT_MAX, or NULL */
@@ -244,13 +269,37 @@ static enum tls_status status_of(struct tls *tls, int ret)
 	return TLS_ERROR;
 }
 
+/*
+ * A resumed handshake shows no certificate: the chain for reports is the
+ * one the saved session carries (wolfSSL keeps the peer's chain in it,
+ * SESSION_CERTS; certificates over its MAX_X509_SIZE are left out).
+ */
+static void keep_session_chain(struct tls *tls)
+{
+	WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(tls->ssl);
+	int n = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
+	for (int i = 0; i < n && i < TLS_CHAIN_MAX; i++) {
+		int len = wolfSSL_get_chain_length(ch, i);
+		const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
+		unsigned char *copy = der != NULL && len > 0
+		                          ? malloc((size_t)len) : NULL;
+		if (copy == NULL)
+			return; /* a shorter chain: only a report is poorer */
+		memcpy(copy, der, (size_t)len);
+		tls->chain.certs[i] = (struct tls_cert){ copy, (size_t)len };
+		tls->chain.count = (size_t)i + 1;
+	}
+}
+
 /* Advances the handshake (it may finish in the very first call). */
 enum tls_status tls_handshake(struct tls *tls)
 {
 	int ret = wolfSSL_connect(tls->ssl);
-	if (ret == WOLFSSL_SUCCESS)
-		return TLS_OK;
-	return status_of(tls, ret);
+	if (ret != WOLFSSL_SUCCESS)
+		return status_of(tls, ret);
+	if (tls_resumed(tls) && tls->chain.count == 0)
+		keep_session_chain(tls);
+	return TLS_OK;
 }
 
 /* Reads decrypted bytes. */
@@ -325,4 +374,99 @@ void tls_chain_free(struct tls_chain *chain)
 const char *tls_error(const struct tls *tls)
 {
 	return tls->error[0] != '\0' ? tls->error : "TLS failure";
+}
+
+/* Whether this build resumes sessions. */
+bool tls_can_resume(void)
+{
+	return TLS_RESUME;
+}
+
+/* Serialises the session's ticket and secrets (TLS 1.3 only). */
+struct tls_saved *tls_save(struct tls *tls)
+{
+#if TLS_RESUME
+	/* TLS 1.2 resumption is not used: it skips the certificate as
+	 * well, and the servers that matter speak 1.3. */
+	if (wolfSSL_version(tls->ssl) != TLS1_3_VERSION)
+		return NULL;
+	WOLFSSL_SESSION *sess = wolfSSL_get1_session(tls->ssl);
+	if (sess == NULL)
+		return NULL;
+	struct tls_saved *saved = NULL;
+	int len = wolfSSL_SESSION_has_ticket(sess) == WOLFSSL_SUCCESS
+	              ? wolfSSL_i2d_SSL_SESSION(sess, NULL) : 0;
+	if (len > 0)
+		saved = malloc(sizeof *saved + (size_t)len);
+	if (saved != NULL) {
+		unsigned char *p = saved->der;
+		if (wolfSSL_i2d_SSL_SESSION(sess, &p) != len) {
+			free(saved);
+			saved = NULL;
+		} else {
+			saved->len = (size_t)len;
+			long t = wolfSSL_SESSION_get_timeout(sess);
+			saved->lifetime = t > 0 && t < UINT32_MAX ? (uint32_t)t : 0;
+		}
+	}
+	wolfSSL_SESSION_free(sess);
+	return saved;
+#else
+	(void)tls;
+	return NULL;
+#endif
+}
+
+/* Frees a saved session. */
+void tls_saved_free(struct tls_saved *saved)
+{
+	free(saved);
+}
+
+/* Copies a saved session. */
+struct tls_saved *tls_saved_copy(const struct tls_saved *saved)
+{
+	struct tls_saved *copy = malloc(sizeof *saved + saved->len);
+	if (copy != NULL)
+		memcpy(copy, saved, sizeof *saved + saved->len);
+	return copy;
+}
+
+/* The ticket's lifetime. */
+uint32_t tls_saved_lifetime(const struct tls_saved *saved)
+{
+	return saved->lifetime;
+}
+
+/* Bytes a saved session takes. */
+size_t tls_saved_size(const struct tls_saved *saved)
+{
+	return sizeof *saved + saved->len;
+}
+
+/* Offers a saved session in the coming handshake. */
+bool tls_offer(struct tls *tls, const struct tls_saved *saved)
+{
+#if TLS_RESUME
+	const unsigned char *p = saved->der;
+	WOLFSSL_SESSION *sess = wolfSSL_d2i_SSL_SESSION(NULL, &p,
+	                                                (long)saved->len);
+	if (sess == NULL)
+		return false;
+	/* wolfSSL copies it; it refuses one past its lifetime. */
+	tls->offered = wolfSSL_set_session(tls->ssl, sess) == WOLFSSL_SUCCESS;
+	wolfSSL_SESSION_free(sess);
+	return tls->offered;
+#else
+	(void)tls;
+	(void)saved;
+	return false;
+#endif
+}
+
+/* Whether the handshake resumed the offered session. */
+bool tls_resumed(struct tls *tls)
+{
+	/* wolfSSL clears its flag when the server declines the ticket. */
+	return tls->offered && wolfSSL_session_reused(tls->ssl) == 1;
 }

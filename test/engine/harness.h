@@ -98,6 +98,8 @@ bool peers_any_accepted(void);
 unsigned peers_dots(void);
 /* Connections made to addresses no peer had a script for. */
 unsigned peers_strays(void);
+/* TLS handshakes the peers completed by resuming a session. */
+unsigned peers_resumed(void);
 
 /* ---- the fake clock (fakeclock.c) ---- */
 

@@ -241,6 +241,15 @@ static void send_reply(struct peer *p, const char *text)
 	peer_send(p, out, n);
 }
 
+/* Handshakes that resumed a TLS session, since peers_begin(). */
+static unsigned resumed;
+
+/* Handshakes that resumed a session (the server's view). */
+unsigned peers_resumed(void)
+{
+	return resumed;
+}
+
 /* Runs the TLS handshake as far as it goes.  Returns 1 done, 0 waiting,
  * -1 failed (with the reason in `why`). */
 static int handshake(struct peer *p, char *why, size_t whylen)
@@ -258,6 +267,7 @@ static int handshake(struct peer *p, char *why, size_t whylen)
 	if (r == WOLFSSL_SUCCESS) {
 		p->tls_up = true;
 		record(p, "[TLS]", 5);
+		resumed += wolfSSL_session_reused(p->ssl) == 1;
 		return 1;
 	}
 	int e = wolfSSL_get_error(p->ssl, r);
@@ -559,6 +569,7 @@ void peers_begin(struct event_base *base, const struct peer_spec *list)
 	memset(spec_used, 0, sizeof spec_used);
 	npeers = 0;
 	strays = 0;
+	resumed = 0;
 	server_tls();
 }
 

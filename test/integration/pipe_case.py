@@ -47,7 +47,8 @@ def turns(run):
     transactions, connections), from its "smtp:" stats line."""
     line = stats_line(run, "smtp")
     m = re.search(r"(\d+) connections, \d+ deliveries on a reused "
-                  r"connection, (\d+) round trips setting up, (\d+) in "
+                  r"connection, \d+ TLS resumptions, (\d+) round trips "
+                  r"setting up, (\d+) in "
                   r"(\d+) transactions", line)
     expect(m is not None, "no round trips in %r" % line)
     conns, setup, txn, count = (int(g) for g in m.groups())

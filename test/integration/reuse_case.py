@@ -132,6 +132,61 @@ def case_off(lab):
     expect(conns == 40, "%d connections, expected 40" % conns)
 
 
+def resumptions(run):
+    """The client's count of resumed TLS handshakes, from its stats line."""
+    m = re.search(r"(\d+) TLS resumptions", stats_line(run, "smtp"))
+    return int(m.group(1)) if m else None
+
+
+@case("tls-resume")
+def case_tls_resume(lab):
+    """--reuse 1 (a connection per delivery), one at a time: six
+    recipients at a DANE domain on Postfix make six connections, and the
+    second to the sixth resume the TLS 1.3 session of an earlier one (the
+    client's count), each still reported "dane": "verified"."""
+    pf = dane_postfix(lab, "resume.example", "192.0.2.10")
+    lab.start()
+    run = run_many(lab, pf, "resume.example", 6,
+                   ["--reuse", "1", "-j", "1", "-v"])
+    conns, _ = postfix_connections(pf)
+    expect(conns == 6, "%d connections, expected 6" % conns)
+    expect(resumptions(run) == 5, "%r TLS resumptions, expected 5 (%s)"
+           % (resumptions(run), stats_line(run, "smtp")))
+    resumed = [l for l in run.stderr.splitlines()
+               if "TLSv1.3" in l and ", resumed," in l]
+    expect(len(resumed) == 5 and
+           all("DANE verified" in l for l in resumed),
+           "log lines of resumed TLS: %r" % resumed)
+
+
+@case("tls-resume-policies")
+def case_tls_resume_policies(lab):
+    """a.example and b.example share MX host, address and TLSA record on
+    Postfix, but not the DANE reference names, so not the policy: with
+    --reuse 1, one at a time, a.example's session is never resumed for
+    b.example (nor the other way round); each domain's second connection
+    resumes its own: two resumptions for four deliveries, all verified."""
+    cert = lab.pki.self_signed("mx.shared.example")
+    lab.zone("shared.example", records=[
+        "mx A 192.0.2.10", "_25._tcp.mx TLSA %s" % tlsa(cert, 3, 1, 1)])
+    for d in ("a", "b"):
+        lab.zone(d + ".example", records=["@ MX 10 mx.shared.example."])
+    pf = lab.postfix("mx.shared.example", ["192.0.2.10"],
+                     ["a.example", "b.example"], credential=Credential(cert))
+    lab.start()
+    rcpts = ["u%d@%s.example" % (n, d) for n in (1, 2) for d in "ab"]
+    msg, _ = message("resume-policies")
+    run = lab.run_client(rcpts, msg,
+                         TIMEOUT_ARGS + ["--reuse", "1", "-j", "1"])
+    expect_exit(run, EX_OK)
+    for r in rcpts:
+        rec = expect_result(run, r, "delivered", EX_OK)
+        expect(rec.get("dane") == "verified", "%s: dane %r"
+               % (r, rec.get("dane")))
+    expect(resumptions(run) == 2, "%r TLS resumptions, expected 2 (%s)"
+           % (resumptions(run), stats_line(run, "smtp")))
+
+
 @case("policies")
 def case_policies(lab):
     """Four domains on one MX address (192.0.2.10), two recipients each,
