@@ -768,8 +768,8 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 	}
 }
 
-/* Reports the result and hands the delivery back to the engine. */
-static void complete(struct mxc_delivery *d)
+/* Calls the completion callback with the result (the delivery stays). */
+static void report(struct mxc_delivery *d)
 {
 	stop_everything(d);
 	if (d->outcome == MXC_DELIVERED)
@@ -805,8 +805,14 @@ static void complete(struct mxc_delivery *d)
 		.elapsed_ms = ms_between(&d->created_at, &now),
 		.queue_ms = ms_between(&d->created_at, start),
 	};
-	engine_delivery_reporting(d->engine, d);
 	d->done(d->arg, d, &r);
+}
+
+/* Reports the result and hands the delivery back to the engine. */
+static void complete(struct mxc_delivery *d)
+{
+	engine_delivery_reporting(d->engine, d);
+	report(d);
 	engine_delivery_ended(d->engine, d); /* frees d */
 }
 
@@ -889,6 +895,19 @@ void delivery_free(struct mxc_delivery *d)
 	free(d->sender);
 	free(d->recipient);
 	free(d);
+}
+
+/* The engine is going away: report now, "cancelled" unless it had ended
+ * (then its real result); the engine frees it afterwards. */
+void delivery_abort(struct mxc_delivery *d)
+{
+	if (d->state != DLV_DONE) {
+		d->outcome = MXC_TEMPFAIL;
+		d->exit_status = 75;
+		snprintf(d->detail, sizeof d->detail, "cancelled");
+		d->state = DLV_DONE;
+	}
+	report(d);
 }
 
 /* ---- public per-delivery calls ---- */

@@ -39,6 +39,8 @@ struct mxc_engine {
 	 * callback may free the engine, which must then wait for it. */
 	struct mxc_delivery *reporting;
 	bool freed;                   /* mxc_engine_free() ran during it */
+	bool freeing;                 /* mxc_engine_free() is running: no new
+	                                 deliveries, no second free */
 	uint64_t last_delivery_id;    /* ids given so far */
 	uint64_t last_session_id;
 };
@@ -124,6 +126,7 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		o = &defaults;
 	if (base == NULL) {
 		snprintf(err, errlen, "no event_base given");
+		errno = EINVAL;
 		return NULL;
 	}
 	if (o->tls_level > MXC_TLS_DANE_ONLY) {
@@ -198,13 +201,16 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	c->dnscache = dnscache_new(&cc, err, errlen);
 	if (c->dnscache == NULL)
 		return undo_new(e, ENOMEM);
+	errno = 0;
 	c->tls = tls_ctx_new(err, errlen);
-	if (c->tls == NULL)
-		return undo_new(e, 0);
+	if (c->tls == NULL) /* memory, or wolfSSL's own setup */
+		return undo_new(e, errno == ENOMEM ? ENOMEM : EIO);
+	errno = 0;
 	c->transport = transport_new(base, o->proxy, o->proxy_command, err,
 	                             errlen);
-	if (c->transport == NULL) /* its only failures besides memory */
-		return undo_new(e, EINVAL);
+	if (c->transport == NULL) /* memory, a missing command, or syntax */
+		return undo_new(e, errno == ENOMEM || errno == ENOENT ? errno
+		                                                      : EINVAL);
 	struct pool_limits limits = {
 		.max_transactions = o->reuse_limit,
 		.idle_ms = o->idle_ms,
@@ -232,20 +238,27 @@ void mxc_engine_drain(struct mxc_engine *e, void (*done)(void *arg),
 	pool_drain(e->config.pool, done, arg);
 }
 
-/* Frees a delivery unless its completion callback is running. */
-static void free_unless_reporting(void *arg, struct mxc_delivery *d)
+/* Completes and frees a delivery unless its completion callback is
+ * running: its caller learns the end of every delivery it started, so it
+ * can free what it attached to each. */
+static void abort_unless_reporting(void *arg, struct mxc_delivery *d)
 {
 	struct mxc_engine *e = arg;
-	if (d != e->reporting)
+	if (d != e->reporting) {
+		delivery_abort(d);
 		delivery_free(d);
+	}
 }
 
-/* Frees the engine; outstanding deliveries end without callbacks. */
+/* Frees the engine; outstanding deliveries complete "cancelled" first. */
 void mxc_engine_free(struct mxc_engine *e)
 {
-	if (e == NULL || e->freed)
+	if (e == NULL || e->freed || e->freeing)
 		return;
-	queue_each(e->queue, free_unless_reporting, e);
+	e->freeing = true;
+	/* While the engine is whole: the callbacks may still call the
+	 * delivery getters. */
+	queue_each(e->queue, abort_unless_reporting, e);
 	queue_free(e->queue);
 	e->queue = NULL;
 	pool_free(e->config.pool);
@@ -276,6 +289,12 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 	if (p == NULL || p->done == NULL || p->message == NULL ||
 	    p->sender == NULL || p->recipient == NULL) {
 		snprintf(err, errlen, "incomplete delivery parameters");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (e->freeing) { /* a completion callback inside mxc_engine_free() */
+		snprintf(err, errlen, "the engine is being freed");
+		errno = EINVAL;
 		return NULL;
 	}
 	char why[256];

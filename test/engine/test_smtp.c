@@ -475,6 +475,19 @@ static const struct scenario more[] = {
 	             { "192.0.2.2", mx2_script, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "conversation timed out",
 	            .min_elapsed_ms = 60000, .max_elapsed_ms = 61000 } },
+	/* --timeout 10 would scale DATA's 120 s to 2 s: the stage floor
+	 * keeps it at 5 s (the whole lookup-to-timeout path included). */
+	{ "timeout-scaled-floor", MXC_TLS_MAY, .dns = two_mx, .timeout = 10,
+	  .peers = { { "192.0.2.1", (const char *const[]){
+	                 "< 220 mx1.example.com ESMTP", "> EHLO client.example",
+	                 "< 250 mx1.example.com",
+	                 "> MAIL FROM:<sender@example.org>", "< 250 2.1.0 ok",
+	                 "> RCPT TO:<rcpt@example.com>", "< 250 2.1.5 ok",
+	                 "> DATA", "stall", NULL }, .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "conversation timed out",
+	            .min_elapsed_ms = 5000, .max_elapsed_ms = 5100 } },
 	/* Hostile greetings.  A line that never ends: cut at the line
 	 * bound, not read for ever. */
 	{ "greeting-endless-line", MXC_TLS_MAY, .dns = two_mx,
