@@ -364,6 +364,13 @@ int mxc_address_check(const char *address, int null_ok, char *err,
  */
 int mxc_helo_check(const char *name, char *err, size_t errlen);
 
+/*
+ * One line naming this library's version and the versions of the
+ * libraries it runs on as linked at run time, e.g. "libmxclient 0.1.0
+ * (libevent 2.1.12-stable, getdns 1.6.0, wolfSSL 5.5.4)".  Static storage.
+ */
+const char *mxc_versions(void);
+
 #ifdef __cplusplus
 }
 #endif

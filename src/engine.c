@@ -4,6 +4,7 @@
  * list of those in flight; starts the next one as each ends.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,17 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;
+}
+
+/* Names the library and what it runs on, once per process. */
+const char *mxc_versions(void)
+{
+	static char text[256];
+	if (text[0] == '\0')
+		snprintf(text, sizeof text, "libmxclient %s (libevent %s, getdns "
+		         "%s, wolfSSL %s)", MXCLIENT_VERSION, event_get_version(),
+		         dns_library_version(), tls_library_version());
+	return text;
 }
 
 /* Checks one resolver as mxc_engine_new() would. */

@@ -139,7 +139,6 @@ def main():
         with open(bad_ds, "w") as f:
             f.write(". IN DS 20326 8 2 zz-not-hex\n")
         anchor_cases = [
-            ("trust anchor missing", "/nonexistent/root.key"),
             ("trust anchor is a directory", tmp),
             ("trust anchor is not a regular file", "/dev/null"),
             ("trust anchor empty", empty),
@@ -150,6 +149,11 @@ def main():
                           "192.0.2.1#", "resolver.example", "", "::1%",
                           "198.51.100.53#53x"]
         results = [
+            # A file the user named that cannot be read: EX_NOINPUT.
+            check_case(client, recorder, "trust anchor missing",
+                       ["--trust-anchor", "/nonexistent/root.key", RCPT],
+                       EX_NOINPUT, extra=one_stderr_line),
+        ] + [
             check_case(client, recorder, name,
                        ["--trust-anchor", path, RCPT], EX_CONFIG,
                        extra=one_stderr_line)
