@@ -384,6 +384,39 @@ def check_host_names(client, recorder, tmp):
     return all(results)
 
 
+def check_periodic_progress(client, recorder):
+    """Off a terminal, a run of several recipients logs a count line on
+    stderr every 10 s.  Address-literal recipients (no DNS at all) reached
+    through a proxy command that never says a word: each waits out its
+    greeting timeout (300 s scaled by 25/600: 12.5 s)."""
+    rcpts = ["p%d@[192.0.2.%d]" % (i, 20 + i) for i in range(5)]
+    t0 = time.monotonic()
+    code, out, err = run_to_end(client, recorder.resolver_args() +
+                                ["--timeout", "25", "-f", "s@sender.example",
+                                 "--helo", "client.example",
+                                 "--proxy-command", "sleep 60"] + rcpts)
+    secs = time.monotonic() - t0
+    problems = []
+    if recorder.drain():
+        problems.append("DNS queries for address literals")
+    if code != EX_TEMPFAIL:
+        problems.append("exit %r, expected %d" % (code, EX_TEMPFAIL))
+    if not re.search(r"^mxclient: progress: 0 delivered, 0 deferred, 0 "
+                     r"bounced, 5 in flight of 5; ", err, re.M):
+        problems.append("no periodic progress line")
+    if summary(err) != (5, 0, 5, 0):
+        problems.append("summary %r" % (summary(err),))
+    for r in rcpts:
+        if not re.search(r"^%s: .* relay=\S+:25, .*status=deferred"
+                         % re.escape(r), out, re.M):
+            problems.append("no result line for %s" % r)
+    if "no MX lookup" not in out:
+        problems.append("no word that the literal needs no MX")
+    return report("periodic progress off a terminal (%.1f s)" % secs,
+                  problems, "\n  stdout: %r\n  stderr: %r" % (out[-800:],
+                                                           err[-800:]))
+
+
 def check_empty_message(client, recorder):
     """An empty message is sent with a warning."""
     code, out, err = run_to_end(client, recorder.resolver_args() +
@@ -534,6 +567,7 @@ def main():
         ] + check_output_errors(client, recorder) + \
             check_result_lines(client, recorder) + [
             check_live_progress(client, recorder),
+            check_periodic_progress(client, recorder),
             check_empty_message(client, recorder),
         ]
     failed = results.count(False)
