@@ -239,16 +239,22 @@ void mxc_engine_drain(struct mxc_engine *e, void (*done)(void *arg),
 	pool_drain(e->config.pool, done, arg);
 }
 
-/* Completes and frees a delivery unless its completion callback is
- * running: its caller learns the end of every delivery it started, so it
- * can free what it attached to each. */
+/* Completes a delivery unless its completion callback is running: the
+ * caller learns the end of every delivery it started, so it can free what
+ * it attached to each. */
 static void abort_unless_reporting(void *arg, struct mxc_delivery *d)
 {
 	struct mxc_engine *e = arg;
-	if (d != e->reporting) {
+	if (d != e->reporting)
 		delivery_abort(d);
+}
+
+/* Frees a delivery unless its completion callback is running. */
+static void free_unless_reporting(void *arg, struct mxc_delivery *d)
+{
+	struct mxc_engine *e = arg;
+	if (d != e->reporting)
 		delivery_free(d);
-	}
 }
 
 /* Frees the engine; outstanding deliveries complete "cancelled" first. */
@@ -257,9 +263,11 @@ void mxc_engine_free(struct mxc_engine *e)
 	if (e == NULL || e->freed || e->freeing)
 		return;
 	e->freeing = true;
-	/* While the engine is whole: the callbacks may still call the
-	 * delivery getters. */
+	/* While the engine is whole, and every delivery stays until all
+	 * have reported: the callbacks (and log lines naming a delivery)
+	 * may still reach any of them. */
 	queue_each(e->queue, abort_unless_reporting, e);
+	queue_each(e->queue, free_unless_reporting, e);
 	queue_free(e->queue);
 	e->queue = NULL;
 	pool_free(e->config.pool);

@@ -59,8 +59,16 @@ static void on_log(void *arg, const struct mxc_log_context *ctx,
                    enum mxc_log_level level, const char *line)
 {
 	(void)arg;
-	(void)ctx;
 	(void)level;
+	/* The header allows the read-only getters here: under ASan this
+	 * shows the delivery a line names is alive (engine teardown too). */
+	if (ctx->delivery != NULL &&
+	    (mxc_delivery_id(ctx->delivery) != ctx->delivery_id ||
+	     mxc_delivery_recipient(ctx->delivery)[0] == '\0' ||
+	     mxc_delivery_arg(ctx->delivery) == NULL)) {
+		fprintf(stderr, "log line for a delivery that is not itself\n");
+		abort();
+	}
 	if (loglen < sizeof logbuf)
 		loglen += (size_t)snprintf(logbuf + loglen, sizeof logbuf - loglen,
 		                           "[%llu] %s\n",
