@@ -327,10 +327,10 @@ struct mxc_delivery_params {
 };
 
 /*
- * Queues a delivery.  Returns NULL with a reason in `err` when the
- * parameters are invalid (bad address syntax: nothing is sent), memory
- * runs out or the engine is being freed; otherwise `done` will be called
- * exactly once.
+ * Queues a delivery.  Returns NULL with a reason in `err` and errno set
+ * when the parameters are invalid (bad address syntax: nothing is sent) or
+ * the engine is being freed (EINVAL), or memory runs out (ENOMEM);
+ * otherwise `done` will be called exactly once.
  */
 struct mxc_delivery *mxc_deliver(struct mxc_engine *engine,
                                  const struct mxc_delivery_params *params,

@@ -309,10 +309,12 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 	char why[256];
 	if (address_check(p->sender, true, why, sizeof why) < 0) {
 		snprintf(err, errlen, "bad sender: %s", why);
+		errno = EINVAL;
 		return NULL;
 	}
 	if (address_check(p->recipient, false, why, sizeof why) < 0) {
 		snprintf(err, errlen, "bad recipient: %s", why);
+		errno = EINVAL;
 		return NULL;
 	}
 	uint64_t id = e->last_delivery_id + 1;
@@ -321,6 +323,7 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 	    !queue_add(e->queue, d, id, address_domain(p->recipient))) {
 		delivery_free(d);
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	e->last_delivery_id = id;

@@ -225,9 +225,11 @@ static void scenario_bad_params(void)
 	engine(&s, 1);
 	static const char *const bad[] = { "no-at-sign", "a@[192.0.2.300]",
 	                                   "a@b..c", "", "a b@c.example" };
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		if (deliver(&s, bad[i]) != NULL)
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		if (deliver(&s, bad[i]) != NULL || errno != EINVAL)
 			fail("bad-params", bad[i]);
+	}
 	run_for(&s, 1);
 	if (s.completions != 0)
 		fail("bad-params", "a callback for a refused delivery");
@@ -281,15 +283,20 @@ static void scenario_bad_config(void)
 		const char *anchor;
 		enum mxc_dnssec_mode dnssec;
 		int err;
+		const char *proxy_command;
 	} cases[] = {
-		{ "bad resolver", bad_res, anchor, MXC_DNSSEC_LOCAL, EINVAL },
+		{ "bad resolver", bad_res, anchor, MXC_DNSSEC_LOCAL, EINVAL, NULL },
 		{ "missing anchor", lab, "/nonexistent/anchor", MXC_DNSSEC_LOCAL,
-		  EINVAL },
-		{ "anchor is a directory", lab, "/tmp", MXC_DNSSEC_LOCAL, EINVAL },
-		{ "empty anchor", lab, empty, MXC_DNSSEC_LOCAL, EINVAL },
-		{ "garbage anchor", lab, garbage, MXC_DNSSEC_LOCAL, EINVAL },
+		  EINVAL, NULL },
+		{ "anchor is a directory", lab, "/tmp", MXC_DNSSEC_LOCAL, EINVAL, NULL },
+		{ "empty anchor", lab, empty, MXC_DNSSEC_LOCAL, EINVAL, NULL },
+		{ "garbage anchor", lab, garbage, MXC_DNSSEC_LOCAL, EINVAL, NULL },
 		{ "AD bit of a remote resolver", remote, anchor,
-		  MXC_DNSSEC_RESOLVER, EPERM },
+		  MXC_DNSSEC_RESOLVER, EPERM, NULL },
+		{ "proxy command not installed", lab, anchor, MXC_DNSSEC_LOCAL,
+		  ENOENT, "no-such-proxy-program %h %p" },
+		{ "proxy command syntax", lab, anchor, MXC_DNSSEC_LOCAL, EINVAL,
+		  "nc %h %q" },
 	};
 	struct event_base *base = event_base_new();
 	bool ok = base != NULL;
@@ -298,6 +305,7 @@ static void scenario_bad_config(void)
 			.resolvers = cases[i].resolvers,
 			.trust_anchor_file = cases[i].anchor,
 			.dnssec = cases[i].dnssec,
+			.proxy_command = cases[i].proxy_command,
 		};
 		char err[256] = "";
 		errno = 0;
@@ -307,6 +315,13 @@ static void scenario_bad_config(void)
 			mxc_engine_free(e);
 			ok = false;
 		}
+	}
+	/* No event_base: EINVAL too, as the header says. */
+	errno = 0;
+	if (ok && (mxc_engine_new(NULL, NULL, NULL, 0) != NULL ||
+	           errno != EINVAL)) {
+		fail("bad-config", "no event_base");
+		ok = false;
 	}
 	/* The lab's own resolver is on this namespace's lo: allowed. */
 	struct mxc_engine_options local = {
