@@ -807,7 +807,8 @@ static void print_result_line(struct run *run, const struct mxc_result *r)
 	char relay[600];
 	if (r->address[0] != '\0')
 		snprintf(relay, sizeof relay, "%s[%s]:%u",
-		         r->mx[0] ? r->mx : r->address, r->address,
+		         r->mx[0] && r->mx[0] != '[' ? r->mx : r->address,
+		         r->address,
 		         run->opt.port ? run->opt.port : 25);
 	else
 		snprintf(relay, sizeof relay, "none");
@@ -880,6 +881,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct run *run = arg;
 	(void)what;
+	clear_live(run);
 	fprintf(stderr, "mxclient: signal %d: cancelling the deliveries in "
 	        "flight\n", (int)sig);
 	for (size_t i = 0; i < run->nrcpts; i++)

@@ -12,9 +12,11 @@ import re
 import resource
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 EX_OK = 0
@@ -417,6 +419,94 @@ def check_periodic_progress(client, recorder):
                                                            err[-800:]))
 
 
+class Sink(socketserver.StreamRequestHandler):
+    """A minimal SMTP server on loopback: accepts everything, in clear,
+    and records the commands it was sent."""
+
+    def reply(self, text):
+        """Sends one reply."""
+        self.wfile.write(text.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        """One connection."""
+        self.server.connections += 1
+        self.reply("220 sink.test ESMTP")
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.decode("utf-8", "replace").rstrip("\r\n")
+            self.server.commands.append(cmd)
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                self.reply("250-sink.test\r\n250 8BITMIME")
+            elif verb == "DATA":
+                self.reply("354 go ahead")
+                while self.rfile.readline() not in (b".\r\n", b""):
+                    pass
+                self.reply("250 2.0.0 queued as T1")
+            elif verb == "QUIT":
+                self.reply("221 2.0.0 bye")
+                return
+            else:
+                self.reply("250 2.0.0 ok")
+
+
+def check_literal_delivery(client, recorder):
+    """user@[127.0.0.1] goes to that address (a local sink on its own
+    port): no DNS, a Postfix-style sent line, a word that it went in clear;
+    dane-only refuses it (69) without connecting."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Sink)
+    server.daemon_threads = True
+    server.commands, server.connections = [], 0
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    rcpt = "you@[127.0.0.1]"
+    base = recorder.resolver_args() + ["--port", str(port), "-f",
+                                       "s@sender.example", "--helo",
+                                       "client.example"]
+    try:
+        code, out, err = run_to_end(client, base + [rcpt])
+        problems = []
+        if recorder.drain():
+            problems.append("DNS queries for an address literal")
+        if code != EX_OK:
+            problems.append("exit %r, expected 0" % code)
+        if "RCPT TO:<%s>" % rcpt not in server.commands:
+            problems.append("the sink got no RCPT TO:<%s>" % rcpt)
+        pat = (r"^%s: \S+ to=<%s>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, "
+               r"delay=[\d.]+, delays=[\d.]+/[\d.]+, dsn=2\.0\.0, "
+               r"status=sent \(250 2\.0\.0 queued as T1\), tls=none, "
+               r"dane=none$" % (re.escape(rcpt), re.escape(rcpt), port))
+        if not re.search(pat, out, re.M):
+            problems.append("no sent line in Postfix words")
+        if "sent in clear text" not in out:
+            problems.append("no word that it went in clear")
+        if summary(err) != (1, 1, 0, 0):
+            problems.append("summary %r" % (summary(err),))
+        results = [report("address literal delivered to that address",
+                          problems, "\n  stdout: %r\n  stderr: %r"
+                          % (out[-800:], err[-600:]))]
+        before = server.connections
+        code, out, err = run_to_end(client, base + ["--tls-level",
+                                                    "dane-only", rcpt])
+        problems = []
+        if code != EX_UNAVAILABLE:
+            problems.append("exit %r, expected %d" % (code, EX_UNAVAILABLE))
+        if server.connections != before:
+            problems.append("connected anyway")
+        if "no DANE" not in out:
+            problems.append("no reason given")
+        results.append(report("address literal under dane-only: refused",
+                              problems, "\n  stdout: %r" % out[-600:]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    return results
+
+
 def check_empty_message(client, recorder):
     """An empty message is sent with a warning."""
     code, out, err = run_to_end(client, recorder.resolver_args() +
@@ -568,6 +658,7 @@ def main():
             check_result_lines(client, recorder) + [
             check_live_progress(client, recorder),
             check_periodic_progress(client, recorder),
+        ] + check_literal_delivery(client, recorder) + [
             check_empty_message(client, recorder),
         ]
     failed = results.count(False)
