@@ -4,6 +4,7 @@
  * reports each result and exits with a sysexits status.  It uses the public
  * API only: whatever it does, an embedding program can do too.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -16,22 +17,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mxclient.h"
 #include "escape.h"
 
-/* Most --resolver options. */
+/* Most --resolver and --rcpt-file options. */
 #define MAX_RESOLVERS 8
+#define MAX_RCPT_FILES 64
+
+/* Runs with at least this many recipients show progress as they go. */
+#define PROGRESS_MIN_RCPTS 5
+/* How often progress is shown: on a terminal, off one (stderr), ms. */
+#define PROGRESS_TTY_MS 1000
+#define PROGRESS_LOG_MS 10000
+
+struct run;
 
 /* One recipient and what became of it. */
 struct rcpt {
 	char *address;
+	struct run *run;               /* back, for the completion callback */
 	struct mxc_delivery *delivery; /* while in flight */
 	bool ended;
 	int exit_status;
+};
+
+/*
+ * The recipients already given, for removing duplicates in one pass:
+ * open addressing over indexes into run->rcpts, hashed on the address with
+ * its domain lowercased (domains are case-insensitive, local parts are
+ * not, RFC 5321 2.4).
+ */
+struct rcpt_set {
+	size_t *slots;   /* index + 1, 0 empty */
+	size_t nslots;   /* a power of two, at most half full */
+	uint64_t probes; /* slots looked at, for the figure with -vv */
 };
 
 /* Everything the command line sets. */
@@ -48,7 +73,8 @@ struct options {
 	enum mxc_dnssec_mode dnssec;
 	const char *proxy;
 	const char *proxy_command;
-	const char *rcpt_file;
+	const char *rcpt_files[MAX_RCPT_FILES];
+	size_t nrcpt_files;
 	unsigned reuse;               /* transactions per connection, 0 dflt */
 	unsigned per_dest;            /* in flight per domain, 0 default */
 	unsigned idle_ms;             /* idle connection kept, 0 default */
@@ -67,6 +93,16 @@ struct run {
 	struct event_base *base;
 	struct mxc_engine *engine;
 	FILE *progress;               /* stdout, or stderr with --json */
+	struct rcpt_set seen;         /* for duplicates */
+	const char *sender;           /* the envelope sender in use */
+	/* Counts by outcome, for progress and the summary. */
+	size_t delivered, deferred, bounced;
+	struct timespec started;      /* when the first delivery went out */
+	struct event *ticker;         /* progress timer, or NULL */
+	bool live;                    /* progress as a live terminal line */
+	bool live_shown;              /* that line is on the screen now */
+	int output_errno;             /* first failed write of a result, 0 */
+	char host_warning[700];       /* about a bare EHLO or sender name */
 };
 
 static const char usage_text[] =
@@ -74,24 +110,30 @@ static const char usage_text[] =
 	"RECIPIENT... < message\n"
 	"\n"
 	"Delivers the message on standard input directly to each recipient's MX.\n"
+	"Options come before the recipients.  A recipient user@[192.0.2.25] or\n"
+	"user@[IPv6:2001:db8::25] goes to that address: no MX, no DANE.\n"
 	"\n"
-	"  -f SENDER            envelope sender (\"\" for the null sender <>)\n"
+	"  -f SENDER            envelope sender (\"\" for the null sender <>;\n"
+	"                       default: you at this host's full name)\n"
 	"  -F NAME, -i, -oOPT   accepted for sendmail compatibility, ignored\n"
 	"  --helo NAME          name to give in EHLO/HELO (default: host name)\n"
 	"  --trust-anchor FILE  DNSSEC trust anchor, DS/DNSKEY zone-file lines\n"
 	"                       (default: /usr/share/dns/root.key)\n"
-	"  --resolver ADDR[#PORT]  recursive resolver to use, repeatable\n"
-	"                       (default: the nameservers of /etc/resolv.conf)\n"
+	"  --resolver ADDR[#PORT]  recursive resolver to use; repeat it for\n"
+	"                       failover: a query that times out moves on to\n"
+	"                       the next (default: /etc/resolv.conf's)\n"
 	"  --dnssec MODE        local (default): validate DNSSEC here;\n"
 	"                       resolver: trust the AD bit of the resolvers,\n"
 	"                       which must all be on this machine\n"
 	"  --port N             SMTP port (default 25)\n"
 	"  -j, --jobs N         deliveries in flight at once (default 100)\n"
-	"  --rcpt-file FILE     more recipients, one a line ('#' comments)\n"
+	"  --rcpt-file FILE     more recipients, one a line ('#' comments);\n"
+	"                       repeatable; duplicates are delivered once\n"
 	"  --json               one JSON object per recipient on stdout;\n"
 	"                       progress goes to stderr\n"
 	"  --timeout SEC        longest single wait; RFC 5321 timeouts are\n"
-	"                       scaled by SEC/600 (default: unscaled)\n"
+	"                       scaled by SEC/600, none below 5 s (or SEC)\n"
+	"                       (default: unscaled)\n"
 	"  --tls-level LEVEL    may: opportunistic TLS, no DANE;\n"
 	"                       encrypt: TLS required, any certificate;\n"
 	"                       dane (default): DANE where published (RFC 7672),\n"
@@ -111,12 +153,13 @@ static const char usage_text[] =
 	"  --no-bdat            send with DATA even where the server offers\n"
 	"                       CHUNKING (BDAT, RFC 3030)\n"
 	"  -v                   show the SMTP transcript (-vv: debug)\n"
-	"  -q                   show failures only\n"
-	"  --help, --version\n"
+	"  -q, --quiet          show failures and the summary only\n"
+	"  -h, --help, --version\n"
 	"\n"
 	"Exit status: 0 all delivered, 75 temporary failure (try again later),\n"
 	"64 usage, 65 bad address or message, 66 unreadable file, 67 unknown\n"
-	"user, 68 no such domain or null MX, 69 other permanent failure,\n"
+	"user, 68 no such domain or null MX, 69 other permanent failure or a\n"
+	"proxy command not found, 71 out of memory, 74 results not written,\n"
 	"78 bad configuration (trust anchor, --dnssec resolver elsewhere).\n";
 
 /* Prints a usage error and exits 64. */
@@ -179,36 +222,103 @@ static char *strip_brackets(char *s)
 	return s;
 }
 
-/* Prints what the user typed with control bytes shown as '?', so a bad
- * argument cannot drive the terminal. */
-static void print_visible(FILE *f, const char *s)
+/*
+ * What the user typed, made safe for a terminal as server text is (control
+ * and non-ASCII bytes as \xHH, see escape_text()), so a bad argument cannot
+ * drive the terminal.  Two static buffers used in turn: at most two calls
+ * per message.
+ */
+static const char *visible(const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	static char bufs[2][600];
+	static unsigned next;
+	char *out = bufs[next++ % 2];
+	escape_text(s, strlen(s), out, sizeof bufs[0]);
+	return out;
 }
 
-/* Adds a recipient after checking it; exits 65 on a bad one. */
+/* Where `addr`'s domain starts (after its last '@'), or its end. */
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at != NULL ? at + 1 : addr + strlen(addr);
+}
+
+/* FNV-1a of the address with its domain lowercased. */
+static uint64_t rcpt_hash(const char *addr)
+{
+	const char *domain = domain_of(addr);
+	uint64_t h = 14695981039346656037ull;
+	for (const char *p = addr; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		h = (h ^ (p >= domain ? (unsigned char)tolower(c) : c)) *
+		    1099511628211ull;
+	}
+	return h;
+}
+
+/* Same mailbox: same local part, domains equal but for case. */
+static bool rcpt_same(const char *a, const char *b)
+{
+	const char *da = domain_of(a), *db = domain_of(b);
+	return da - a == db - b && memcmp(a, b, (size_t)(da - a)) == 0 &&
+	       strcasecmp(da, db) == 0;
+}
+
+/* Finds `addr` among the recipients, or the empty slot for it. */
+static size_t *rcpt_slot(struct run *run, const char *addr)
+{
+	struct rcpt_set *s = &run->seen;
+	size_t mask = s->nslots - 1;
+	for (size_t i = (size_t)rcpt_hash(addr) & mask;; i = (i + 1) & mask) {
+		s->probes++;
+		if (s->slots[i] == 0 ||
+		    rcpt_same(run->rcpts[s->slots[i] - 1].address, addr))
+			return &s->slots[i];
+	}
+}
+
+/* Keeps the set at most half full: doubles it and re-enters every
+ * recipient.  False when memory runs out. */
+static bool rcpt_set_grow(struct run *run)
+{
+	struct rcpt_set *s = &run->seen;
+	if (s->nslots != 0 && (run->nrcpts + 1) * 2 <= s->nslots)
+		return true;
+	size_t n = s->nslots ? s->nslots * 2 : 64;
+	size_t *slots = calloc(n, sizeof *slots);
+	if (slots == NULL)
+		return false;
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = n;
+	for (size_t i = 0; i < run->nrcpts; i++)
+		*rcpt_slot(run, run->rcpts[i].address) = i + 1;
+	return true;
+}
+
+/* Adds a recipient after checking it; exits 65 on a bad one.  A
+ * recipient given twice (in any source) is kept once. */
 static void add_rcpt(struct run *run, const char *given)
 {
 	char *copy = strdup(given);
-	if (copy == NULL) {
+	if (copy == NULL || !rcpt_set_grow(run)) {
 		fputs("mxclient: out of memory\n", stderr);
 		exit(EX_OSERR);
 	}
 	char *addr = strip_brackets(copy);
 	char why[256];
 	if (mxc_address_check(addr, 0, why, sizeof why) < 0) {
-		fprintf(stderr, "mxclient: bad recipient address \"");
-		print_visible(stderr, addr);
-		fprintf(stderr, "\": %s\n", why);
+		fprintf(stderr, "mxclient: bad recipient address \"%s\": %s\n",
+		        visible(addr), why);
 		free(copy);
 		exit(EX_DATAERR);
 	}
-	for (size_t i = 0; i < run->nrcpts; i++)
-		if (strcmp(run->rcpts[i].address, addr) == 0) {
-			free(copy); /* each recipient gets one copy */
-			return;
-		}
+	size_t *slot = rcpt_slot(run, addr);
+	if (*slot != 0) {
+		free(copy); /* each recipient gets one copy */
+		return;
+	}
 	if (run->nrcpts == run->cap) {
 		size_t cap = run->cap ? run->cap * 2 : 16;
 		struct rcpt *p = realloc(run->rcpts, cap * sizeof *p);
@@ -220,7 +330,8 @@ static void add_rcpt(struct run *run, const char *given)
 		run->cap = cap;
 	}
 	memmove(copy, addr, strlen(addr) + 1);
-	run->rcpts[run->nrcpts++] = (struct rcpt){ .address = copy };
+	run->rcpts[run->nrcpts++] = (struct rcpt){ .address = copy, .run = run };
+	*slot = run->nrcpts;
 }
 
 /* Reads recipients from a file, one a line; exits 66 if unreadable. */
@@ -287,20 +398,150 @@ static char *read_message(size_t *len)
 	return buf;
 }
 
-/* The sender when -f is not given: the user at this host. */
-static char *default_sender(const char *helo)
+/* Splits `line` in place at blanks into at most `max` words; a '#' ends
+ * the line.  Returns the count. */
+static size_t split_words(char *line, char **words, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == '\0' || *p == '#' || n == max)
+			return n;
+		words[n++] = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			p++;
+		if (*p == '\0')
+			return n;
+		*p++ = '\0';
+	}
+}
+
+/*
+ * A fully qualified name for `host` from /etc/hosts: on a line naming it,
+ * the first name with a dot ("127.0.1.1 mail.example.org mail").  Files
+ * only: asking DNS for our own name could send a query nobody asked for.
+ */
+static bool fqdn_from_hosts(const char *host, char *out, size_t outlen)
+{
+	FILE *f = fopen("/etc/hosts", "r");
+	if (f == NULL)
+		return false;
+	char line[1024];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f) != NULL) {
+		char *names[32];
+		size_t n = split_words(line, names, 32);
+		bool named = false;
+		for (size_t i = 1; i < n; i++)
+			named |= strcasecmp(names[i], host) == 0;
+		for (size_t i = 1; named && i < n && !found; i++)
+			if (strchr(names[i], '.') != NULL &&
+			    strncasecmp(names[i], host, strlen(host)) == 0 &&
+			    names[i][strlen(host)] == '.') {
+				snprintf(out, outlen, "%s", names[i]);
+				found = true;
+			}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The "domain" (else the first "search") domain of /etc/resolv.conf. */
+static bool resolv_domain(char *out, size_t outlen)
+{
+	FILE *f = fopen("/etc/resolv.conf", "r");
+	if (f == NULL)
+		return false;
+	char line[1024], domain[256] = "", search[256] = "";
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *w[2];
+		if (split_words(line, w, 2) < 2 || strchr(w[1], '.') == NULL)
+			continue;
+		const char *key = w[0], *value = w[1];
+		if (strcmp(key, "domain") == 0)
+			snprintf(domain, sizeof domain, "%s", value);
+		else if (strcmp(key, "search") == 0 && search[0] == '\0')
+			snprintf(search, sizeof search, "%s", value);
+	}
+	fclose(f);
+	snprintf(out, outlen, "%s", domain[0] ? domain : search);
+	return out[0] != '\0';
+}
+
+/*
+ * This machine's name for EHLO and the default sender: the host name when
+ * it is fully qualified, else the FQDN /etc/hosts gives it, else the host
+ * name with resolv.conf's domain, else the bare host name (the caller
+ * warns).  Returns whether the result has a dot.
+ */
+static bool this_host(char *out, size_t outlen)
+{
+	char host[256], domain[256];
+	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	snprintf(out, outlen, "%s", host);
+	if (strchr(host, '.') != NULL || fqdn_from_hosts(host, out, outlen))
+		return true;
+	if (resolv_domain(domain, sizeof domain)) {
+		int n = snprintf(out, outlen, "%s.%s", host, domain);
+		if (n > 0 && (size_t)n < outlen)
+			return true;
+		snprintf(out, outlen, "%s", host); /* too long: the bare name */
+	}
+	return false;
+}
+
+/* The sender when -f is not given: the user at `host`. */
+static char *default_sender(const char *host)
 {
 	const struct passwd *pw = getpwuid(getuid());
-	char host[256];
-	if (helo != NULL)
-		snprintf(host, sizeof host, "%s", helo);
-	else if (gethostname(host, sizeof host) != 0)
-		host[0] = '\0';
-	host[sizeof host - 1] = '\0';
 	char *s = NULL;
 	if (pw == NULL || asprintf(&s, "%s@%s", pw->pw_name, host) < 0)
 		return NULL;
 	return s;
+}
+
+/* Reports what getopt refused (`word` is the argument it stopped at) and
+ * exits 64, with what was typed made visible. */
+static void option_error(const char *word, const char *shortopts)
+	__attribute__((noreturn));
+static void option_error(const char *word, const char *shortopts)
+{
+	if (optopt == 0) /* a long option nobody knows */
+		usage_error("unknown option %s", visible(word));
+	if (optopt >= 256) { /* a known long option, its value wrong */
+		char name[64];
+		size_t n = strcspn(word, "=");
+		snprintf(name, sizeof name, "%.*s", n < 60 ? (int)n : 60, word);
+		if (word[n] == '=')
+			usage_error("option %s takes no value", visible(name));
+		usage_error("option %s needs a value", visible(name));
+	}
+	char opt[3] = { '-', (char)optopt, '\0' };
+	const char *known = strchr(shortopts + 1, optopt);
+	if (known != NULL && known[1] == ':')
+		usage_error("option %s needs a value", visible(opt));
+	usage_error("unknown option %s", visible(opt));
+}
+
+/*
+ * Checks the trust anchor before any DNS and exits if it is bad: a file
+ * the user named that cannot be read is EX_NOINPUT (66); a file that is
+ * not a trust anchor, or a default one that is missing (install
+ * dns-root-data), is EX_CONFIG (78).
+ */
+static void check_trust_anchor(const char *given)
+{
+	const char *path = given != NULL ? given : "/usr/share/dns/root.key";
+	char why[512];
+	if (mxc_trust_anchor_check(path, why, sizeof why) == 0)
+		return;
+	int unreadable = access(path, R_OK) != 0;
+	fprintf(stderr, "mxclient: %s\n", visible(why));
+	exit(given != NULL && unreadable ? EX_NOINPUT : EX_CONFIG);
 }
 
 /* Parses the command line into run->opt and the recipients. */
@@ -326,6 +567,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 		{ "per-domain", required_argument, NULL, OPT_PER_DEST },
 		{ "idle-time", required_argument, NULL, OPT_IDLE },
 		{ "no-bdat", no_argument, NULL, OPT_NO_BDAT },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -334,8 +576,8 @@ static void parse_args(struct run *run, int argc, char **argv)
 	int c;
 	opterr = 0;
 	/* '+': stop at the first recipient, as sendmail does. */
-	while ((c = getopt_long(argc, argv, "+f:F:io:b:j:vqt", longopts,
-	                        NULL)) != -1) {
+	static const char shortopts[] = "+f:F:io:b:j:vqth";
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->sender = optarg;
@@ -347,7 +589,7 @@ static void parse_args(struct run *run, int argc, char **argv)
 		case 'b':
 			if (strcmp(optarg, "m") != 0)
 				usage_error("only -bm (deliver mail) is supported, "
-				            "not -b%s", optarg);
+				            "not -b%s", visible(optarg));
 			break;
 		case 't':
 			usage_error("%s", "-t (recipients from headers) is not "
@@ -376,14 +618,17 @@ static void parse_args(struct run *run, int argc, char **argv)
 				usage_error("at most %s resolvers", "8");
 			char why[256];
 			if (mxc_resolver_check(optarg, why, sizeof why) < 0)
-				usage_error("--resolver: %s", why);
+				usage_error("--resolver: %s", visible(why));
 			o->resolvers[o->nresolvers++] = optarg;
 			break;
 		case OPT_PORT:
 			o->port = parse_number(optarg, 1, 65535, "--port");
 			break;
-		case OPT_RCPT_FILE:
-			o->rcpt_file = optarg;
+		case OPT_RCPT_FILE: /* each one adds */
+			if (o->nrcpt_files == MAX_RCPT_FILES)
+				usage_error("at most %d --rcpt-file options",
+				            MAX_RCPT_FILES);
+			o->rcpt_files[o->nrcpt_files++] = optarg;
 			break;
 		case OPT_REUSE:
 			o->reuse = parse_number(optarg, 1, 100000, "--reuse");
@@ -419,45 +664,34 @@ static void parse_args(struct run *run, int argc, char **argv)
 				o->dnssec = MXC_DNSSEC_RESOLVER;
 			else
 				usage_error("--dnssec must be local or resolver, "
-				            "not \"%s\"", optarg);
+				            "not \"%s\"", visible(optarg));
 			break;
+		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(EX_OK);
 		case OPT_VERSION:
-			printf("mxclient %s (libevent %s)\n", MXCLIENT_VERSION,
-			       event_get_version());
+			printf("mxclient %s: %s\n", MXCLIENT_VERSION, mxc_versions());
 			exit(EX_OK);
-		default: {
-			char opt[64];
-			if (optopt != 0)
-				snprintf(opt, sizeof opt, "-%c", optopt);
-			else
-				snprintf(opt, sizeof opt, "%s", argv[optind - 1]);
-			bool missing = optopt != 0 && strchr("fFobj", optopt) != NULL;
-			if (missing)
-				usage_error("option %s needs a value", opt);
-			usage_error("unknown option %s", opt);
-		}
+		default:
+			option_error(argv[optind - 1], shortopts);
 		}
 	}
 	if (o->proxy != NULL && o->proxy_command != NULL)
 		usage_error("%s", "--proxy and --proxy-command exclude each other");
-	for (int i = optind; i < argc; i++)
+	for (int i = optind; i < argc; i++) {
+		/* getopt stopped at the first recipient, as sendmail does: an
+		 * option further on is a mistake, not an address. */
+		if (argv[i][0] == '-' && strchr(argv[i], '@') == NULL)
+			usage_error("%s after the first recipient: options come "
+			            "before the recipients", visible(argv[i]));
 		add_rcpt(run, argv[i]);
-	if (o->rcpt_file != NULL)
-		read_rcpt_file(run, o->rcpt_file);
+	}
+	for (size_t i = 0; i < o->nrcpt_files; i++)
+		read_rcpt_file(run, o->rcpt_files[i]);
 	if (run->nrcpts == 0)
 		usage_error("%s", "no recipients given");
-	/* A bad trust anchor is a configuration error, before any DNS. */
-	char why[512];
-	if (mxc_trust_anchor_check(o->trust_anchor != NULL
-	                               ? o->trust_anchor
-	                               : "/usr/share/dns/root.key",
-	                           why, sizeof why) < 0) {
-		fprintf(stderr, "mxclient: %s\n", why);
-		exit(EX_CONFIG);
-	}
+	check_trust_anchor(o->trust_anchor);
 }
 
 /* Prints one recipient's result as a JSON object on one line. */
@@ -497,24 +731,138 @@ static void on_drained(void *arg)
 	event_base_loopbreak(run->base);
 }
 
-/* A delivery ended. */
+/* Seconds since the first delivery went out. */
+static double run_seconds(const struct run *run)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - run->started.tv_sec) +
+	       (double)(now.tv_nsec - run->started.tv_nsec) / 1e9;
+}
+
+/* Notes a failed write of results; the run goes on (deliveries in flight
+ * are never abandoned) and ends EX_IOERR. */
+static void check_output(struct run *run, FILE *f)
+{
+	if (f != stdout) /* stderr carries no results of its own */
+		return;
+	if (run->output_errno == 0 && (fflush(f) != 0 || ferror(f)))
+		run->output_errno = errno != 0 ? errno : EIO;
+}
+
+/* Takes the live progress line off the terminal before other output. */
+static void clear_live(struct run *run)
+{
+	if (run->live_shown) {
+		fputs("\r\033[K", stderr);
+		run->live_shown = false;
+	}
+}
+
+/* Progress so far in one line: counts, rate and (with some done) ETA. */
+static void format_progress(const struct run *run, char *out, size_t outlen)
+{
+	size_t done = run->delivered + run->deferred + run->bounced;
+	double secs = run_seconds(run);
+	double rate = secs > 0 ? (double)done / secs : 0;
+	int n = snprintf(out, outlen, "%zu delivered, %zu deferred, %zu bounced, "
+	                 "%zu in flight of %zu; %.1f/s", run->delivered,
+	                 run->deferred, run->bounced, run->pending, run->nrcpts,
+	                 rate);
+	if (n > 0 && (size_t)n < outlen && rate > 0 && done < run->nrcpts)
+		snprintf(out + n, outlen - (size_t)n, ", ETA %.0f s",
+		         (double)(run->nrcpts - done) / rate);
+}
+
+/* The progress timer: redraws the live line, or logs a count line. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *run = arg;
+	(void)fd;
+	(void)what;
+	char line[256];
+	format_progress(run, line, sizeof line);
+	if (run->live) {
+		fprintf(stderr, "\r\033[K%s", line);
+		run->live_shown = true;
+	} else {
+		fprintf(stderr, "mxclient: progress: %s\n", line);
+	}
+	fflush(stderr);
+}
+
+/*
+ * One line per result in the words Postfix logs (and its users grep):
+ * "RCPT: 2026-12-04T12:00:00Z to=<RCPT>, relay=mx.example[192.0.2.1]:25,
+ * delay=1.2, delays=0/1.2, dsn=2.0.0, status=sent (250 2.0.0 ok),
+ * tls=TLSv1.3 TLS_AES_128_GCM_SHA256, dane=verified".  delays= is the
+ * queue wait and the rest.  A delivery that went in clear says so.
+ */
+static void print_result_line(struct run *run, const struct mxc_result *r)
+{
+	static const char *const status[] = { "sent", "deferred", "bounced" };
+	static const char *const dsn[] = { "2.0.0", "4.0.0", "5.0.0" };
+	static const char *const dane[] = { "none", "verified", "unusable",
+	                                    "failed" };
+	FILE *f = run->progress;
+	char when[40];
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char relay[600];
+	if (r->address[0] != '\0')
+		snprintf(relay, sizeof relay, "%s[%s]:%u",
+		         r->mx[0] && r->mx[0] != '[' ? r->mx : r->address,
+		         r->address,
+		         run->opt.port ? run->opt.port : 25);
+	else
+		snprintf(relay, sizeof relay, "none");
+	clear_live(run);
+	fprintf(f, "%s: %s to=<%s>, relay=%s, delay=%.2f, delays=%.2f/%.2f, "
+	        "dsn=%s, status=%s (%s), tls=%s%s%s, dane=%s\n", r->recipient,
+	        when, r->recipient, relay, (double)r->elapsed_ms / 1000,
+	        (double)r->queue_ms / 1000,
+	        (double)(r->elapsed_ms - r->queue_ms) / 1000,
+	        r->enhanced[0] ? r->enhanced : dsn[r->outcome],
+	        status[r->outcome], r->reply[0] ? r->reply : r->detail,
+	        r->tls_version[0] ? r->tls_version : "none",
+	        r->tls_cipher[0] ? " " : "", r->tls_cipher, dane[r->dane]);
+	if (r->outcome == MXC_DELIVERED && r->tls_version[0] == '\0')
+		fprintf(f, "%s: warning: sent in clear text (no TLS) to %s\n",
+		        r->recipient, relay);
+	check_output(run, f);
+}
+
+/* A delivery ended: record it against its recipient (its `arg`). */
 static void on_done(void *arg, struct mxc_delivery *d,
                     const struct mxc_result *r)
 {
-	struct run *run = arg;
+	struct rcpt *rc = arg;
+	struct run *run = rc->run;
 	(void)d;
-	for (size_t i = 0; i < run->nrcpts; i++) {
-		struct rcpt *rc = &run->rcpts[i];
-		if (rc->delivery == d) {
-			rc->ended = true;
-			rc->exit_status = r->exit_status;
-			rc->delivery = NULL;
-		}
-	}
-	if (run->opt.json)
+	rc->ended = true;
+	rc->exit_status = r->exit_status;
+	rc->delivery = NULL;
+	run->pending--;
+	if (r->outcome == MXC_DELIVERED)
+		run->delivered++;
+	else if (r->outcome == MXC_TEMPFAIL)
+		run->deferred++;
+	else
+		run->bounced++;
+	if (!run->opt.quiet || r->outcome != MXC_DELIVERED)
+		print_result_line(run, r);
+	if (run->opt.json) {
 		print_json(r);
-	if (--run->pending == 0) /* say goodbye to idle connections */
+		check_output(run, stdout);
+	}
+	if (run->pending == 0) { /* say goodbye to idle connections */
+		if (run->ticker != NULL)
+			event_del(run->ticker);
 		mxc_engine_drain(run->engine, on_drained, run);
+	}
 }
 
 /* Prints a progress line, prefixed with its recipient. */
@@ -523,6 +871,7 @@ static void on_log(void *arg, const struct mxc_log_context *ctx,
 {
 	struct run *run = arg;
 	(void)level;
+	clear_live(run);
 	if (ctx->delivery != NULL)
 		fprintf(run->progress, "%s: %s\n",
 		        mxc_delivery_recipient(ctx->delivery), line);
@@ -531,7 +880,7 @@ static void on_log(void *arg, const struct mxc_log_context *ctx,
 		        ctx->session_id, line);
 	else
 		fprintf(run->progress, "mxclient: %s\n", line);
-	fflush(run->progress);
+	check_output(run, run->progress);
 }
 
 /* SIGINT/SIGTERM: cancel everything; each delivery still reports. */
@@ -539,6 +888,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct run *run = arg;
 	(void)what;
+	clear_live(run);
 	fprintf(stderr, "mxclient: signal %d: cancelling the deliveries in "
 	        "flight\n", (int)sig);
 	for (size_t i = 0; i < run->nrcpts; i++)
@@ -586,6 +936,18 @@ static void print_stats(const struct mxc_engine *engine)
 	        (unsigned long long)st.transactions);
 }
 
+/* The last line: counts by outcome, wall time, rate. */
+static void print_summary(const struct run *run)
+{
+	double secs = run_seconds(run);
+	size_t done = run->delivered + run->deferred + run->bounced;
+	fprintf(stderr, "mxclient: %zu recipient%s: %zu delivered, %zu "
+	        "deferred, %zu bounced in %.2f s (%.1f deliveries/s)\n",
+	        run->nrcpts, run->nrcpts == 1 ? "" : "s", run->delivered,
+	        run->deferred, run->bounced, secs,
+	        secs > 0 ? (double)done / secs : 0.0);
+}
+
 /* Sets up the engine on a new loop, runs every delivery, returns the
  * overall status.  The message reference is the caller's. */
 static int deliver_all(struct run *run, const char *from,
@@ -624,30 +986,47 @@ static int deliver_all(struct run *run, const char *from,
 	struct mxc_engine *engine = mxc_engine_new(run->base, &eo, err,
 	                                           sizeof err);
 	if (engine == NULL) {
-		int bad_option = errno == EINVAL;
-		int refused = errno == EPERM;
-		fprintf(stderr, "mxclient: %s\n", err);
+		int why = errno;
+		fprintf(stderr, "mxclient: %s\n", visible(err));
 		event_base_free(run->base);
-		/* A bad option is the user's (resolvers and the trust anchor
-		 * were checked above); a TLS setup or memory failure may
-		 * pass: nothing was sent either way. */
-		if (refused) /* --dnssec resolver with a remote resolver */
+		/* Nothing was sent.  None of these passes by itself, so none
+		 * is 75: a queue runner would retry it for ever. */
+		switch (why) {
+		case EINVAL: /* an option's value (proxy syntax ...) */
+			return EX_USAGE;
+		case ENOENT: /* the proxy command is not installed */
+			return EX_UNAVAILABLE;
+		case ENOMEM:
+			return EX_OSERR;
+		default: /* EPERM: --dnssec resolver with a remote resolver;
+		          * EIO: getdns or wolfSSL cannot be set up here */
 			return EX_CONFIG;
-		return bad_option ? EX_USAGE : EX_TEMPFAIL;
+		}
 	}
 	run->engine = engine;
+	if (run->host_warning[0] != '\0')
+		fprintf(stderr, "mxclient: warning: %s\n", run->host_warning);
 	struct event *sigint = evsignal_new(run->base, SIGINT, on_signal, run);
 	struct event *sigterm = evsignal_new(run->base, SIGTERM, on_signal, run);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 
+	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	if (run->nrcpts >= PROGRESS_MIN_RCPTS && !o->quiet) {
+		run->live = isatty(STDERR_FILENO) == 1;
+		unsigned ms = run->live ? PROGRESS_TTY_MS : PROGRESS_LOG_MS;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		run->ticker = event_new(run->base, -1, EV_PERSIST, on_tick, run);
+		if (run->ticker != NULL)
+			event_add(run->ticker, &tv);
+	}
 	for (size_t i = 0; i < run->nrcpts; i++) {
 		struct mxc_delivery_params p = {
 			.sender = from,
 			.recipient = run->rcpts[i].address,
 			.message = msg,
 			.done = on_done,
-			.arg = run,
+			.arg = &run->rcpts[i],
 		};
 		run->rcpts[i].delivery = mxc_deliver(engine, &p, err, sizeof err);
 		if (run->rcpts[i].delivery == NULL) {
@@ -656,6 +1035,7 @@ static int deliver_all(struct run *run, const char *from,
 			        err);
 			run->rcpts[i].ended = true;
 			run->rcpts[i].exit_status = EX_TEMPFAIL;
+			run->deferred++;
 			continue;
 		}
 		run->pending++;
@@ -664,8 +1044,13 @@ static int deliver_all(struct run *run, const char *from,
 		event_base_dispatch(run->base);
 
 	int status = overall_status(run);
-	print_stats(engine);
+	clear_live(run);
+	if (!o->quiet)
+		print_stats(engine);
+	print_summary(run);
 	mxc_engine_free(engine);
+	if (run->ticker != NULL)
+		event_free(run->ticker);
 	event_free(sigint);
 	event_free(sigterm);
 	event_base_free(run->base);
@@ -675,9 +1060,34 @@ static int deliver_all(struct run *run, const char *from,
 /* Checks the sender, reads the message, delivers; returns the status. */
 static int run_command(struct run *run)
 {
-	const struct options *o = &run->opt;
+	struct options *o = &run->opt;
+	/* Without --helo or -f, this host's full name stands in; a bare
+	 * name is sent only with a warning (many receivers refuse it). */
+	static char host[256];
+	bool qualified = true;
+	if (o->helo == NULL || o->sender == NULL)
+		qualified = this_host(host, sizeof host);
+	if (o->helo == NULL && mxc_helo_check(host, NULL, 0) == 0)
+		o->helo = host;
 	char *sender = o->sender != NULL ? strdup(o->sender)
-	                                 : default_sender(o->helo);
+	                                 : default_sender(o->helo != NULL
+	                                                  ? o->helo : host);
+	/* Said once the engine is up, so a configuration error stays the
+	 * only line. */
+	if (!qualified && o->helo == host)
+		snprintf(run->host_warning, sizeof run->host_warning, "EHLO name "
+		         "%s is not a fully qualified domain name and many "
+		         "receivers refuse it: give --helo%s", visible(host),
+		         o->sender == NULL ? " and -f" : "");
+	else if (!qualified && o->sender == NULL &&
+	         strchr(domain_of(sender != NULL ? sender : ""), '.') == NULL)
+		snprintf(run->host_warning, sizeof run->host_warning, "sender %s "
+		         "has no fully qualified domain: give -f",
+		         visible(sender != NULL ? sender : ""));
+	if (o->verbose >= 1)
+		fprintf(stderr, "mxclient: sender <%s>, EHLO %s\n",
+		        visible(sender != NULL ? sender : ""),
+		        visible(o->helo != NULL ? o->helo : host));
 	if (sender == NULL) {
 		fputs("mxclient: cannot make a sender address: give one with "
 		      "-f\n", stderr);
@@ -686,9 +1096,8 @@ static int run_command(struct run *run)
 	char *from = strip_brackets(sender);
 	char why[256];
 	if (mxc_address_check(from, 1, why, sizeof why) < 0) {
-		fprintf(stderr, "mxclient: bad sender address \"");
-		print_visible(stderr, from);
-		fprintf(stderr, "\": %s%s\n", why,
+		fprintf(stderr, "mxclient: bad sender address \"%s\": %s%s\n",
+		        visible(from), why,
 		        o->sender == NULL ? " (give one with -f)" : "");
 		free(sender);
 		return o->sender == NULL ? EX_USAGE : EX_DATAERR;
@@ -705,7 +1114,8 @@ static int run_command(struct run *run)
 		return EX_DATAERR;
 	}
 	if (mxc_message_size(msg) == 0)
-		fprintf(stderr, "mxclient: warning: the message is empty\n");
+		fprintf(stderr, "mxclient: warning: the message is empty (nothing "
+		        "was read from standard input)\n");
 	if (mxc_message_folds(msg) > 0)
 		fprintf(stderr, "mxclient: warning: lines over 998 octets were "
 		        "folded %zu time(s) (RFC 5321 4.5.3.1.6)\n",
@@ -754,11 +1164,22 @@ int main(int argc, char **argv)
 	struct run run = { 0 };
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(&run, argc, argv);
+	if (run.opt.verbose >= 2) /* the duplicate check's cost, in figures */
+		fprintf(stderr, "mxclient: %zu recipients, %" PRIu64 " lookups in "
+		        "the duplicate table\n", run.nrcpts, run.seen.probes);
 	fit_jobs_to_fd_limit(&run);
 	run.progress = run.opt.json ? stderr : stdout;
 	int status = run_command(&run);
+	/* Every delivery has ended: only now may lost results decide. */
+	check_output(&run, stdout);
+	if (run.output_errno != 0) {
+		fprintf(stderr, "mxclient: results were not all written to "
+		        "standard output: %s\n", strerror(run.output_errno));
+		status = EX_IOERR;
+	}
 	for (size_t i = 0; i < run.nrcpts; i++)
 		free(run.rcpts[i].address);
 	free(run.rcpts);
+	free(run.seen.slots);
 	return status;
 }

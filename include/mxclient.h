@@ -118,7 +118,10 @@ struct mxc_engine_options {
 	/* Longest single wait, in seconds.  0: the RFC 5321 4.5.3.2 timeouts
 	 * (greeting 5 min ... final reply 10 min).  Otherwise every timeout is
 	 * scaled by timeout/600, so the final reply waits `timeout` seconds and
-	 * the shorter stages proportionally less (never below one second). */
+	 * the shorter stages proportionally less, but never less than 5
+	 * seconds (or `timeout` itself when that is shorter): a connect
+	 * scaled from 30 s would otherwise give up after a fraction of a
+	 * second.  A DNS lookup gets 10 s, or `timeout` when shorter. */
 	unsigned timeout;
 	/* How connections reach the MX hosts; both NULL: directly.  TLS,
 	 * DNSSEC and DANE stay on this machine either way: a proxy relays
@@ -169,12 +172,13 @@ struct mxc_engine_options {
 /*
  * Creates an engine on `base` (borrowed: it must outlive the engine).
  * Returns NULL on failure with a one-line reason in `err` (if not NULL) and
- * errno set: EINVAL for a bad option or configuration (proxy syntax, TLS
- * level, port, resolver syntax, a trust anchor file that is missing,
- * unreadable, not a regular file, empty or without a DS/DNSKEY record),
- * EPERM when MXC_DNSSEC_RESOLVER is asked with a resolver that is not on
- * this machine, otherwise a failure to set up the resolver or TLS (memory,
- * getdns).
+ * errno set: EINVAL for a bad option or configuration (no base, proxy
+ * syntax, TLS level, port, resolver syntax, a trust anchor file that is
+ * missing, unreadable, not a regular file, empty or without a DS/DNSKEY
+ * record), EPERM when MXC_DNSSEC_RESOLVER is asked with a resolver that is
+ * not on this machine, ENOENT when the proxy command's program is not
+ * found (or not executable) in $PATH, ENOMEM when memory runs out, EIO
+ * when getdns or wolfSSL cannot be set up.
  * Nothing is sent before this returns.
  */
 struct mxc_engine *mxc_engine_new(struct event_base *base,
@@ -192,9 +196,15 @@ void mxc_engine_drain(struct mxc_engine *engine, void (*done)(void *arg),
                       void *arg);
 
 /*
- * Frees the engine.  Deliveries still outstanding are cancelled and their
- * completion callbacks are NOT called.  Must not be called from inside one
- * of the engine's callbacks other than a completion callback.
+ * Frees the engine.  Every delivery still outstanding completes first,
+ * from inside this call: its completion callback runs with MXC_TEMPFAIL
+ * and the detail "cancelled" (or with its real result if it had already
+ * ended), so a caller can free what it attached to each delivery.  Those
+ * callbacks may use the mxc_delivery_* getters; mxc_deliver() on this
+ * engine fails (EINVAL) and a second mxc_engine_free() does nothing.  Must
+ * not be called from inside one of the engine's callbacks other than a
+ * completion callback (the delivery being reported then is not reported
+ * twice).
  */
 void mxc_engine_free(struct mxc_engine *engine);
 
@@ -333,9 +343,10 @@ struct mxc_delivery_params {
 };
 
 /*
- * Queues a delivery.  Returns NULL with a reason in `err` when the
- * parameters are invalid (bad address syntax: nothing is sent) or memory
- * runs out; otherwise `done` will be called exactly once.
+ * Queues a delivery.  Returns NULL with a reason in `err` and errno set
+ * when the parameters are invalid (bad address syntax: nothing is sent) or
+ * the engine is being freed (EINVAL), or memory runs out (ENOMEM);
+ * otherwise `done` will be called exactly once.
  */
 struct mxc_delivery *mxc_deliver(struct mxc_engine *engine,
                                  const struct mxc_delivery_params *params,
@@ -368,6 +379,13 @@ int mxc_address_check(const char *address, int null_ok, char *err,
  * literal.  Returns 0, or -1 with a reason in `err` (escaped, one line).
  */
 int mxc_helo_check(const char *name, char *err, size_t errlen);
+
+/*
+ * One line naming this library's version and the versions of the
+ * libraries it runs on as linked at run time, e.g. "libmxclient 0.1.0
+ * (libevent 2.1.12-stable, getdns 1.6.0, wolfSSL 5.5.4)".  Static storage.
+ */
+const char *mxc_versions(void);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,8 @@
 /*
  * address: envelope address syntax, checked before anything is sent
  * (RFC 5321 4.1.2 Mailbox, RFC 6531 3.3 for UTF-8 local parts).  The domain
- * must be an ASCII host name: address literals and U-label domains are
- * refused with a reason that says what to do instead.  Reasons may quote the
+ * must be an ASCII host name or an IPv4/IPv6 address literal; U-label
+ * domains are refused with a reason that says what to do instead.  Reasons may quote the
  * address, so they pass it through escape_text() first.
  */
 #include "address.h"
@@ -186,7 +186,26 @@ check_quoted(const unsigned char *s, size_t len, char *why, size_t whylen)
 	return fail(why, whylen, "quoted local part is not closed");
 }
 
-/* Checks the domain: LDH labels, no trailing dot, no literal, ASCII only. */
+/* Whether `s` (len octets) is an address literal RFC 5321 4.1.3 allows
+ * us: "[192.0.2.1]" or "[IPv6:2001:db8::1]", one address, nothing else. */
+static bool
+is_address_literal(const char *s, size_t len)
+{
+	unsigned char buf[16];
+	char inner[INET6_ADDRSTRLEN + 8];
+
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']' ||
+	    len - 2 >= sizeof(inner))
+		return false;
+	memcpy(inner, s + 1, len - 2);
+	inner[len - 2] = '\0';
+	if (strncmp(inner, "IPv6:", 5) == 0)
+		return inet_pton(AF_INET6, inner + 5, buf) == 1;
+	return inet_pton(AF_INET, inner, buf) == 1;
+}
+
+/* Checks the domain: LDH labels, no trailing dot, ASCII only; or an
+ * address literal. */
 static int
 check_domain(const char *domain, char *why, size_t whylen)
 {
@@ -196,8 +215,12 @@ check_domain(const char *domain, char *why, size_t whylen)
 
 	if (len == 0)
 		return fail(why, whylen, "address has no domain after the @");
-	if (d[0] == '[')
-		return fail(why, whylen, "address literals are not supported");
+	if (d[0] == '[') {
+		if (is_address_literal(domain, len))
+			return 0;
+		return fail(why, whylen, "address literal is malformed: use "
+		            "[192.0.2.1] or [IPv6:2001:db8::1]");
+	}
 	for (i = 0; i < len; i++)
 		if (d[i] >= 0x80)
 			return fail(why, whylen, "non-ASCII domain: use its "
@@ -277,8 +300,6 @@ int
 address_check_helo(const char *name, char *why, size_t whylen)
 {
 	size_t len;
-	unsigned char buf[16];
-	char inner[INET6_ADDRSTRLEN + 8];
 
 	if (name == NULL || name[0] == '\0')
 		return fail(why, whylen, "EHLO name is empty");
@@ -289,16 +310,8 @@ address_check_helo(const char *name, char *why, size_t whylen)
 	if (name[0] != '[')
 		return check_domain(name, why, whylen);
 	/* An address literal: the brackets must hold exactly one address. */
-	if (len < 3 || name[len - 1] != ']' || len - 2 >= sizeof(inner))
-		return fail(why, whylen, "EHLO address literal is malformed");
-	memcpy(inner, name + 1, len - 2);
-	inner[len - 2] = '\0';
-	if (strncmp(inner, "IPv6:", 5) == 0) {
-		if (inet_pton(AF_INET6, inner + 5, buf) == 1)
-			return 0;
-	} else if (inet_pton(AF_INET, inner, buf) == 1) {
+	if (is_address_literal(name, len))
 		return 0;
-	}
 	return fail(why, whylen, "EHLO address literal is malformed");
 }
 

@@ -15,9 +15,10 @@
  * Checks `addr` (local@domain; no angle brackets, no comments).  The local
  * part is a dot-string or a quoted string, at most 64 octets, and may hold
  * valid UTF-8 (needs SMTPUTF8); the domain is an ASCII host name of LDH
- * labels (at most 63 octets each, 253 in all, no trailing dot).  Address
- * literals ([192.0.2.1]) and non-ASCII domains are refused with a reason
- * saying so.  "" is accepted only when null_ok (the null reverse-path).
+ * labels (at most 63 octets each, 253 in all, no trailing dot), or an
+ * address literal (RFC 5321 4.1.3: "[192.0.2.1]", "[IPv6:2001:db8::1]").
+ * Other literals and non-ASCII domains are refused with a reason saying
+ * so.  "" is accepted only when null_ok (the null reverse-path).
  * Returns 0, or -1 with a one-line reason in why.
  */
 int address_check(const char *addr, bool null_ok, char *why, size_t whylen);

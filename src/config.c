@@ -8,6 +8,8 @@
 
 /* The longest RFC 5321 4.5.3.2 timeout: the final reply, 10 minutes. */
 #define LONGEST_RFC_WAIT 600
+/* The shortest a scaled stage may get, ms, unless --timeout is shorter. */
+#define STAGE_FLOOR_MS 5000
 
 /* A stage's timeout, scaled by the configured longest wait. */
 unsigned config_timeout_ms(const struct config *config, unsigned rfc_seconds)
@@ -16,8 +18,13 @@ unsigned config_timeout_ms(const struct config *config, unsigned rfc_seconds)
 		return rfc_seconds * 1000u;
 	unsigned long long ms = (unsigned long long)rfc_seconds * 1000u *
 	                        config->timeout / LONGEST_RFC_WAIT;
-	if (ms < 1000)
-		ms = 1000;
+	/* Scaling 30 s of connect by 10/600 would leave half a second: keep
+	 * every stage at a sane floor unless the user's whole wait is less. */
+	unsigned long long floor = (unsigned long long)config->timeout * 1000u;
+	if (floor > STAGE_FLOOR_MS)
+		floor = STAGE_FLOOR_MS;
+	if (ms < floor)
+		ms = floor;
 	if (ms > 24ull * 3600 * 1000)
 		ms = 24ull * 3600 * 1000;
 	return (unsigned)ms;

@@ -768,8 +768,8 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 	}
 }
 
-/* Reports the result and hands the delivery back to the engine. */
-static void complete(struct mxc_delivery *d)
+/* Calls the completion callback with the result (the delivery stays). */
+static void report(struct mxc_delivery *d)
 {
 	stop_everything(d);
 	if (d->outcome == MXC_DELIVERED)
@@ -805,8 +805,14 @@ static void complete(struct mxc_delivery *d)
 		.elapsed_ms = ms_between(&d->created_at, &now),
 		.queue_ms = ms_between(&d->created_at, start),
 	};
-	engine_delivery_reporting(d->engine, d);
 	d->done(d->arg, d, &r);
+}
+
+/* Reports the result and hands the delivery back to the engine. */
+static void complete(struct mxc_delivery *d)
+{
+	engine_delivery_reporting(d->engine, d);
+	report(d);
 	engine_delivery_ended(d->engine, d); /* frees d */
 }
 
@@ -852,6 +858,32 @@ struct mxc_delivery *delivery_new(struct mxc_engine *engine,
 	return d;
 }
 
+/*
+ * A domain literal (user@[192.0.2.25], RFC 5321 4.1.3) names its host: no
+ * MX lookup, and no DANE, which needs a DNS name (RFC 7672), so dane-only
+ * can never be met: refused at once, for good.
+ */
+static void start_literal(struct mxc_delivery *d)
+{
+	if (d->config->tls_level == MXC_TLS_DANE_ONLY) {
+		char detail[400];
+		snprintf(detail, sizeof detail, "no DANE is possible for the "
+		         "address literal %s (RFC 7672 needs a DNS name): TLS "
+		         "level dane-only refuses it", d->domain);
+		finish(d, MXC_PERMFAIL, 69, detail);
+		return;
+	}
+	dlog(d, MXC_LOG_INFO, "address literal %s: no MX lookup, no DANE",
+	     d->domain);
+	struct dns_mx self = { .pref = 0 };
+	snprintf(self.host, sizeof self.host, "%s", d->domain);
+	if (!make_hosts(d, &self, 1, false)) {
+		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		return;
+	}
+	start_race(d, 0);
+}
+
 /* Sends out the MX lookup. */
 void delivery_start(struct mxc_delivery *d)
 {
@@ -859,6 +891,10 @@ void delivery_start(struct mxc_delivery *d)
 	clock_gettime(CLOCK_MONOTONIC, &d->started_at);
 	if (d->state != DLV_QUEUED)
 		return; /* cancelled while queued: already DONE */
+	if (d->domain[0] == '[') {
+		start_literal(d);
+		return;
+	}
 	d->mx_query = dnscache_lookup(d->config->dnscache, d->domain, DNS_MX,
 	                             on_mx, d);
 	if (d->mx_query == NULL) {
@@ -889,6 +925,19 @@ void delivery_free(struct mxc_delivery *d)
 	free(d->sender);
 	free(d->recipient);
 	free(d);
+}
+
+/* The engine is going away: report now, "cancelled" unless it had ended
+ * (then its real result); the engine frees it afterwards. */
+void delivery_abort(struct mxc_delivery *d)
+{
+	if (d->state != DLV_DONE) {
+		d->outcome = MXC_TEMPFAIL;
+		d->exit_status = 75;
+		snprintf(d->detail, sizeof d->detail, "cancelled");
+		d->state = DLV_DONE;
+	}
+	report(d);
 }
 
 /* ---- public per-delivery calls ---- */

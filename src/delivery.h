@@ -38,6 +38,10 @@ struct mxc_delivery *delivery_new(struct mxc_engine *engine,
 void delivery_start(struct mxc_delivery *delivery);
 /* True once delivery_start() was called. */
 bool delivery_started(const struct mxc_delivery *delivery);
+/* Calls the completion callback at once, from inside the caller's stack
+ * (mxc_engine_free()): TEMPFAIL "cancelled" unless the delivery had already
+ * ended.  The caller frees it afterwards. */
+void delivery_abort(struct mxc_delivery *delivery);
 /* Frees a delivery without calling its completion callback. */
 void delivery_free(struct mxc_delivery *delivery);
 

@@ -185,6 +185,13 @@ rr_type_of(enum dns_type type)
 }
 
 
+/* The getdns version linked in, for --version. */
+const char *
+dns_library_version(void)
+{
+	return getdns_get_version();
+}
+
 /* Returns the name of a DNSSEC status, for logs. */
 const char *
 dnssec_status_name(enum dnssec_status status)

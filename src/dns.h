@@ -224,6 +224,8 @@ void dns_cancel(struct dns_query *query);
 struct getdns_dict;
 bool dns_classify(enum dns_type type, const char *name,
                   struct getdns_dict *response, dns_callback *cb, void *arg);
+/* The DNS library's version string, e.g. "1.6.0". */
+const char *dns_library_version(void);
 /* Name of a status, for logs: "secure", "insecure", "bogus", "indeterminate". */
 const char *dnssec_status_name(enum dnssec_status status);
 

@@ -4,6 +4,7 @@
  * list of those in flight; starts the next one as each ends.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ struct mxc_engine {
 	 * callback may free the engine, which must then wait for it. */
 	struct mxc_delivery *reporting;
 	bool freed;                   /* mxc_engine_free() ran during it */
+	bool freeing;                 /* mxc_engine_free() is running: no new
+	                                 deliveries, no second free */
 	uint64_t last_delivery_id;    /* ids given so far */
 	uint64_t last_session_id;
 	struct config_turns turns;    /* round trips, for the stats */
@@ -133,6 +136,7 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 		o = &defaults;
 	if (base == NULL) {
 		snprintf(err, errlen, "no event_base given");
+		errno = EINVAL;
 		return NULL;
 	}
 	if (o->tls_level > MXC_TLS_DANE_ONLY) {
@@ -209,18 +213,21 @@ struct mxc_engine *mxc_engine_new(struct event_base *base,
 	c->dnscache = dnscache_new(&cc, err, errlen);
 	if (c->dnscache == NULL)
 		return undo_new(e, ENOMEM);
+	errno = 0;
 	c->tls = tls_ctx_new(err, errlen);
-	if (c->tls == NULL)
-		return undo_new(e, 0);
+	if (c->tls == NULL) /* memory, or wolfSSL's own setup */
+		return undo_new(e, errno == ENOMEM ? ENOMEM : EIO);
 	c->tlscache = tlscache_new(0);
 	if (c->tlscache == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return undo_new(e, ENOMEM);
 	}
+	errno = 0;
 	c->transport = transport_new(base, o->proxy, o->proxy_command, err,
 	                             errlen);
-	if (c->transport == NULL) /* its only failures besides memory */
-		return undo_new(e, EINVAL);
+	if (c->transport == NULL) /* memory, a missing command, or syntax */
+		return undo_new(e, errno == ENOMEM || errno == ENOENT ? errno
+		                                                      : EINVAL);
 	struct pool_limits limits = {
 		.max_transactions = o->reuse_limit,
 		.idle_ms = o->idle_ms,
@@ -248,6 +255,16 @@ void mxc_engine_drain(struct mxc_engine *e, void (*done)(void *arg),
 	pool_drain(e->config.pool, done, arg);
 }
 
+/* Completes a delivery unless its completion callback is running: the
+ * caller learns the end of every delivery it started, so it can free what
+ * it attached to each. */
+static void abort_unless_reporting(void *arg, struct mxc_delivery *d)
+{
+	struct mxc_engine *e = arg;
+	if (d != e->reporting)
+		delivery_abort(d);
+}
+
 /* Frees a delivery unless its completion callback is running. */
 static void free_unless_reporting(void *arg, struct mxc_delivery *d)
 {
@@ -256,11 +273,16 @@ static void free_unless_reporting(void *arg, struct mxc_delivery *d)
 		delivery_free(d);
 }
 
-/* Frees the engine; outstanding deliveries end without callbacks. */
+/* Frees the engine; outstanding deliveries complete "cancelled" first. */
 void mxc_engine_free(struct mxc_engine *e)
 {
-	if (e == NULL || e->freed)
+	if (e == NULL || e->freed || e->freeing)
 		return;
+	e->freeing = true;
+	/* While the engine is whole, and every delivery stays until all
+	 * have reported: the callbacks (and log lines naming a delivery)
+	 * may still reach any of them. */
+	queue_each(e->queue, abort_unless_reporting, e);
 	queue_each(e->queue, free_unless_reporting, e);
 	queue_free(e->queue);
 	e->queue = NULL;
@@ -293,15 +315,23 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 	if (p == NULL || p->done == NULL || p->message == NULL ||
 	    p->sender == NULL || p->recipient == NULL) {
 		snprintf(err, errlen, "incomplete delivery parameters");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (e->freeing) { /* a completion callback inside mxc_engine_free() */
+		snprintf(err, errlen, "the engine is being freed");
+		errno = EINVAL;
 		return NULL;
 	}
 	char why[256];
 	if (address_check(p->sender, true, why, sizeof why) < 0) {
 		snprintf(err, errlen, "bad sender: %s", why);
+		errno = EINVAL;
 		return NULL;
 	}
 	if (address_check(p->recipient, false, why, sizeof why) < 0) {
 		snprintf(err, errlen, "bad recipient: %s", why);
+		errno = EINVAL;
 		return NULL;
 	}
 	uint64_t id = e->last_delivery_id + 1;
@@ -310,6 +340,7 @@ struct mxc_delivery *mxc_deliver(struct mxc_engine *e,
 	    !queue_add(e->queue, d, id, address_domain(p->recipient))) {
 		delivery_free(d);
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	e->last_delivery_id = id;
@@ -344,6 +375,17 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;
+}
+
+/* Names the library and what it runs on, once per process. */
+const char *mxc_versions(void)
+{
+	static char text[256];
+	if (text[0] == '\0')
+		snprintf(text, sizeof text, "libmxclient %s (libevent %s, getdns "
+		         "%s, wolfSSL %s)", MXCLIENT_VERSION, event_get_version(),
+		         dns_library_version(), tls_library_version());
+	return text;
 }
 
 /* Checks one resolver as mxc_engine_new() would. */

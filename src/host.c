@@ -423,6 +423,46 @@ static void decide(struct host *h)
 	h->p.ready(h->p.arg, h); /* last: the delivery may act on it */
 }
 
+/*
+ * A recipient's address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]",
+ * checked by address.c) stands for its one address: both families are
+ * answered at once, insecure (no DNS, so no DANE), and the host decides
+ * now.  False if `name` is no literal.
+ */
+static bool take_literal(struct host *h, const char *name)
+{
+	size_t len = strlen(name);
+	char inner[INET6_ADDRSTRLEN + 8];
+	if (len < 3 || name[0] != '[' || len - 2 >= sizeof inner)
+		return false;
+	memcpy(inner, name + 1, len - 2);
+	inner[len - 2] = '\0';
+	bool v6 = strncmp(inner, "IPv6:", 5) == 0;
+	struct sockaddr_storage ss = { 0 };
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, inner + 5, &s6->sin6_addr) != 1)
+			return false;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		if (inet_pton(AF_INET, inner, &s4->sin_addr) != 1)
+			return false;
+	}
+	for (int f = 0; f < FAM_LAST; f++) {
+		struct addr_lookup *l = &h->addr[f];
+		l->answered = true;
+		l->dnssec = DNSSEC_INSECURE;
+		l->result = (f == FAM6) == v6 ? DNS_FOUND : DNS_NODATA;
+		if (l->result == DNS_FOUND)
+			l->found[l->nfound++] = ss;
+	}
+	h->dane_possible = false;
+	decide(h);
+	return true;
+}
+
 /* Creates a host and starts its lookups. */
 struct host *host_new(const struct host_params *p)
 {
@@ -431,6 +471,8 @@ struct host *host_new(const struct host_params *p)
 		return NULL;
 	h->p = *p;
 	snprintf(h->name, sizeof h->name, "%s", p->name);
+	if (p->name[0] == '[' && take_literal(h, p->name))
+		return h;
 	enum mxc_tls_level level = p->config->tls_level;
 	h->dane_possible = p->mx_secure && (level == MXC_TLS_DANE ||
 	                                    level == MXC_TLS_DANE_ONLY);

@@ -169,6 +169,9 @@ struct policy *policy_new(const struct policy_params *pp)
 	}
 	const char *base = pp->base != NULL ? pp->base : "";
 	snprintf(p->sni, sizeof p->sni, "%s", base[0] != '\0' ? base : pp->mx);
+	if (p->sni[0] == '[') /* an address literal: SNI is for names only
+	                        (RFC 6066 3) */
+		p->sni[0] = '\0';
 	/* RFC 7672 3.2.2: the TLSA base domain and the MX host name, and
 	 * behind a secure MX RRset the next-hop domain and its expanded
 	 * form too (as Postfix). */

@@ -59,6 +59,8 @@ enum tls_status {
 
 /* Creates the engine-wide context (TLS 1.2 and 1.3). NULL + err on failure. */
 struct tls_ctx *tls_ctx_new(char *err, size_t errlen);
+/* The TLS library's version string, e.g. "5.5.4". */
+const char *tls_library_version(void);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /*

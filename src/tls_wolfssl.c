@@ -141,6 +141,12 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	return 0;
 }
 
+/* The wolfSSL version linked in, for --version. */
+const char *tls_library_version(void)
+{
+	return wolfSSL_lib_version();
+}
+
 /* Creates the context shared by every session of an engine. */
 struct tls_ctx *tls_ctx_new(char *err, size_t errlen)
 {

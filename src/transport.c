@@ -801,6 +801,36 @@ static bool parse_proxy(struct transport *t, const char *url, char *err,
  * a backslash outside quotes takes the next character.  Then checks that
  * every % is %h, %n, %p or %%.
  */
+/* Whether `name` can be run as posix_spawnp() would find it: a path with
+ * a slash as it is, else the first executable file of that name in $PATH.
+ * errno is EACCES when one exists but cannot be run. */
+static bool program_found(const char *name)
+{
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	bool exists = false;
+	for (const char *p = path;; ) {
+		const char *end = strchr(p, ':');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		char full[1024];
+		int len = snprintf(full, sizeof full, "%.*s%s%s", (int)n, p,
+		                   n ? "/" : "", name);
+		if (len > 0 && (size_t)len < sizeof full) {
+			if (access(full, X_OK) == 0)
+				return true;
+			exists |= access(full, F_OK) == 0;
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	errno = exists ? EACCES : ENOENT;
+	return false;
+}
+
 static bool parse_command(struct transport *t, const char *cmd, char *err,
                           size_t errlen)
 {
@@ -864,6 +894,14 @@ static bool parse_command(struct transport *t, const char *cmd, char *err,
 				         "%%h, %%n, %%p or %%%%)", p[1] ? p[1] : ' ');
 				return false;
 			}
+	if (strchr(t->words[0], '%') == NULL && !program_found(t->words[0])) {
+		/* Found now rather than as a failure of every attempt, which
+		 * would read as "try again later". */
+		snprintf(err, errlen, "proxy command: %.200s: %s", t->words[0],
+		         errno == EACCES ? "not executable" : "command not found");
+		errno = ENOENT;
+		return false;
+	}
 	snprintf(t->name, sizeof t->name, "proxy command %.500s", cmd);
 	return true;
 }

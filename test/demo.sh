@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 test/setup-debian.sh >/dev/null
-[ -d build ] || meson setup build >/dev/null
-meson compile -C build >/dev/null
-exec python3 test/lab/demo.py build/cli/mxclient
+# A build directory of its own: .ci/run deletes and rebuilds its build-ci-*,
+# and a developer's build/ may be configured otherwise.
+[ -d build-demo ] || meson setup build-demo >/dev/null
+meson compile -C build-demo >/dev/null
+exec python3 test/lab/demo.py build-demo/cli/mxclient

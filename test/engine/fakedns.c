@@ -353,7 +353,14 @@ bool dns_trust_anchor_check(const char *path, char *err, size_t errlen)
 	return true;
 }
 
+/* No getdns here. */
+const char *dns_library_version(void)
+{
+	return "none (fakedns)";
+}
+
 /* Status names, as dns.c gives them. */
+
 const char *dnssec_status_name(enum dnssec_status s)
 {
 	static const char *const names[] = { "secure", "insecure", "bogus",

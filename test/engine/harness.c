@@ -59,8 +59,16 @@ static void on_log(void *arg, const struct mxc_log_context *ctx,
                    enum mxc_log_level level, const char *line)
 {
 	(void)arg;
-	(void)ctx;
 	(void)level;
+	/* The header allows the read-only getters here: under ASan this
+	 * shows the delivery a line names is alive (engine teardown too). */
+	if (ctx->delivery != NULL &&
+	    (mxc_delivery_id(ctx->delivery) != ctx->delivery_id ||
+	     mxc_delivery_recipient(ctx->delivery)[0] == '\0' ||
+	     mxc_delivery_arg(ctx->delivery) == NULL)) {
+		fprintf(stderr, "log line for a delivery that is not itself\n");
+		abort();
+	}
 	if (loglen < sizeof logbuf)
 		loglen += (size_t)snprintf(logbuf + loglen, sizeof logbuf - loglen,
 		                           "[%llu] %s\n",
@@ -254,8 +262,7 @@ int scenario_run(const struct scenario *sc)
 	EXPECT(rounds <= ROUNDS_MAX, "the loop spins: %lu rounds", rounds);
 	EXPECT(fakeclock_ms() - t0 < SCENARIO_MAX_MS, "no end after %llu s of "
 	       "fake time", SCENARIO_MAX_MS / 1000);
-	EXPECT(o.calls == (act.freed ? 0 : 1), "completion called %d times",
-	       o.calls);
+	EXPECT(o.calls == 1, "completion called %d times", o.calls);
 	/* Let the peers see what followed (QUIT, the close). */
 	for (int i = 0; i < 8; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);

@@ -149,8 +149,9 @@ struct scenario {
 	bool no_chunking;          /* mxc_engine_options.no_chunking */
 	/* At this fake time after mxc_deliver(): mxc_delivery_cancel() (the
 	 * completion must still come, TEMPFAIL "cancelled"), or
-	 * mxc_engine_free() (no completion at all; the scenario then only
-	 * checks that everything was released).  0: never. */
+	 * mxc_engine_free() (the completion comes from inside that call,
+	 * TEMPFAIL "cancelled", and everything must be released).
+	 * 0: never. */
 	unsigned cancel_after_ms;
 	unsigned free_after_ms;
 	/* A bug in src/ this scenario shows: it must fail (and is then not

@@ -431,6 +431,37 @@ static void build(const struct mcase *c, struct built *b)
 		"> RCPT TO:<rcpt@example.com>", "< 250 2.1.5 ok",         \
 		"> DATA", "< 354 go ahead", "> .", __VA_ARGS__, NULL }
 
+/* A recipient at an address literal; STARTTLS offered and taken
+ * (opportunistic: no DANE without a DNS name). */
+static const char *const literal_script[] = {
+	"< 220 literal ESMTP",
+	"> EHLO client.example",
+	"< 250-literal\n250 STARTTLS",
+	"> STARTTLS",
+	"< 220 2.0.0 go ahead",
+	"tls",
+	"> EHLO client.example",
+	"< 250 literal",
+	"> MAIL FROM:<sender@example.org>",
+	"< 250 2.1.0 ok",
+	"> RCPT TO:<rcpt@[IPv6:2001:db8::25]>",
+	"< 250 2.1.5 ok",
+	"> DATA",
+	"< 354 go ahead",
+	"> .",
+	"< 250 2.0.0 queued as 25",
+	"> QUIT",
+	"< 221 bye",
+	NULL,
+};
+
+/* No DNS at all: any lookup of a literal would fail loudly. */
+static const struct dns_row no_dns[] = {
+	{ "[IPv6:2001:db8::25]", DNS_MX, .result = DNS_FAIL },
+	{ "[192.0.2.25]", DNS_MX, .result = DNS_FAIL },
+	{ .name = NULL },
+};
+
 /* Filled by main(): 5000 bytes without a line end; 150 continuation
  * lines. */
 static char endless_line[5100];
@@ -475,6 +506,35 @@ static const struct scenario more[] = {
 	             { "192.0.2.2", mx2_script, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "conversation timed out",
 	            .min_elapsed_ms = 60000, .max_elapsed_ms = 61000 } },
+	/* --timeout 10 would scale DATA's 120 s to 2 s: the stage floor
+	 * keeps it at 5 s (the whole lookup-to-timeout path included). */
+	{ "timeout-scaled-floor", MXC_TLS_MAY, .dns = two_mx, .timeout = 10,
+	  .peers = { { "192.0.2.1", (const char *const[]){
+	                 "< 220 mx1.example.com ESMTP", "> EHLO client.example",
+	                 "< 250 mx1.example.com",
+	                 "> MAIL FROM:<sender@example.org>", "< 250 2.1.0 ok",
+	                 "> RCPT TO:<rcpt@example.com>", "< 250 2.1.5 ok",
+	                 "> DATA", "stall", NULL }, .accepts = false },
+	             { "192.0.2.2", mx2_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
+	            .log = "conversation timed out",
+	            .min_elapsed_ms = 5000, .max_elapsed_ms = 5100 } },
+	/* RFC 5321 4.1.3 domain literals: straight to the address, no MX;
+	 * under the default level opportunistic TLS, no DANE. */
+	{ "literal-ipv6", MXC_TLS_DANE, .dns = no_dns,
+	  .recipient = "rcpt@[IPv6:2001:db8::25]",
+	  .peers = { { "2001:db8::25", literal_script, .accepts = true } },
+	  .want = { MXC_DELIVERED, 0, .check_dane = true, .dane = MXC_DANE_NONE,
+	            .check_tls = true, .tls = true,
+	            .log = "address literal [IPv6:2001:db8::25]: no MX lookup" } },
+	/* dane-only can never be met without a DNS name: refused, for good,
+	 * before any connection. */
+	{ "literal-dane-only", MXC_TLS_DANE_ONLY, .dns = no_dns,
+	  .recipient = "rcpt@[192.0.2.25]",
+	  .peers = { { "192.0.2.25", (const char *const[]){ "stall", NULL },
+	               .unused = true } },
+	  .want = { MXC_PERMFAIL, 69, .detail = "no DANE|address literal|"
+	            "dane-only" } },
 	/* Hostile greetings.  A line that never ends: cut at the line
 	 * bound, not read for ever. */
 	{ "greeting-endless-line", MXC_TLS_MAY, .dns = two_mx,

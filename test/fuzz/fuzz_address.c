@@ -89,7 +89,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FUZZ_ASSERT(address_domain(addr) == at + 1,
 		            "address_domain() is not after the last @");
-		check_domain(at + 1);
+		if (at[1] == '[') /* a domain literal: one address inside */
+			FUZZ_ASSERT(addr[len - 1] == ']' && strlen(at + 1) >= 3 &&
+			            strpbrk(at + 1, " @\\\"") == NULL,
+			            "domain literal \"%s\"", at + 1);
+		else
+			check_domain(at + 1);
 		FUZZ_ASSERT(address_is_utf8(addr) == utf8, "utf8 flag");
 	}
 	if (whylen > 0)

@@ -8,7 +8,7 @@ SMTP transcript scroll by, and prints the message as it landed in
 Postfix's maildir.  Nothing leaves the namespace; everything
 stops when the demo ends.
 
-    sudo python3 test/lab/demo.py build/cli/mxclient
+    python3 test/lab/demo.py build-demo/cli/mxclient     # as root
 """
 
 import os

@@ -184,14 +184,19 @@ static void scenario_free_in_callback(void)
 	deliver(&s, silent);
 	deliver(&s, silent);
 	run_for(&s, 20);
-	if (s.completions != 1 || s.delivered != 1 || s.engine != NULL)
-		fail("free-in-callback", "want exactly one (delivered) completion");
+	/* The free inside the first completion completes the other two
+	 * (cancelled) from inside it; nothing comes twice. */
+	if (s.completions != 3 || s.delivered != 1 || s.cancelled != 2 ||
+	    s.engine != NULL)
+		fail("free-in-callback", "want one delivered and two cancelled "
+		     "completions");
 	else
 		printf("ok free-in-callback\n");
 	event_base_free(s.base);
 }
 
-/* The engine freed with deliveries in every state: no callbacks at all. */
+/* The engine freed with deliveries in flight and queued: each completes
+ * once, cancelled, from inside mxc_engine_free(); nothing after. */
 static void scenario_free_outstanding(void)
 {
 	struct seen s = { .expected = 99 };
@@ -201,8 +206,12 @@ static void scenario_free_outstanding(void)
 	run_for(&s, 1);
 	mxc_engine_free(s.engine);
 	s.engine = NULL;
+	unsigned inside = s.completions;
 	run_for(&s, 1);
-	if (s.completions != 0)
+	if (inside != 2 || s.cancelled != 2)
+		fail("free-outstanding", "want both completed, cancelled, inside "
+		     "mxc_engine_free");
+	else if (s.completions != inside)
 		fail("free-outstanding", "a callback after mxc_engine_free");
 	else
 		printf("ok free-outstanding\n");
@@ -214,11 +223,13 @@ static void scenario_bad_params(void)
 {
 	struct seen s = { .expected = 99 };
 	engine(&s, 1);
-	static const char *const bad[] = { "no-at-sign", "a@[192.0.2.1]",
+	static const char *const bad[] = { "no-at-sign", "a@[192.0.2.300]",
 	                                   "a@b..c", "", "a b@c.example" };
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		if (deliver(&s, bad[i]) != NULL)
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		if (deliver(&s, bad[i]) != NULL || errno != EINVAL)
 			fail("bad-params", bad[i]);
+	}
 	run_for(&s, 1);
 	if (s.completions != 0)
 		fail("bad-params", "a callback for a refused delivery");
@@ -272,15 +283,20 @@ static void scenario_bad_config(void)
 		const char *anchor;
 		enum mxc_dnssec_mode dnssec;
 		int err;
+		const char *proxy_command;
 	} cases[] = {
-		{ "bad resolver", bad_res, anchor, MXC_DNSSEC_LOCAL, EINVAL },
+		{ "bad resolver", bad_res, anchor, MXC_DNSSEC_LOCAL, EINVAL, NULL },
 		{ "missing anchor", lab, "/nonexistent/anchor", MXC_DNSSEC_LOCAL,
-		  EINVAL },
-		{ "anchor is a directory", lab, "/tmp", MXC_DNSSEC_LOCAL, EINVAL },
-		{ "empty anchor", lab, empty, MXC_DNSSEC_LOCAL, EINVAL },
-		{ "garbage anchor", lab, garbage, MXC_DNSSEC_LOCAL, EINVAL },
+		  EINVAL, NULL },
+		{ "anchor is a directory", lab, "/tmp", MXC_DNSSEC_LOCAL, EINVAL, NULL },
+		{ "empty anchor", lab, empty, MXC_DNSSEC_LOCAL, EINVAL, NULL },
+		{ "garbage anchor", lab, garbage, MXC_DNSSEC_LOCAL, EINVAL, NULL },
 		{ "AD bit of a remote resolver", remote, anchor,
-		  MXC_DNSSEC_RESOLVER, EPERM },
+		  MXC_DNSSEC_RESOLVER, EPERM, NULL },
+		{ "proxy command not installed", lab, anchor, MXC_DNSSEC_LOCAL,
+		  ENOENT, "no-such-proxy-program %h %p" },
+		{ "proxy command syntax", lab, anchor, MXC_DNSSEC_LOCAL, EINVAL,
+		  "nc %h %q" },
 	};
 	struct event_base *base = event_base_new();
 	bool ok = base != NULL;
@@ -289,6 +305,7 @@ static void scenario_bad_config(void)
 			.resolvers = cases[i].resolvers,
 			.trust_anchor_file = cases[i].anchor,
 			.dnssec = cases[i].dnssec,
+			.proxy_command = cases[i].proxy_command,
 		};
 		char err[256] = "";
 		errno = 0;
@@ -298,6 +315,13 @@ static void scenario_bad_config(void)
 			mxc_engine_free(e);
 			ok = false;
 		}
+	}
+	/* No event_base: EINVAL too, as the header says. */
+	errno = 0;
+	if (ok && (mxc_engine_new(NULL, NULL, NULL, 0) != NULL ||
+	           errno != EINVAL)) {
+		fail("bad-config", "no event_base");
+		ok = false;
 	}
 	/* The lab's own resolver is on this namespace's lo: allowed. */
 	struct mxc_engine_options local = {

@@ -119,8 +119,15 @@ static const struct address_case cases[] = {
 	{ "\"\xff\"@x.example", false, "not valid UTF-8" },
 	{ "a@\xff.example", false, "not valid UTF-8" },
 	/* domains */
-	{ "a@[192.0.2.1]", false, "address literals are not supported" },
-	{ "a@[IPv6:2001:db8::1]", false, "address literals" },
+	/* RFC 5321 4.1.3 domain literals: one address, nothing else. */
+	{ "a@[192.0.2.1]", false, NULL },
+	{ "a@[IPv6:2001:db8::1]", false, NULL },
+	{ "a@[192.0.2.300]", false, "address literal is malformed" },
+	{ "a@[2001:db8::1]", false, "address literal is malformed" },
+	{ "a@[IPv6:192.0.2.1]", false, "address literal is malformed" },
+	{ "a@[tag:content]", false, "address literal is malformed" },
+	{ "a@[192.0.2.1", false, "address literal is malformed" },
+	{ "a@[]", false, "address literal is malformed" },
 	{ "a@b\xc3\xbc" "cher.example", false,
 	  "non-ASCII domain: use its A-label (xn--) form" },
 	{ "a@\xe4\xbe\x8b.\xe6\xb5\x8b\xe8\xaf\x95", false, "non-ASCII domain" },
