@@ -22,6 +22,8 @@
 
 #include "mxclient.h"
 #include "escape.h"
+#include "report.h"
+#include "sysexit.h"
 
 /* Most --resolver options. */
 #define MAX_RESOLVERS 8
@@ -453,36 +455,6 @@ static void parse_args(struct run *run, int argc, char **argv)
 	}
 }
 
-/* Prints one recipient's result as a JSON object on one line. */
-static void print_json(const struct mxc_result *r)
-{
-	static const char *const status[] = { "delivered", "tempfail",
-	                                      "permfail" };
-	static const char *const dane[] = { "none", "verified", "unusable",
-	                                    "failed" };
-	FILE *f = stdout;
-	fputs("{\"recipient\":", f);
-	escape_json(f, r->recipient);
-	fprintf(f, ",\"status\":\"%s\",\"exit\":%d,\"mx\":", status[r->outcome],
-	        r->exit_status);
-	escape_json(f, r->mx);
-	fputs(",\"address\":", f);
-	escape_json(f, r->address);
-	fputs(",\"tls\":", f);
-	if (r->tls_version[0] != '\0')
-		escape_json(f, r->tls_version);
-	else
-		fputs("false", f);
-	fprintf(f, ",\"dane\":\"%s\",\"reply\":", dane[r->dane]);
-	escape_json(f, r->reply);
-	fputs(",\"detail\":", f);
-	escape_json(f, r->detail);
-	fprintf(f, ",\"elapsed_ms\":%llu,\"queue_ms\":%llu}\n",
-	        (unsigned long long)r->elapsed_ms,
-	        (unsigned long long)r->queue_ms);
-	fflush(f);
-}
-
 /* Every idle connection said goodbye: the run is over. */
 static void on_drained(void *arg)
 {
@@ -500,12 +472,16 @@ static void on_done(void *arg, struct mxc_delivery *d,
 		struct rcpt *rc = &run->rcpts[i];
 		if (rc->delivery == d) {
 			rc->ended = true;
-			rc->exit_status = r->exit_status;
+			rc->exit_status = sysexit_of_result(r);
 			rc->delivery = NULL;
 		}
 	}
-	if (run->opt.json)
-		print_json(r);
+	if (run->opt.verbose > 0)
+		report_evidence(run->progress, r);
+	if (run->opt.json) {
+		report_json(stdout, r, sysexit_of_result(r));
+		fflush(stdout);
+	}
 	if (--run->pending == 0) /* say goodbye to idle connections */
 		mxc_engine_drain(run->engine, on_drained, run);
 }

@@ -228,6 +228,7 @@ static void lost(struct session *s, const char *how, const char *why)
 	snprintf(detail, sizeof detail, "%s %s[%s] while %s%s%s%s", how, s->mx,
 	         s->address, stage_while(stage), why != NULL ? " (" : "",
 	         why != NULL ? why : "", why != NULL ? ")" : "");
+	s->failure.kind = result_kind_of_loss(how);
 	set_failure(s, stage, detail, stage == STAGE_TLS);
 	setup_failed(s);
 }
@@ -337,6 +338,7 @@ static void tls_refused(struct session *s, const char *what)
 		reply_line(&s->reply, text, sizeof text);
 	snprintf(detail, sizeof detail, "TLS is required, but host %s[%s] %s%s%s",
 	         s->mx, s->address, what, text[0] != '\0' ? ": " : "", text);
+	s->failure.kind = MXC_FAILURE_STARTTLS;
 	set_failure(s, setup_stage(s->state), detail, true);
 	setup_failed(s);
 }
@@ -406,6 +408,7 @@ static void setup_reply(struct session *s)
 		snprintf(s->failure.reply, sizeof s->failure.reply, "%s", text);
 		snprintf(detail, sizeof detail, "host %s[%s] said: %s (in reply "
 		         "to %s)", s->mx, s->address, text, stage_in_reply(stage));
+		s->failure.kind = MXC_FAILURE_REPLY;
 		set_failure(s, stage, detail, false);
 		setup_failed(s);
 		return;
@@ -562,6 +565,8 @@ static void tls_ready(struct session *s)
 	         tls_version(tls));
 	snprintf(s->info.tls_cipher, sizeof s->info.tls_cipher, "%s",
 	         tls_cipher(tls));
+	snprintf(s->info.tls_group, sizeof s->info.tls_group, "%s",
+	         tls_group(tls));
 	tls_take_chain(tls, &s->info.chain);
 	/* Whatever the TLS library did or skipped (a resumed session calls
 	 * no verify callback), mail goes only where the policy allows. */

@@ -44,6 +44,7 @@ enum session_state {
 struct session_info {
 	char tls_version[32];    /* "" while in clear */
 	char tls_cipher[64];
+	char tls_group[32];      /* key exchange group, "" when unknown */
 	bool dane_checked;       /* the handshake reached the DANE check */
 	struct dane_result dane; /* its result (POLICY_TLS_DANE only) */
 	struct ehlo_caps caps;   /* from the latest EHLO (none after HELO) */
@@ -60,6 +61,7 @@ struct session_failure {
 	char reply[1024];      /* the reply, lines joined by a space */
 	char detail[1280];     /* one line for people */
 	bool tls_failed;       /* the TLS required was refused or failed */
+	enum mxc_failure kind; /* what failed (MXC_FAILURE_REPLY: `code`) */
 };
 
 /*

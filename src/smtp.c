@@ -59,6 +59,7 @@ static void on_lost(void *arg, enum stage stage, const char *how,
 	         session_mx(t->session), session_address(t->session),
 	         stage_while(stage), why != NULL ? " (" : "",
 	         why != NULL ? why : "", why != NULL ? ")" : "");
+	t->outcome.kind = result_kind_of_loss(how);
 	conclude(t, v, exit_status, stage, detail, false);
 }
 
@@ -137,6 +138,8 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 			snprintf(detail, sizeof detail,
 			         "host %s[%s] said: %s (in reply to %s)", mx, addr,
 			         text, stage_in_reply(stage));
+		t->outcome.kind = v == VERDICT_DELIVERED ? MXC_FAILURE_NONE
+		                                         : MXC_FAILURE_REPLY;
 		conclude(t, v, exit_status, stage, detail,
 		         result_session_usable(stage, r->code));
 		return;
@@ -191,6 +194,7 @@ static bool can_send(struct smtp *t)
 	if (utf8 && !caps->smtputf8) {
 		snprintf(detail, sizeof detail, "SMTPUTF8 is required, but was "
 		         "not offered by host %s[%s]", mx, addr);
+		t->outcome.kind = MXC_FAILURE_CAPABILITY;
 		conclude(t, VERDICT_PERMFAIL, EXIT_UNAVAILABLE, STAGE_MAIL,
 		         detail, true);
 		return false;
@@ -199,6 +203,7 @@ static bool can_send(struct smtp *t)
 		snprintf(detail, sizeof detail, "message size %" PRIu64 " exceeds "
 		         "size limit %" PRIu64 " of host %s[%s]",
 		         t->p.message->size, caps->size_max, mx, addr);
+		t->outcome.kind = MXC_FAILURE_CAPABILITY;
 		conclude(t, VERDICT_PERMFAIL, EXIT_UNAVAILABLE, STAGE_MAIL,
 		         detail, true);
 		return false;
