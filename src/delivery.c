@@ -187,18 +187,6 @@ static uint64_t ms_between(const struct timespec *from,
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
-/* Ends the delivery with a result (the callback follows from an event). */
-static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
-                   enum mxc_failure kind, enum mxc_stage stage,
-                   const char *detail)
-{
-	d->outcome = outcome;
-	d->kind = kind;
-	d->stage = stage;
-	snprintf(d->detail, sizeof d->detail, "%s", detail);
-	enter(d, DLV_DONE);
-}
-
 /* Adds an attempt to the list the result carries (best effort: out of
  * memory or beyond ATTEMPTS_MAX it is only counted). */
 static void add_attempt(struct mxc_delivery *d, const char *mx,
@@ -242,6 +230,26 @@ static bool attempted(const struct mxc_delivery *d, const char *mx)
 		if (strcmp(d->attempts[i].mx, mx) == 0)
 			return true;
 	return false;
+}
+
+/* Ends the delivery with a result (the callback follows from an event). */
+static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
+                   enum mxc_failure kind, enum mxc_stage stage,
+                   const char *detail)
+{
+	d->outcome = outcome;
+	d->kind = kind;
+	d->stage = stage;
+	snprintf(d->detail, sizeof d->detail, "%s", detail);
+	/* Hosts that failed in the DNS were never connected to: they are
+	 * attempts too, without an address. */
+	for (size_t i = 0; i < d->nhosts; i++) {
+		const struct host *h = d->hosts[i];
+		if (host_failure(h)[0] != '\0' && !attempted(d, host_name(h)))
+			add_attempt(d, host_name(h), "", host_failure_kind(h),
+			            MXC_STAGE_DNS, 0, host_failure(h), false);
+	}
+	enter(d, DLV_DONE);
 }
 
 /* Drops the current transaction and session at once (no QUIT). */
@@ -297,15 +305,8 @@ static void give_up(struct mxc_delivery *d)
 	enum mxc_stage stage = d->nattempts > 0
 	                       ? d->attempts[d->nattempts - 1].stage
 	                       : MXC_STAGE_DNS;
-	for (size_t i = 0; i < d->nhosts; i++) {
-		const struct host *h = d->hosts[i];
-		if (host_failure(h)[0] == '\0' || attempted(d, host_name(h)))
-			continue;
-		add_attempt(d, host_name(h), "", host_failure_kind(h),
-		            MXC_STAGE_DNS, 0, host_failure(h), false);
-		if (kind == MXC_FAILURE_NONE)
-			kind = host_failure_kind(h);
-	}
+	for (size_t i = 0; i < d->nhosts && kind == MXC_FAILURE_NONE; i++)
+		kind = host_failure_kind(d->hosts[i]);
 	if (kind == MXC_FAILURE_NONE)
 		kind = MXC_FAILURE_LOCAL; /* no host failed: cannot happen */
 	char detail[sizeof d->detail];
