@@ -61,6 +61,9 @@ struct outcome {
 	bool last_attempt_matches; /* the last attempt with an address is
 	                              the result's server */
 	bool tlsrpt_consistent;    /* a TLS failure kind has a TLS-RPT type */
+	bool evidence_consistent;  /* DANE, TLSA, DNSSEC and certificate
+	                              fields agree with each other */
+	char evidence[200];        /* what did not agree */
 };
 
 /* Keeps every log line of the scenario. */
@@ -110,6 +113,34 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	o->last_attempt_matches = last == NULL ||
 	                          (strcmp(last->address, r->address) == 0 &&
 	                           strcmp(last->mx, r->mx) == 0);
+	o->evidence_consistent = true;
+	o->evidence[0] = '\0';
+	bool matched_listed = false;
+	for (size_t i = 0; i < r->tlsa_count; i++)
+		matched_listed |= r->tlsa_matched == &r->tlsa[i];
+	if (r->dane == MXC_DANE_VERIFIED &&
+	    (!matched_listed || r->tlsa_matched_depth < 0 ||
+	     r->mx_dnssec != MXC_DNSSEC_SECURE ||
+	     r->address_dnssec != MXC_DNSSEC_SECURE))
+		snprintf(o->evidence, sizeof o->evidence, "verified without a "
+		         "listed match (%zu records, depth %d) or secure DNS "
+		         "(%s, %s)", r->tlsa_count, r->tlsa_matched_depth,
+		         mxc_dnssec_name(r->mx_dnssec),
+		         mxc_dnssec_name(r->address_dnssec));
+	else if (r->dane != MXC_DANE_VERIFIED && r->tlsa_matched != NULL)
+		snprintf(o->evidence, sizeof o->evidence, "a matched record, "
+		         "but dane %d", (int)r->dane);
+	else if (r->peer_chain_count > 0 &&
+	         (strlen(r->peer_cert_sha256) != 64 ||
+	          strlen(r->peer_pkey_sha256) != 64 ||
+	          r->peer_subject[0] == '\0' || r->peer_issuer[0] == '\0'))
+		snprintf(o->evidence, sizeof o->evidence, "certificate without "
+		         "names or fingerprints");
+	else if (r->tls_version[0] != '\0' &&
+	         (r->tls_cipher[0] == '\0' || r->tls_group[0] == '\0'))
+		snprintf(o->evidence, sizeof o->evidence, "TLS without cipher "
+		         "or group");
+	o->evidence_consistent = o->evidence[0] == '\0';
 	switch (r->kind) {
 	case MXC_FAILURE_STARTTLS:
 	case MXC_FAILURE_TLS:
@@ -393,6 +424,7 @@ int scenario_run(const struct scenario *sc)
 		       "RULE: server %s talked to, but no attempt listed", o.mx);
 		EXPECT(o.tlsrpt_consistent, "RULE: kind %s and its TLS-RPT type",
 		       mxc_failure_name(o.kind));
+		EXPECT(o.evidence_consistent, "RULE: evidence: %s", o.evidence);
 	}
 	EXPECT(peers_dots() <= 1, "RULE: the final dot went to %u peers",
 	       peers_dots());
