@@ -438,8 +438,10 @@ struct mxc_result {
 	size_t tlsa_count;
 	const struct mxc_tlsa *tlsa_matched;
 	int tlsa_matched_depth;
-	/* Every host and address tried, in order; the last one with an
-	 * address is the one the fields above describe. */
+	/* Every host and address tried, in the order they ended (the first
+	 * 64; memory permitting); the last one with an address is the one
+	 * the fields above describe.  A host that failed in the DNS is listed
+	 * once, with address "". */
 	const struct mxc_attempt *attempts;
 	size_t attempt_count;
 	/* Times.  elapsed_ms = queue_ms + delivery_ms. */

@@ -154,7 +154,6 @@ struct mxc_delivery {
 
 	struct attempt *attempts;       /* every connection tried, in order */
 	size_t nattempts, attempts_cap;
-	size_t attempts_dropped;        /* beyond ATTEMPTS_MAX */
 
 	struct event *ev_step;          /* continues after smtp and at DONE */
 
@@ -188,23 +187,19 @@ static uint64_t ms_between(const struct timespec *from,
 }
 
 /* Adds an attempt to the list the result carries (best effort: out of
- * memory or beyond ATTEMPTS_MAX it is only counted). */
+ * memory or beyond ATTEMPTS_MAX it is left out). */
 static void add_attempt(struct mxc_delivery *d, const char *mx,
                         const char *address, enum mxc_failure kind,
                         enum mxc_stage stage, int code, const char *detail,
                         bool reused)
 {
-	if (d->nattempts >= ATTEMPTS_MAX) {
-		d->attempts_dropped++;
+	if (d->nattempts >= ATTEMPTS_MAX)
 		return;
-	}
 	if (d->nattempts == d->attempts_cap) {
 		size_t cap = d->attempts_cap ? d->attempts_cap * 2 : 4;
 		struct attempt *p = realloc(d->attempts, cap * sizeof *p);
-		if (p == NULL) {
-			d->attempts_dropped++;
+		if (p == NULL)
 			return;
-		}
 		d->attempts = p;
 		d->attempts_cap = cap;
 	}
@@ -216,7 +211,6 @@ static void add_attempt(struct mxc_delivery *d, const char *mx,
 	if (a->mx == NULL || a->detail == NULL) {
 		free(a->mx);
 		free(a->detail);
-		d->attempts_dropped++;
 		return;
 	}
 	snprintf(a->address, sizeof a->address, "%s", address);
