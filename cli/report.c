@@ -174,11 +174,15 @@ static void put_tlsa_line(FILE *f, const struct mxc_tlsa *t)
 void report_evidence(FILE *f, const struct mxc_result *r)
 {
 	const char *who = r->recipient;
-	if (r->tls_version[0] == '\0')
+	if (r->tls_version[0] == '\0' && r->peer_chain_count == 0)
 		return;
-	fprintf(f, "%s: %s[%s]: %s with cipher %s, key exchange %s\n", who,
-	        r->mx, r->address, r->tls_version, r->tls_cipher,
-	        r->tls_group[0] != '\0' ? r->tls_group : "unknown");
+	if (r->tls_version[0] != '\0')
+		fprintf(f, "%s: %s[%s]: %s with cipher %s, key exchange %s\n",
+		        who, r->mx, r->address, r->tls_version, r->tls_cipher,
+		        r->tls_group[0] != '\0' ? r->tls_group : "unknown");
+	else /* the handshake failed after the peer's certificate came */
+		fprintf(f, "%s: %s[%s]: TLS handshake failed\n", who, r->mx,
+		        r->address);
 	if (r->peer_chain_count > 0) {
 		fprintf(f, "%s: %s[%s]: subject=%s\n", who, r->mx, r->address,
 		        r->peer_subject);

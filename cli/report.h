@@ -22,7 +22,8 @@ const char *report_dane_word(const struct mxc_result *r);
 /* Writes the TLS evidence of `r` to `f`, each line prefixed with
  * "RECIPIENT: ": protocol, cipher and group, the certificate's subject,
  * issuer and fingerprints, every TLSA record and the one that matched in
- * full.  Nothing without TLS. */
+ * full.  Also after a handshake that failed once the peer's certificate
+ * came (a DANE mismatch).  Nothing without either. */
 void report_evidence(FILE *f, const struct mxc_result *r);
 
 #endif

@@ -414,13 +414,14 @@ struct mxc_result {
 	                           "SECP256R1", or "" when unknown */
 	enum mxc_dane dane;
 	/* The certificate chain the last server presented, leaf first, as
-	 * sent (not validated); count 0 without TLS. */
+	 * sent (not validated); also when the handshake then failed (a DANE
+	 * mismatch: tls_version is ""); count 0 when none came. */
 	const struct mxc_cert *peer_chain;
 	size_t peer_chain_count;
 	/* The leaf's subject and issuer, one line each in OpenSSL's
 	 * X509_NAME_oneline() form ("/O=Example/CN=mx.example.net"), its SHA-256 fingerprint and its
 	 * public key's (SHA-256 of the DER SubjectPublicKeyInfo, as
-	 * posttls-finger shows), in lower-case hex; "" without TLS. */
+	 * posttls-finger shows), in lower-case hex; "" without a chain. */
 	const char *peer_subject;
 	const char *peer_issuer;
 	const char *peer_cert_sha256;

@@ -210,6 +210,11 @@ static void lost(struct session *s, const char *how, const char *why)
 {
 	enum stage stage = waiting_stage(s);
 	enum session_state was = s->state;
+	/* A handshake that failed (DANE above all) still shows what the
+	 * peer presented, for the report. */
+	if (was == SESSION_TLS && s->io != NULL && io_tls(s->io) != NULL &&
+	    s->info.chain.count == 0)
+		tls_take_chain(io_tls(s->io), &s->info.chain);
 	close_connection(s);
 	if (s->quitting) {
 		quit_done(s);

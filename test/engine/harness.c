@@ -56,6 +56,7 @@ struct outcome {
 	uint64_t queue_ms, delivery_ms;
 	enum mxc_failure kind;
 	enum mxc_stage stage;
+	size_t chain;              /* peer_chain_count */
 	char attempts[1024];       /* "kind@stage,..." */
 	size_t nattempts;
 	bool last_attempt_matches; /* the last attempt with an address is
@@ -94,6 +95,7 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	o->exit_status = sysexit_of_result(r);
 	o->kind = r->kind;
 	o->stage = r->stage;
+	o->chain = r->peer_chain_count;
 	o->queue_ms = r->queue_ms;
 	o->delivery_ms = r->delivery_ms;
 	o->nattempts = r->attempt_count;
@@ -370,6 +372,10 @@ int scenario_run(const struct scenario *sc)
 			EXPECT(strcmp(mxc_stage_name(o.stage), w->stage) == 0,
 			       "stage %s, expected %s", mxc_stage_name(o.stage),
 			       w->stage);
+		if (w->chain != 0)
+			EXPECT(o.chain == (w->chain < 0 ? 0 : (size_t)w->chain),
+			       "%zu certificates shown, expected %d", o.chain,
+			       w->chain);
 		if (w->attempts != NULL)
 			EXPECT(strcmp(o.attempts, w->attempts) == 0,
 			       "attempts \"%s\", expected \"%s\"", o.attempts,

@@ -128,6 +128,8 @@ struct expect {
 	const char *stage;         /* mxc_stage_name() of the result */
 	const char *attempts;      /* every attempt as "kind@stage", comma
 	                              separated, e.g. "lost@rcpt,none@dot" */
+	int chain;                 /* certificates the result shows from the
+	                              last server (0: not checked, -1: none) */
 	uint64_t min_elapsed_ms;   /* fake time the delivery took, at least */
 	uint64_t max_elapsed_ms;   /* ... and at most (0: not checked) */
 };
