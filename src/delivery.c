@@ -49,7 +49,7 @@
 /* Connection attempt timeout before scaling, seconds (Postfix: 30). */
 #define CONNECT_TIMEOUT 30
 
-/* Most attempts a result lists; later ones are counted, not kept. */
+/* Most attempts a result lists; later ones are left out. */
 #define ATTEMPTS_MAX 64
 
 enum dlv_state {
