@@ -25,6 +25,8 @@
 
 #include "mxclient.h"
 #include "escape.h"
+#include "report.h"
+#include "sysexit.h"
 
 /* Most --resolver and --rcpt-file options. */
 #define MAX_RESOLVERS 8
@@ -152,7 +154,8 @@ static const char usage_text[] =
 	"                       the next delivery (default 5000)\n"
 	"  --no-bdat            send with DATA even where the server offers\n"
 	"                       CHUNKING (BDAT, RFC 3030)\n"
-	"  -v                   show the SMTP transcript (-vv: debug)\n"
+	"  -v                   show the SMTP transcript and each result's\n"
+	"                       TLS evidence (-vv: debug)\n"
 	"  -q, --quiet          show failures and the summary only\n"
 	"  -h, --help, --version\n"
 	"\n"
@@ -694,36 +697,6 @@ static void parse_args(struct run *run, int argc, char **argv)
 	check_trust_anchor(o->trust_anchor);
 }
 
-/* Prints one recipient's result as a JSON object on one line. */
-static void print_json(const struct mxc_result *r)
-{
-	static const char *const status[] = { "delivered", "tempfail",
-	                                      "permfail" };
-	static const char *const dane[] = { "none", "verified", "unusable",
-	                                    "failed" };
-	FILE *f = stdout;
-	fputs("{\"recipient\":", f);
-	escape_json(f, r->recipient);
-	fprintf(f, ",\"status\":\"%s\",\"exit\":%d,\"mx\":", status[r->outcome],
-	        r->exit_status);
-	escape_json(f, r->mx);
-	fputs(",\"address\":", f);
-	escape_json(f, r->address);
-	fputs(",\"tls\":", f);
-	if (r->tls_version[0] != '\0')
-		escape_json(f, r->tls_version);
-	else
-		fputs("false", f);
-	fprintf(f, ",\"dane\":\"%s\",\"reply\":", dane[r->dane]);
-	escape_json(f, r->reply);
-	fputs(",\"detail\":", f);
-	escape_json(f, r->detail);
-	fprintf(f, ",\"elapsed_ms\":%llu,\"queue_ms\":%llu}\n",
-	        (unsigned long long)r->elapsed_ms,
-	        (unsigned long long)r->queue_ms);
-	fflush(f);
-}
-
 /* Every idle connection said goodbye: the run is over. */
 static void on_drained(void *arg)
 {
@@ -843,7 +816,7 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	struct run *run = rc->run;
 	(void)d;
 	rc->ended = true;
-	rc->exit_status = r->exit_status;
+	rc->exit_status = sysexit_of_result(r);
 	rc->delivery = NULL;
 	run->pending--;
 	if (r->outcome == MXC_DELIVERED)
@@ -854,8 +827,10 @@ static void on_done(void *arg, struct mxc_delivery *d,
 		run->bounced++;
 	if (!run->opt.quiet || r->outcome != MXC_DELIVERED)
 		print_result_line(run, r);
+	if (run->opt.verbose > 0)
+		report_evidence(run->progress, r);
 	if (run->opt.json) {
-		print_json(r);
+		report_json(stdout, r, sysexit_of_result(r));
 		check_output(run, stdout);
 	}
 	if (run->pending == 0) { /* say goodbye to idle connections */

@@ -42,9 +42,13 @@ static void on_done(void *arg, struct mxc_delivery *d,
 {
 	struct daemon *dm = arg;
 	(void)d;
-	printf("%s: %s (exit %d) via %s[%s] %s\n", r->recipient,
+	/* The result is data: what failed and where, not only words. */
+	printf("%s: %s (%s at %s, %zu attempt(s), dane %s) via %s[%s] %s\n",
+	       r->recipient,
 	       r->outcome == MXC_DELIVERED ? "delivered" : "not delivered",
-	       r->exit_status, r->mx, r->address, r->detail);
+	       mxc_failure_name(r->kind), mxc_stage_name(r->stage),
+	       r->attempt_count, r->tlsa_matched != NULL ? "verified" : "no",
+	       r->mx, r->address, r->detail);
 	if (r->outcome != MXC_DELIVERED)
 		dm->failures++;
 	if (--dm->outstanding == 0)

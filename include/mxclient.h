@@ -296,14 +296,139 @@ struct mxc_cert {
 };
 
 /*
- * What became of a delivery.  Strings are NUL-terminated, never NULL
- * (empty when unknown), escaped as log lines are, and valid only during the
- * completion callback.
+ * What kind of failure ended a delivery, or one attempt of it.  Chosen so
+ * that a TLS report (RFC 8460) can be made from results: see
+ * mxc_failure_tlsrpt().  The numbering only ever grows at its end.
+ */
+enum mxc_failure {
+	MXC_FAILURE_NONE,      /* none: delivered (or an attempt that got as
+	                          far as it had to) */
+	MXC_FAILURE_DNS,       /* a lookup failed (SERVFAIL, REFUSED, no
+	                          answer in time): never "does not exist" */
+	MXC_FAILURE_DNSSEC,    /* an answer was DNSSEC-bogus, or its status
+	                          indeterminate where DANE may apply */
+	MXC_FAILURE_NO_DOMAIN, /* the recipient domain does not exist */
+	MXC_FAILURE_NULL_MX,   /* the domain accepts no mail (RFC 7505) */
+	MXC_FAILURE_NO_MX_HOST,/* MX records, none of them usable */
+	MXC_FAILURE_NO_ADDRESS,/* no MX host has an address */
+	MXC_FAILURE_CONNECT,   /* TCP (or proxy) connection failed */
+	MXC_FAILURE_STARTTLS,  /* TLS required, STARTTLS not offered or
+	                          refused */
+	MXC_FAILURE_TLS,       /* the TLS handshake failed */
+	MXC_FAILURE_DANE,      /* the certificate matched no usable TLSA
+	                          record (or its chain did not verify) */
+	MXC_FAILURE_DANE_REQUIRED, /* DANE required (dane-only) but the
+	                          host's MX or address records are not
+	                          DNSSEC-secure, or it has no TLSA records */
+	MXC_FAILURE_TLSA_INVALID, /* DANE required, but every TLSA record
+	                          is unusable, or the TLSA lookup failed */
+	MXC_FAILURE_REPLY,     /* the server said 4xx or 5xx: see the
+	                          reply_code, enhanced and reply fields */
+	MXC_FAILURE_PROTOCOL,  /* the server broke the protocol (malformed
+	                          reply, reply out of turn, bytes after
+	                          STARTTLS's reply) */
+	MXC_FAILURE_TIMEOUT,   /* the server did not answer in time */
+	MXC_FAILURE_LOST,      /* the connection closed or reset */
+	MXC_FAILURE_CANCELLED, /* mxc_delivery_cancel() */
+	MXC_FAILURE_LOCAL,     /* here: out of memory, a lookup that could
+	                          not start */
+	MXC_FAILURE_CAPABILITY,/* the server lacks what the message needs
+	                          (SMTPUTF8, or a SIZE limit below it) */
+	MXC_FAILURE_LAST
+};
+
+/* Short name of a failure kind for logs and JSON: "none", "dns",
+ * "dnssec", "no-domain", "null-mx", "no-mx-host", "no-address", "connect",
+ * "starttls", "tls", "dane", "dane-required", "tlsa-invalid", "reply",
+ * "protocol", "timeout", "lost", "cancelled", "local", "capability"; "?"
+ * out of range.  Static. */
+const char *mxc_failure_name(enum mxc_failure kind);
+
+/* The RFC 8460 4.3 result type a failure of this kind reports, e.g.
+ * "starttls-not-supported", "validation-failure", "dnssec-invalid",
+ * "dane-required", "tlsa-invalid"; NULL for a kind that is no TLS failure.  Static. */
+const char *mxc_failure_tlsrpt(enum mxc_failure kind);
+
+/* Where a delivery (or an attempt) ended: the DNS, the connection, or the
+ * SMTP dialogue (RFC 5321 command names).  Grows only at its end. */
+enum mxc_stage {
+	MXC_STAGE_NONE,     /* not started (cancelled while queued) */
+	MXC_STAGE_DNS,      /* the MX lookup, or a host's address/TLSA ones */
+	MXC_STAGE_CONNECT,  /* the TCP (or proxy) connection */
+	MXC_STAGE_GREETING,
+	MXC_STAGE_EHLO,
+	MXC_STAGE_HELO,
+	MXC_STAGE_STARTTLS,
+	MXC_STAGE_TLS,      /* the TLS handshake and DANE check */
+	MXC_STAGE_MAIL,
+	MXC_STAGE_RCPT,
+	MXC_STAGE_DATA,
+	MXC_STAGE_BODY,     /* the message, before the final dot went out */
+	MXC_STAGE_DOT,      /* the reply to the final dot */
+	MXC_STAGE_QUIT,
+	MXC_STAGE_BDAT,     /* the reply to BDAT LAST (RFC 3030): final, like
+	                       the dot's */
+	MXC_STAGE_LAST
+};
+
+/* Short name of a stage: "none", "dns", "connect", "greeting", "ehlo",
+ * "helo", "starttls", "tls", "mail", "rcpt", "data", "body", "dot",
+ * "quit", "bdat"; "?" out of range.  Static. */
+const char *mxc_stage_name(enum mxc_stage stage);
+
+/* A DNSSEC status (RFC 4035 4.3), as validated (see mxc_dnssec_mode). */
+enum mxc_dnssec {
+	MXC_DNSSEC_UNKNOWN,       /* not looked up (or no answer) */
+	MXC_DNSSEC_SECURE,
+	MXC_DNSSEC_INSECURE,
+	MXC_DNSSEC_BOGUS,
+	MXC_DNSSEC_INDETERMINATE
+};
+
+/* Short name: "unknown", "secure", "insecure", "bogus", "indeterminate". */
+const char *mxc_dnssec_name(enum mxc_dnssec status);
+
+/* One TLSA record (RFC 6698 2.1). */
+struct mxc_tlsa {
+	uint8_t usage;             /* 2 DANE-TA, 3 DANE-EE (0, 1 unusable) */
+	uint8_t selector;          /* 0 certificate, 1 public key */
+	uint8_t mtype;             /* 0 full, 1 SHA2-256, 2 SHA2-512 */
+	const unsigned char *data; /* certificate association data */
+	size_t len;
+};
+
+/* One connection attempt, or one MX host that was never connected to (its
+ * address is then "").  Strings as in struct mxc_result. */
+struct mxc_attempt {
+	const char *mx;          /* MX host name */
+	const char *address;     /* IP address, "" when none was tried */
+	enum mxc_failure kind;   /* MXC_FAILURE_NONE: it carried the result */
+	enum mxc_stage stage;    /* where it ended */
+	int reply_code;          /* the reply that ended it, 0 if none */
+	const char *detail;      /* one line, as mxc_result's detail */
+	int reused;              /* 1: a connection kept from an earlier
+	                            delivery (no connect, no handshake) */
+};
+
+/*
+ * What became of a delivery: data, not only words.  Strings are
+ * NUL-terminated, never NULL (empty when unknown), escaped as log lines
+ * are, and valid only during the completion callback, like every array
+ * and pointer here.  The library says what happened; what exit status a
+ * program makes of it is the program's (the mxclient command's mapping is
+ * in mxclient(1)).
+ *
+ * Fields about the server (mx ... peer_*) describe the last server talked
+ * to; without one (DNS failures) they are empty, 0 or MXC_DNSSEC_UNKNOWN.
  */
 struct mxc_result {
 	enum mxc_outcome outcome;
-	int exit_status;        /* sysexits.h: 0, 75, 67, 68, 69, 65 ... */
+	enum mxc_failure kind;  /* why it failed; MXC_FAILURE_NONE when
+	                           delivered */
+	enum mxc_stage stage;   /* where it ended (MXC_STAGE_DOT or, with
+	                           BDAT, MXC_STAGE_BDAT when delivered) */
 	const char *recipient;  /* as given */
+	const char *sender;     /* as given, "" for the null sender */
 	const char *detail;     /* one line: why, e.g. "lost connection with
 	                           mx.example[192.0.2.1] while sending RCPT TO" */
 	int reply_code;         /* last SMTP reply code, 0 if none */
@@ -313,15 +438,51 @@ struct mxc_result {
 	const char *address;    /* its IP address */
 	const char *tls_version;/* e.g. "TLSv1.3", "" when not encrypted */
 	const char *tls_cipher; /* e.g. "TLS_AES_128_GCM_SHA256", or "" */
+	const char *tls_group;  /* key exchange group, e.g. "X25519",
+	                           "SECP256R1", or "" when unknown */
 	enum mxc_dane dane;
 	/* The certificate chain the last server presented, leaf first, as
-	 * sent (not validated); count 0 without TLS. */
+	 * sent (not validated); also when the handshake then failed (a DANE
+	 * mismatch: tls_version is ""); count 0 when none came. */
 	const struct mxc_cert *peer_chain;
 	size_t peer_chain_count;
+	/* The leaf's subject and issuer, one line each in OpenSSL's
+	 * X509_NAME_oneline() form ("/O=Example/CN=mx.example.net"), its SHA-256 fingerprint and its
+	 * public key's (SHA-256 of the DER SubjectPublicKeyInfo, as
+	 * posttls-finger shows), in lower-case hex; "" without a chain. */
+	const char *peer_subject;
+	const char *peer_issuer;
+	const char *peer_cert_sha256;
+	const char *peer_pkey_sha256;
+	/* The DNSSEC status of the recipient domain's MX RRset (or its
+	 * denial), and of the address records of the last server's host in
+	 * its address family. */
+	enum mxc_dnssec mx_dnssec;
+	enum mxc_dnssec address_dnssec;
+	/* The TLSA records the last server was checked against (DANE only;
+	 * count 0 otherwise), and the one that authenticated it (NULL when
+	 * none did; then tlsa_matched_depth is -1).  The depth is that of the
+	 * certificate it matched in peer_chain: 0 for DANE-EE. */
+	const struct mxc_tlsa *tlsa;
+	size_t tlsa_count;
+	const struct mxc_tlsa *tlsa_matched;
+	int tlsa_matched_depth;
+	/* Every host and address tried, in the order they ended (the first
+	 * 64; memory permitting); the last one with an address is the one
+	 * the fields above describe.  A host that failed in the DNS is listed
+	 * once, with address "". */
+	const struct mxc_attempt *attempts;
+	size_t attempt_count;
+	/* Times.  elapsed_ms = queue_ms + delivery_ms. */
 	uint64_t elapsed_ms;    /* from mxc_deliver() to the end */
-	uint64_t queue_ms;      /* the part of elapsed_ms spent waiting for a
-	                           free slot (max_concurrent) before the MX
-	                           lookup started */
+	uint64_t queue_ms;      /* waiting for a free slot (max_concurrent,
+	                           max_per_destination) before the MX lookup */
+	uint64_t delivery_ms;   /* from the MX lookup to the end */
+	/* Wall clock, milliseconds since 1970 (UTC): mxc_deliver(), the MX
+	 * lookup started (0 if never), the end. */
+	int64_t queued_at_ms;
+	int64_t started_at_ms;
+	int64_t ended_at_ms;
 };
 
 /*

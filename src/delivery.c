@@ -44,9 +44,13 @@
 #include "smtp.h"
 #include "tls.h"
 #include "transport.h"
+#include "x509.h"
 
 /* Connection attempt timeout before scaling, seconds (Postfix: 30). */
 #define CONNECT_TIMEOUT 30
+
+/* Most attempts a result lists; later ones are left out. */
+#define ATTEMPTS_MAX 64
 
 enum dlv_state {
 	DLV_QUEUED,  /* waiting for a slot in the engine */
@@ -68,7 +72,7 @@ _Static_assert(sizeof state_names / sizeof state_names[0] == DLV_LAST,
  * its transaction's verdict, and what its TLS was. */
 struct report {
 	enum verdict verdict;  /* DELIVERED, NEXT_HOST, TEMPFAIL or PERMFAIL */
-	int exit_status;       /* sysexits code */
+	enum mxc_failure kind; /* what failed, NONE when delivered */
 	enum stage stage;      /* where it ended */
 	bool usable;           /* the session can carry another transaction */
 	int code;              /* the deciding reply's code, 0 if none */
@@ -78,9 +82,25 @@ struct report {
 	bool tls_failed;       /* the TLS required was refused or failed */
 	char tls_version[32];  /* "" when the session stayed in clear */
 	char tls_cipher[64];
+	char tls_group[32];
 	bool dane_checked;     /* the handshake reached the DANE check */
 	struct dane_result dane;
-	struct tls_chain chain; /* the peer's, owned (moved from the session) */
+	struct tls_chain chain; /* the peer's, owned (a copy) */
+	struct dane_tlsa *tlsa; /* the session policy's records, owned copy
+	                           (dane.record indexes them) */
+	size_t ntlsa;
+	enum dnssec_status addr_dnssec; /* of the peer's address records */
+};
+
+/* One connection attempt (or a host never connected to), for the result. */
+struct attempt {
+	char *mx;              /* owned */
+	char address[INET6_ADDRSTRLEN]; /* "" when none was tried */
+	enum mxc_failure kind;
+	enum mxc_stage stage;
+	int code;
+	char *detail;          /* owned */
+	bool reused;
 };
 
 struct mxc_delivery {
@@ -97,6 +117,8 @@ struct mxc_delivery {
 	bool started;                   /* delivery_start() was called */
 	struct timespec created_at;     /* mxc_deliver(): the queue wait starts */
 	struct timespec started_at;     /* delivery_start(): the queue wait ends */
+	struct timespec created_wall;   /* the same two on the wall clock */
+	struct timespec started_wall;
 
 	struct dnscache_req *mx_query;
 	struct host *hosts[MXLIST_MAX]; /* in the order to try */
@@ -127,12 +149,18 @@ struct mxc_delivery {
 	                                   CNAMEs, "" when the same */
 	bool mx_secure;                 /* the MX RRset (or its denial) is
 	                                   DNSSEC-secure */
+	bool mx_answered;               /* mx_dnssec is known */
+	enum dnssec_status mx_dnssec;   /* of the MX answer */
+
+	struct attempt *attempts;       /* every connection tried, in order */
+	size_t nattempts, attempts_cap;
 
 	struct event *ev_step;          /* continues after smtp and at DONE */
 
 	/* The result, filled as things happen. */
 	enum mxc_outcome outcome;
-	int exit_status;
+	enum mxc_failure kind;          /* why, NONE when delivered */
+	enum mxc_stage stage;           /* where it ended */
 	enum mxc_dane dane;
 	char detail[2048];
 	char mx[256];
@@ -158,13 +186,63 @@ static uint64_t ms_between(const struct timespec *from,
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
+/* Adds an attempt to the list the result carries (best effort: out of
+ * memory or beyond ATTEMPTS_MAX it is left out). */
+static void add_attempt(struct mxc_delivery *d, const char *mx,
+                        const char *address, enum mxc_failure kind,
+                        enum mxc_stage stage, int code, const char *detail,
+                        bool reused)
+{
+	if (d->nattempts >= ATTEMPTS_MAX)
+		return;
+	if (d->nattempts == d->attempts_cap) {
+		size_t cap = d->attempts_cap ? d->attempts_cap * 2 : 4;
+		struct attempt *p = realloc(d->attempts, cap * sizeof *p);
+		if (p == NULL)
+			return;
+		d->attempts = p;
+		d->attempts_cap = cap;
+	}
+	struct attempt *a = &d->attempts[d->nattempts];
+	*a = (struct attempt){ .kind = kind, .stage = stage, .code = code,
+	                       .reused = reused };
+	a->mx = strdup(mx);
+	a->detail = strdup(detail);
+	if (a->mx == NULL || a->detail == NULL) {
+		free(a->mx);
+		free(a->detail);
+		return;
+	}
+	snprintf(a->address, sizeof a->address, "%s", address);
+	d->nattempts++;
+}
+
+/* Whether some attempt went to host `mx`. */
+static bool attempted(const struct mxc_delivery *d, const char *mx)
+{
+	for (size_t i = 0; i < d->nattempts; i++)
+		if (strcmp(d->attempts[i].mx, mx) == 0)
+			return true;
+	return false;
+}
+
 /* Ends the delivery with a result (the callback follows from an event). */
 static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
-                   int exit_status, const char *detail)
+                   enum mxc_failure kind, enum mxc_stage stage,
+                   const char *detail)
 {
 	d->outcome = outcome;
-	d->exit_status = exit_status;
+	d->kind = kind;
+	d->stage = stage;
 	snprintf(d->detail, sizeof d->detail, "%s", detail);
+	/* Hosts that failed in the DNS were never connected to: they are
+	 * attempts too, without an address. */
+	for (size_t i = 0; i < d->nhosts; i++) {
+		const struct host *h = d->hosts[i];
+		if (host_failure(h)[0] != '\0' && !attempted(d, host_name(h)))
+			add_attempt(d, host_name(h), "", host_failure_kind(h),
+			            MXC_STAGE_DNS, 0, host_failure(h), false);
+	}
 	enter(d, DLV_DONE);
 }
 
@@ -212,6 +290,19 @@ static void give_up(struct mxc_delivery *d)
 	}
 	if (dane)
 		d->dane = MXC_DANE_FAILED;
+	/* Hosts that failed in the DNS were never connected to: they are
+	 * attempts too, without an address.  The kind reported is the latest
+	 * connection's, else the first failed host's. */
+	enum mxc_failure kind = d->nattempts > 0
+	                        ? d->attempts[d->nattempts - 1].kind
+	                        : MXC_FAILURE_NONE;
+	enum mxc_stage stage = d->nattempts > 0
+	                       ? d->attempts[d->nattempts - 1].stage
+	                       : MXC_STAGE_DNS;
+	for (size_t i = 0; i < d->nhosts && kind == MXC_FAILURE_NONE; i++)
+		kind = host_failure_kind(d->hosts[i]);
+	if (kind == MXC_FAILURE_NONE)
+		kind = MXC_FAILURE_LOCAL; /* no host failed: cannot happen */
 	char detail[sizeof d->detail];
 	if (no_address == d->nhosts) {
 		if (d->implicit_mx)
@@ -220,7 +311,8 @@ static void give_up(struct mxc_delivery *d)
 		else
 			snprintf(detail, sizeof detail, "no MX host of %s has an "
 			         "address", d->domain);
-		finish(d, MXC_PERMFAIL, 68, detail);
+		finish(d, MXC_PERMFAIL, MXC_FAILURE_NO_ADDRESS, MXC_STAGE_DNS,
+		       detail);
 		return;
 	}
 	size_t used = 0;
@@ -235,7 +327,7 @@ static void give_up(struct mxc_delivery *d)
 		used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s",
 		                         n++ ? "; " : "", why);
 	}
-	finish(d, MXC_TEMPFAIL, 75, detail);
+	finish(d, MXC_TEMPFAIL, kind, stage, detail);
 }
 
 /* ---- CONNECT: feeding the race, in host order ---- */
@@ -279,7 +371,8 @@ static void start_transaction(struct mxc_delivery *d)
 	d->smtp = smtp_start(d->session, &p, on_txn_done, d);
 	if (d->smtp == NULL) { /* maybe inside the session's stack: defer */
 		d->report.verdict = VERDICT_TEMPFAIL;
-		d->report.exit_status = EXIT_OSERR;
+		d->report.kind = MXC_FAILURE_LOCAL;
+		d->report.stage = STAGE_MAIL;
 		snprintf(d->report.detail, sizeof d->report.detail,
 		         "out of memory");
 		d->session_ended = true;
@@ -383,6 +476,11 @@ static void race_failed(struct mxc_delivery *d)
 		     d->config->port, err);
 		host_fail(h, false, "connect to %s[%s]:%u: %s", host_name(h), a,
 		          d->config->port, err);
+		char why[600];
+		snprintf(why, sizeof why, "connect to %s[%s]:%u: %s",
+		         host_name(h), a, d->config->port, err);
+		add_attempt(d, host_name(h), a, MXC_FAILURE_CONNECT,
+		            MXC_STAGE_CONNECT, 0, why, false);
 		snprintf(d->mx, sizeof d->mx, "%s", host_name(h));
 		snprintf(d->address, sizeof d->address, "%s", a);
 	}
@@ -391,17 +489,40 @@ static void race_failed(struct mxc_delivery *d)
 
 /* ---- SETUP, TRANSACTION, QUIT ---- */
 
-/* Keeps what the session's TLS was, for the report (the chain moves). */
+/* Copies a chain (the session keeps its own for the next delivery on
+ * it); what does not fit in memory is left out. */
+static void copy_chain(const struct tls_chain *from, struct tls_chain *to)
+{
+	tls_chain_free(to);
+	for (size_t i = 0; i < from->count; i++) {
+		unsigned char *der = malloc(from->certs[i].len);
+		if (der == NULL)
+			break;
+		memcpy(der, from->certs[i].der, from->certs[i].len);
+		to->certs[to->count++] = (struct tls_cert){ der,
+		                                            from->certs[i].len };
+	}
+}
+
+/* Keeps what the session's TLS was, and the DNS evidence behind its
+ * policy, for the report. */
 static void take_tls(struct mxc_delivery *d)
 {
 	struct report *r = &d->report;
 	const struct session_info *info = session_info(d->session);
 	snprintf(r->tls_version, sizeof r->tls_version, "%s", info->tls_version);
 	snprintf(r->tls_cipher, sizeof r->tls_cipher, "%s", info->tls_cipher);
+	snprintf(r->tls_group, sizeof r->tls_group, "%s", info->tls_group);
 	r->dane_checked = info->dane_checked;
 	r->dane = info->dane;
-	tls_chain_free(&r->chain); /* the previous host's */
-	session_take_chain(d->session, &r->chain);
+	copy_chain(&info->chain, &r->chain);
+	const struct policy *p = session_policy(d->session);
+	dane_tlsa_free(r->tlsa);
+	r->tlsa = NULL;
+	r->ntlsa = 0;
+	if (p->ntlsa > 0 && (r->tlsa = dane_tlsa_dup(p->tlsa, p->ntlsa)) != NULL)
+		r->ntlsa = p->ntlsa;
+	r->addr_dnssec = host_addr_dnssec(d->hosts[d->smtp_host], &d->peer);
 }
 
 /* The transaction ended; called from the session's stack, so only record
@@ -411,7 +532,7 @@ static void on_txn_done(void *arg, const struct smtp_outcome *o)
 	struct mxc_delivery *d = arg;
 	struct report *r = &d->report;
 	r->verdict = o->verdict;
-	r->exit_status = o->exit_status;
+	r->kind = o->kind;
 	r->stage = o->stage;
 	r->usable = o->session_usable;
 	r->code = o->code;
@@ -433,7 +554,7 @@ static void on_session_ready(void *arg, struct session *s,
 	if (f != NULL) {
 		struct report *r = &d->report;
 		r->verdict = VERDICT_NEXT_HOST;
-		r->exit_status = EXIT_TEMPFAIL;
+		r->kind = f->kind;
 		r->stage = f->stage;
 		r->usable = false;
 		r->code = f->code;
@@ -508,6 +629,13 @@ static void on_race(void *arg, int fd, size_t index)
 			dlog(d, MXC_LOG_INFO, "connect to %s[%s]:%u: %s",
 			     host_name(d->hosts[d->target_host[i]]), a,
 			     d->config->port, he_target_error(d->he, i));
+			char why[600];
+			snprintf(why, sizeof why, "connect to %s[%s]:%u: %s",
+			         host_name(d->hosts[d->target_host[i]]), a,
+			         d->config->port, he_target_error(d->he, i));
+			add_attempt(d, host_name(d->hosts[d->target_host[i]]), a,
+			            MXC_FAILURE_CONNECT, MXC_STAGE_CONNECT, 0, why,
+			            false);
 		}
 	dlog(d, MXC_LOG_INFO, "connected to %s[%s]:%u", d->mx, d->address,
 	     d->config->port);
@@ -517,7 +645,8 @@ static void on_race(void *arg, int fd, size_t index)
 	struct policy *policy = make_policy(d, h, &d->peer);
 	if (policy == NULL) {
 		transport_close(d->config->transport, fd);
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT,
+		       "out of memory");
 		return;
 	}
 	struct session_params sp = {
@@ -534,7 +663,8 @@ static void on_race(void *arg, int fd, size_t index)
 	d->reused = false;
 	d->session = session_start(fd, &sp);
 	if (d->session == NULL) {
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT,
+		       "out of memory");
 		return;
 	}
 	dlog(d, MXC_LOG_DEBUG, "session %" PRIu64 " with %s[%s], TLS %s",
@@ -551,7 +681,8 @@ static void start_race(struct mxc_delivery *d, size_t first)
 	d->he = he_new(d->config, d->id,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
 	if (d->he == NULL) {
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT,
+		       "out of memory");
 		return;
 	}
 	enter(d, DLV_CONNECT);
@@ -565,7 +696,8 @@ static void retry_in_clear(struct mxc_delivery *d)
 	d->he = he_new(d->config, d->id,
 	               config_timeout_ms(d->config, CONNECT_TIMEOUT), on_race, d);
 	if (d->he == NULL) {
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT,
+		       "out of memory");
 		return;
 	}
 	d->clear_retry = true;
@@ -573,7 +705,8 @@ static void retry_in_clear(struct mxc_delivery *d)
 	enter(d, DLV_CONNECT);
 	int idx = he_add(d->he, &d->peer, host_name(d->hosts[d->smtp_host]));
 	if (idx < 0 || (size_t)idx >= d->ntargets_cap) {
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT,
+		       "out of memory");
 		return;
 	}
 	d->target_host[idx] = d->smtp_host;
@@ -596,17 +729,21 @@ static void after_session(struct mxc_delivery *d)
 {
 	const struct report *o = &d->report;
 	d->had_session = true;
+	enum mxc_failure kind = o->verdict == VERDICT_DELIVERED
+	                        ? MXC_FAILURE_NONE : o->kind;
+	add_attempt(d, d->mx, d->address, kind, stage_public(o->stage), o->code,
+	            o->detail, d->reused);
 	switch (o->verdict) {
 	case VERDICT_DELIVERED:
 		d->dane = session_dane(d);
-		finish(d, MXC_DELIVERED, 0, o->detail);
+		finish(d, MXC_DELIVERED, kind, stage_public(o->stage), o->detail);
 		return;
 	case VERDICT_PERMFAIL:
 	case VERDICT_TEMPFAIL:
 		d->dane = session_dane(d);
 		finish(d, o->verdict == VERDICT_PERMFAIL ? MXC_PERMFAIL
 		                                         : MXC_TEMPFAIL,
-		       o->exit_status, o->detail);
+		       kind, stage_public(o->stage), o->detail);
 		return;
 	case VERDICT_NEXT_HOST:
 	case VERDICT_CONTINUE:
@@ -675,15 +812,20 @@ static void on_mx(void *arg, const struct dns_answer *a)
 	struct dns_mx order[MXLIST_MAX];
 	size_t n = 0;
 	d->mx_query = NULL;
+	d->mx_answered = true;
+	d->mx_dnssec = a->dnssec;
 	switch (a->result) {
 	case DNS_NXDOMAIN:
 		snprintf(detail, sizeof detail, "domain %s does not exist", d->domain);
-		finish(d, MXC_PERMFAIL, 68, detail);
+		finish(d, MXC_PERMFAIL, MXC_FAILURE_NO_DOMAIN, MXC_STAGE_DNS,
+		       detail);
 		return;
 	case DNS_FAIL: /* SERVFAIL, timeout, bogus: never "no MX" */
 		snprintf(detail, sizeof detail, "MX lookup for %s failed: %s",
 		         d->domain, a->error);
-		finish(d, MXC_TEMPFAIL, 75, detail);
+		finish(d, MXC_TEMPFAIL, a->dnssec == DNSSEC_BOGUS
+		                        ? MXC_FAILURE_DNSSEC : MXC_FAILURE_DNS,
+		       MXC_STAGE_DNS, detail);
 		return;
 	default:
 		break;
@@ -696,7 +838,7 @@ static void on_mx(void *arg, const struct dns_answer *a)
 	    (level == MXC_TLS_DANE || level == MXC_TLS_DANE_ONLY)) {
 		snprintf(detail, sizeof detail, "MX lookup for %s failed: "
 		         "DNSSEC status indeterminate", d->domain);
-		finish(d, MXC_TEMPFAIL, 75, detail);
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_DNSSEC, MXC_STAGE_DNS, detail);
 		return;
 	}
 	switch (a->result) {
@@ -717,13 +859,15 @@ static void on_mx(void *arg, const struct dns_answer *a)
 		                 random_below, NULL) == MXLIST_NULL_MX) {
 			snprintf(detail, sizeof detail, "domain %s does not accept "
 			         "mail (null MX, RFC 7505)", d->domain);
-			finish(d, MXC_PERMFAIL, 68, detail);
+			finish(d, MXC_PERMFAIL, MXC_FAILURE_NULL_MX, MXC_STAGE_DNS,
+			       detail);
 			return;
 		}
 		if (n == 0) {
 			snprintf(detail, sizeof detail, "domain %s has no usable MX "
 			         "host", d->domain);
-			finish(d, MXC_PERMFAIL, 68, detail);
+			finish(d, MXC_PERMFAIL, MXC_FAILURE_NO_MX_HOST,
+			       MXC_STAGE_DNS, detail);
 			return;
 		}
 		char list[512] = "";
@@ -741,7 +885,8 @@ static void on_mx(void *arg, const struct dns_answer *a)
 		snprintf(d->domain_cname, sizeof d->domain_cname, "%s",
 		         a->canonical);
 	if (!make_hosts(d, order, n, d->mx_secure)) {
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT,
+		       "out of memory");
 		return;
 	}
 	start_race(d, 0);
@@ -768,6 +913,68 @@ static void enter(struct mxc_delivery *d, enum dlv_state next)
 	}
 }
 
+/* Milliseconds since 1970 of a wall-clock time. */
+static int64_t unix_ms(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
+/* A DNSSEC status in public terms. */
+static enum mxc_dnssec public_dnssec(enum dnssec_status st)
+{
+	switch (st) {
+	case DNSSEC_SECURE:
+		return MXC_DNSSEC_SECURE;
+	case DNSSEC_INSECURE:
+		return MXC_DNSSEC_INSECURE;
+	case DNSSEC_BOGUS:
+		return MXC_DNSSEC_BOGUS;
+	case DNSSEC_INDETERMINATE:
+		return MXC_DNSSEC_INDETERMINATE;
+	}
+	return MXC_DNSSEC_UNKNOWN;
+}
+
+/* Lower-case hex of `len` bytes into `out` (room for 2 * len + 1). */
+static void hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+/* The leaf certificate's evidence: names and SHA-256 fingerprints of the
+ * certificate and of its public key ("" each when it does not parse). */
+struct leaf_facts {
+	char subject[512];
+	char issuer[512];
+	char cert_sha256[2 * 32 + 1];
+	char pkey_sha256[2 * 32 + 1];
+};
+
+/* Fills `f` from the leaf of `chain` (all "" without one). */
+static void leaf_facts(const struct tls_chain *chain, struct leaf_facts *f)
+{
+	*f = (struct leaf_facts){ 0 };
+	if (chain->count == 0)
+		return;
+	const struct tls_cert *leaf = &chain->certs[0];
+	unsigned char md[X509_DIGEST_MAX], spki[X509_SPKI_MAX];
+	size_t mdlen, spkilen;
+	x509_names(leaf, f->subject, sizeof f->subject, f->issuer,
+	           sizeof f->issuer);
+	if (x509_digest(X509_MTYPE_SHA256, leaf->der, leaf->len, md, sizeof md,
+	                &mdlen, NULL, 0) && mdlen == 32)
+		hex(md, mdlen, f->cert_sha256);
+	if (x509_spki(leaf, spki, sizeof spki, &spkilen, NULL, 0) &&
+	    x509_digest(X509_MTYPE_SHA256, spki, spkilen, md, sizeof md, &mdlen,
+	                NULL, 0) && mdlen == 32)
+		hex(md, mdlen, f->pkey_sha256);
+}
+
 /* Calls the completion callback with the result (the delivery stays). */
 static void report(struct mxc_delivery *d)
 {
@@ -782,15 +989,38 @@ static void report(struct mxc_delivery *d)
 	for (size_t i = 0; i < o->chain.count; i++)
 		certs[i] = (struct mxc_cert){ o->chain.certs[i].der,
 		                              o->chain.certs[i].len };
-	struct timespec now;
+	struct mxc_tlsa tlsa[DANE_TLSA_MAX];
+	size_t ntlsa = d->had_session && o->ntlsa <= DANE_TLSA_MAX ? o->ntlsa : 0;
+	for (size_t i = 0; i < ntlsa; i++)
+		tlsa[i] = (struct mxc_tlsa){ o->tlsa[i].usage, o->tlsa[i].selector,
+		                             o->tlsa[i].mtype, o->tlsa[i].data,
+		                             o->tlsa[i].len };
+	bool matched = d->had_session && o->dane_checked &&
+	               o->dane.authenticated && o->dane.record >= 0 &&
+	               (size_t)o->dane.record < ntlsa;
+	struct mxc_attempt attempts[ATTEMPTS_MAX];
+	for (size_t i = 0; i < d->nattempts; i++) {
+		const struct attempt *a = &d->attempts[i];
+		attempts[i] = (struct mxc_attempt){
+			.mx = a->mx, .address = a->address, .kind = a->kind,
+			.stage = a->stage, .reply_code = a->code,
+			.detail = a->detail, .reused = a->reused,
+		};
+	}
+	struct leaf_facts leaf;
+	leaf_facts(&o->chain, &leaf);
+	struct timespec now, wall;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_REALTIME, &wall);
 	/* A delivery cancelled while queued never started: all of its time
 	 * was queue wait. */
 	const struct timespec *start = d->started ? &d->started_at : &now;
 	struct mxc_result r = {
 		.outcome = d->outcome,
-		.exit_status = d->exit_status,
+		.kind = d->kind,
+		.stage = d->stage,
 		.recipient = d->recipient,
+		.sender = d->sender,
 		.detail = d->detail,
 		.reply_code = d->had_session ? o->code : 0,
 		.enhanced = d->had_session ? o->enhanced : "",
@@ -799,11 +1029,30 @@ static void report(struct mxc_delivery *d)
 		.address = d->address,
 		.tls_version = d->had_session ? o->tls_version : "",
 		.tls_cipher = d->had_session ? o->tls_cipher : "",
+		.tls_group = d->had_session ? o->tls_group : "",
 		.dane = d->dane,
 		.peer_chain = certs,
 		.peer_chain_count = o->chain.count,
+		.peer_subject = leaf.subject,
+		.peer_issuer = leaf.issuer,
+		.peer_cert_sha256 = leaf.cert_sha256,
+		.peer_pkey_sha256 = leaf.pkey_sha256,
+		.mx_dnssec = d->mx_answered ? public_dnssec(d->mx_dnssec)
+		                            : MXC_DNSSEC_UNKNOWN,
+		.address_dnssec = d->had_session ? public_dnssec(o->addr_dnssec)
+		                                 : MXC_DNSSEC_UNKNOWN,
+		.tlsa = tlsa,
+		.tlsa_count = ntlsa,
+		.tlsa_matched = matched ? &tlsa[o->dane.record] : NULL,
+		.tlsa_matched_depth = matched ? o->dane.depth : -1,
+		.attempts = attempts,
+		.attempt_count = d->nattempts,
 		.elapsed_ms = ms_between(&d->created_at, &now),
 		.queue_ms = ms_between(&d->created_at, start),
+		.delivery_ms = ms_between(start, &now),
+		.queued_at_ms = unix_ms(&d->created_wall),
+		.started_at_ms = d->started ? unix_ms(&d->started_wall) : 0,
+		.ended_at_ms = unix_ms(&wall),
 	};
 	d->done(d->arg, d, &r);
 }
@@ -855,6 +1104,7 @@ struct mxc_delivery *delivery_new(struct mxc_engine *engine,
 	d->arg = params->arg;
 	d->state = DLV_QUEUED;
 	clock_gettime(CLOCK_MONOTONIC, &d->created_at);
+	clock_gettime(CLOCK_REALTIME, &d->created_wall);
 	return d;
 }
 
@@ -870,7 +1120,8 @@ static void start_literal(struct mxc_delivery *d)
 		snprintf(detail, sizeof detail, "no DANE is possible for the "
 		         "address literal %s (RFC 7672 needs a DNS name): TLS "
 		         "level dane-only refuses it", d->domain);
-		finish(d, MXC_PERMFAIL, 69, detail);
+		finish(d, MXC_PERMFAIL, MXC_FAILURE_DANE_REQUIRED,
+		       MXC_STAGE_NONE, detail);
 		return;
 	}
 	dlog(d, MXC_LOG_INFO, "address literal %s: no MX lookup, no DANE",
@@ -878,7 +1129,8 @@ static void start_literal(struct mxc_delivery *d)
 	struct dns_mx self = { .pref = 0 };
 	snprintf(self.host, sizeof self.host, "%s", d->domain);
 	if (!make_hosts(d, &self, 1, false)) {
-		finish(d, MXC_TEMPFAIL, 71, "out of memory");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_NONE,
+		       "out of memory");
 		return;
 	}
 	start_race(d, 0);
@@ -889,6 +1141,7 @@ void delivery_start(struct mxc_delivery *d)
 {
 	d->started = true;
 	clock_gettime(CLOCK_MONOTONIC, &d->started_at);
+	clock_gettime(CLOCK_REALTIME, &d->started_wall);
 	if (d->state != DLV_QUEUED)
 		return; /* cancelled while queued: already DONE */
 	if (d->domain[0] == '[') {
@@ -898,7 +1151,8 @@ void delivery_start(struct mxc_delivery *d)
 	d->mx_query = dnscache_lookup(d->config->dnscache, d->domain, DNS_MX,
 	                             on_mx, d);
 	if (d->mx_query == NULL) {
-		finish(d, MXC_TEMPFAIL, 71, "cannot start the MX lookup");
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_DNS,
+		       "cannot start the MX lookup");
 		return;
 	}
 	enter(d, DLV_MX);
@@ -918,6 +1172,12 @@ void delivery_free(struct mxc_delivery *d)
 	stop_everything(d);
 	free(d->target_host);
 	tls_chain_free(&d->report.chain);
+	dane_tlsa_free(d->report.tlsa);
+	for (size_t i = 0; i < d->nattempts; i++) {
+		free(d->attempts[i].mx);
+		free(d->attempts[i].detail);
+	}
+	free(d->attempts);
 	if (d->ev_step != NULL)
 		event_free(d->ev_step);
 	if (d->message != NULL)
@@ -933,7 +1193,7 @@ void delivery_abort(struct mxc_delivery *d)
 {
 	if (d->state != DLV_DONE) {
 		d->outcome = MXC_TEMPFAIL;
-		d->exit_status = 75;
+		d->kind = MXC_FAILURE_CANCELLED;
 		snprintf(d->detail, sizeof d->detail, "cancelled");
 		d->state = DLV_DONE;
 	}
@@ -947,7 +1207,12 @@ void mxc_delivery_cancel(struct mxc_delivery *d)
 {
 	if (d->state == DLV_DONE)
 		return;
-	finish(d, MXC_TEMPFAIL, 75, "cancelled");
+	finish(d, MXC_TEMPFAIL, MXC_FAILURE_CANCELLED,
+	       d->state == DLV_QUEUED ? MXC_STAGE_NONE
+	       : d->state == DLV_MX ? MXC_STAGE_DNS
+	       : d->state == DLV_CONNECT ? MXC_STAGE_CONNECT
+	       : d->smtp != NULL ? MXC_STAGE_MAIL : MXC_STAGE_GREETING,
+	       "cancelled");
 }
 
 /* The caller's argument. */

@@ -91,6 +91,7 @@ struct host {
 	struct host_tls tls[FAM_LAST]; /* the decision, per address family */
 	bool usable[FAM_LAST];     /* the family's addresses may be tried */
 	char failure[700];         /* why the host failed, "" if it did not */
+	enum mxc_failure kind;     /* and what kind of failure that was */
 	bool dane_failed;
 	bool no_address;
 };
@@ -102,16 +103,38 @@ static void decide(struct host *h);
 	config_log((h)->p.config, &(struct logctx){ (h)->p.delivery_id, 0 }, \
 	           (level), __VA_ARGS__)
 
-/* Records why the host failed; the first reason stays. */
-void host_fail(struct host *h, bool dane, const char *fmt, ...)
+/* Records why the host failed, and its kind; the first reason stays. */
+static void vfail(struct host *h, enum mxc_failure kind, bool dane,
+                  const char *fmt, va_list ap)
 {
 	if (h->failure[0] != '\0')
 		return;
+	vsnprintf(h->failure, sizeof h->failure, fmt, ap);
+	h->kind = kind;
+	h->dane_failed = dane;
+}
+
+/* A failure found here, in the DNS, of a known kind. */
+static void fail_kind(struct host *h, enum mxc_failure kind, bool dane,
+                      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail_kind(struct host *h, enum mxc_failure kind, bool dane,
+                      const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(h->failure, sizeof h->failure, fmt, ap);
+	vfail(h, kind, dane, fmt, ap);
 	va_end(ap);
-	h->dane_failed = dane;
+}
+
+/* Records why the host failed (its connections: the delivery keeps their
+ * kinds); the first reason stays. */
+void host_fail(struct host *h, bool dane, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(h, dane ? MXC_FAILURE_DANE : MXC_FAILURE_CONNECT, dane, fmt, ap);
+	va_end(ap);
 }
 
 /* Classifies a TLSA answer (the host's address records being secure). */
@@ -284,12 +307,14 @@ static void collect_addresses(struct host *h)
 		return;
 	for (int f = 0; f < FAM_LAST; f++)
 		if (h->addr[f].result == DNS_FAIL) {
-			host_fail(h, false, "cannot resolve %s (%s): %s", h->name,
+			fail_kind(h, MXC_FAILURE_DNS, false,
+			          "cannot resolve %s (%s): %s", h->name,
 			          f == FAM6 ? "AAAA" : "A", h->addr[f].error);
 			return;
 		}
 	h->no_address = true;
-	host_fail(h, false, "%s has no address records", h->name);
+	fail_kind(h, MXC_FAILURE_NO_ADDRESS, false,
+	          "%s has no address records", h->name);
 }
 
 /*
@@ -322,21 +347,25 @@ static const char *apply_policy(struct host *h, enum policy_dns dns,
 		break;
 	case POLICY_REFUSE_NO_DANE:
 		if (last)
-			host_fail(h, true, "%s: no DANE (%s): level dane-only",
+			fail_kind(h, MXC_FAILURE_DANE_REQUIRED, true,
+			          "%s: no DANE (%s): level dane-only",
 			          h->name, !h->p.mx_secure
 			                       ? "MX records not DNSSEC-secure"
 			                       : "address records not DNSSEC-secure");
 		break;
 	case POLICY_REFUSE_TLSA_FAIL:
-		host_fail(h, true, "%s: TLSA lookup for %s failed: %s", h->name,
+		fail_kind(h, MXC_FAILURE_DNSSEC, true,
+		          "%s: TLSA lookup for %s failed: %s", h->name,
 		          t->qname, t->error);
 		break;
 	case POLICY_REFUSE_NO_TLSA:
-		host_fail(h, true, "%s: no TLSA records at %s: level dane-only",
+		fail_kind(h, MXC_FAILURE_DANE_REQUIRED, true,
+		          "%s: no TLSA records at %s: level dane-only",
 		          h->name, t->qname);
 		break;
 	case POLICY_REFUSE_UNUSABLE:
-		host_fail(h, true, "%s: every TLSA record at %s is unusable: "
+		fail_kind(h, MXC_FAILURE_TLSA_INVALID, true,
+		          "%s: every TLSA record at %s is unusable: "
 		          "level dane-only", h->name, t->qname);
 		break;
 	}
@@ -540,6 +569,19 @@ void host_tls(const struct host *h, const struct sockaddr_storage *addr,
 const char *host_failure(const struct host *h)
 {
 	return h->failure;
+}
+
+/* What kind of failure it was. */
+enum mxc_failure host_failure_kind(const struct host *h)
+{
+	return h->failure[0] != '\0' ? h->kind : MXC_FAILURE_NONE;
+}
+
+/* The DNSSEC status of the address records of one address's family. */
+enum dnssec_status host_addr_dnssec(const struct host *h,
+                                    const struct sockaddr_storage *addr)
+{
+	return h->addr[addr->ss_family == AF_INET6 ? FAM6 : FAM4].dnssec;
 }
 
 /* The failure was DANE's. */

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "dane.h"
+#include "dns.h"
 #include "policy.h"
 
 struct config;
@@ -69,6 +70,11 @@ void host_fail(struct host *host, bool dane, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Why the host failed, "" if it has not. */
 const char *host_failure(const struct host *host);
+/* What kind of failure that was (MXC_FAILURE_NONE while none). */
+enum mxc_failure host_failure_kind(const struct host *host);
+/* The DNSSEC status of the address records in `addr`'s family. */
+enum dnssec_status host_addr_dnssec(const struct host *host,
+                                    const struct sockaddr_storage *addr);
 /* The failure was DANE's (see host_fail). */
 bool host_dane_failed(const struct host *host);
 /* The host provably has no address (NXDOMAIN/NODATA for both families):

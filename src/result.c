@@ -148,3 +148,116 @@ const char *stage_name(enum stage stage)
 {
 	return stage < STAGE_LAST ? rules[stage].name : "?";
 }
+
+/* ---- the public vocabulary of results ---- */
+
+/* Per failure kind: its name and its RFC 8460 result type. */
+static const struct {
+	const char *name;
+	const char *tlsrpt; /* NULL: not a TLS failure */
+} kinds[MXC_FAILURE_LAST] = {
+	[MXC_FAILURE_NONE] = { "none", NULL },
+	[MXC_FAILURE_DNS] = { "dns", NULL },
+	[MXC_FAILURE_DNSSEC] = { "dnssec", "dnssec-invalid" },
+	[MXC_FAILURE_NO_DOMAIN] = { "no-domain", NULL },
+	[MXC_FAILURE_NULL_MX] = { "null-mx", NULL },
+	[MXC_FAILURE_NO_MX_HOST] = { "no-mx-host", NULL },
+	[MXC_FAILURE_NO_ADDRESS] = { "no-address", NULL },
+	[MXC_FAILURE_CONNECT] = { "connect", NULL },
+	[MXC_FAILURE_STARTTLS] = { "starttls", "starttls-not-supported" },
+	/* RFC 8460 4.3.2: a failed negotiation that fits no other type. */
+	[MXC_FAILURE_TLS] = { "tls", "validation-failure" },
+	/* The DANE check does not yet say why (expired, name): general. */
+	[MXC_FAILURE_DANE] = { "dane", "validation-failure" },
+	[MXC_FAILURE_DANE_REQUIRED] = { "dane-required", "dane-required" },
+	[MXC_FAILURE_TLSA_INVALID] = { "tlsa-invalid", "tlsa-invalid" },
+	[MXC_FAILURE_REPLY] = { "reply", NULL },
+	[MXC_FAILURE_PROTOCOL] = { "protocol", NULL },
+	[MXC_FAILURE_TIMEOUT] = { "timeout", NULL },
+	[MXC_FAILURE_LOST] = { "lost", NULL },
+	[MXC_FAILURE_CANCELLED] = { "cancelled", NULL },
+	[MXC_FAILURE_LOCAL] = { "local", NULL },
+	[MXC_FAILURE_CAPABILITY] = { "capability", NULL },
+};
+
+/* The short name of a failure kind. */
+const char *mxc_failure_name(enum mxc_failure kind)
+{
+	return (unsigned)kind < MXC_FAILURE_LAST && kinds[kind].name != NULL
+	       ? kinds[kind].name : "?";
+}
+
+/* The TLS-RPT result type of a failure kind, or NULL. */
+const char *mxc_failure_tlsrpt(enum mxc_failure kind)
+{
+	return (unsigned)kind < MXC_FAILURE_LAST ? kinds[kind].tlsrpt : NULL;
+}
+
+/* The short name of a public stage. */
+const char *mxc_stage_name(enum mxc_stage stage)
+{
+	static const char *const names[MXC_STAGE_LAST] = {
+		"none", "dns", "connect", "greeting", "ehlo", "helo",
+		"starttls", "tls", "mail", "rcpt", "data", "body", "dot",
+		"quit", "bdat",
+	};
+	_Static_assert(sizeof names / sizeof names[0] == MXC_STAGE_LAST,
+	               "a name for every public stage");
+	return (unsigned)stage < MXC_STAGE_LAST ? names[stage] : "?";
+}
+
+/* The short name of a DNSSEC status. */
+const char *mxc_dnssec_name(enum mxc_dnssec status)
+{
+	static const char *const names[] = {
+		"unknown", "secure", "insecure", "bogus", "indeterminate",
+	};
+	return (unsigned)status < sizeof names / sizeof names[0]
+	       ? names[status] : "?";
+}
+
+/* A dialogue stage in public terms (RSET belongs to the next MAIL). */
+enum mxc_stage stage_public(enum stage stage)
+{
+	static const enum mxc_stage map[STAGE_LAST] = {
+		[STAGE_GREETING] = MXC_STAGE_GREETING,
+		[STAGE_EHLO] = MXC_STAGE_EHLO,
+		[STAGE_HELO] = MXC_STAGE_HELO,
+		[STAGE_STARTTLS] = MXC_STAGE_STARTTLS,
+		[STAGE_TLS] = MXC_STAGE_TLS,
+		[STAGE_MAIL] = MXC_STAGE_MAIL,
+		[STAGE_RCPT] = MXC_STAGE_RCPT,
+		[STAGE_DATA] = MXC_STAGE_DATA,
+		[STAGE_BODY] = MXC_STAGE_BODY,
+		[STAGE_DOT] = MXC_STAGE_DOT,
+		[STAGE_BDAT] = MXC_STAGE_BDAT,
+		[STAGE_QUIT] = MXC_STAGE_QUIT,
+		[STAGE_RSET] = MXC_STAGE_MAIL,
+	};
+	return stage < STAGE_LAST ? map[stage] : MXC_STAGE_NONE;
+}
+
+/* The kind of a lost session, from the session's words for it. */
+enum mxc_failure result_kind_of_loss(const char *how)
+{
+	static const struct {
+		const char *how;
+		enum mxc_failure kind;
+	} words[] = {
+		{ "lost connection with", MXC_FAILURE_LOST },
+		{ "conversation timed out with", MXC_FAILURE_TIMEOUT },
+		{ "protocol error with", MXC_FAILURE_PROTOCOL },
+		{ "TLS failed with", MXC_FAILURE_TLS },
+		{ "cannot start TLS with", MXC_FAILURE_LOCAL },
+		{ "DANE authentication failed for", MXC_FAILURE_DANE },
+		{ "RSET refused by", MXC_FAILURE_REPLY },
+		{ "command too long for", MXC_FAILURE_LOCAL },
+		{ "out of memory talking to", MXC_FAILURE_LOCAL },
+		{ "too many commands in flight to", MXC_FAILURE_LOCAL },
+	};
+	for (size_t i = 0; how != NULL && i < sizeof words / sizeof words[0];
+	     i++)
+		if (strcmp(how, words[i].how) == 0)
+			return words[i].kind;
+	return MXC_FAILURE_LOST;
+}

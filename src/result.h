@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "mxclient.h"
+
 /* sysexits.h values, named here so the policy reads without the header. */
 enum {
 	EXIT_DELIVERED = 0,
@@ -86,5 +88,16 @@ const char *stage_while(enum stage stage);
 const char *stage_in_reply(enum stage stage);
 /* Short name for logs: "RCPT". */
 const char *stage_name(enum stage stage);
+
+/* The public name of a dialogue stage (MXC_STAGE_GREETING ...). */
+enum mxc_stage stage_public(enum stage stage);
+
+/*
+ * The failure kind of a lost session, from the words the session names it
+ * with ("lost connection with", "conversation timed out with", "protocol
+ * error with", "TLS failed with", "DANE authentication failed for" ...;
+ * session.c's `how`).  Words it does not know are MXC_FAILURE_LOST.
+ */
+enum mxc_failure result_kind_of_loss(const char *how);
 
 #endif

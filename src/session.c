@@ -241,6 +241,11 @@ static void lost(struct session *s, const char *how, const char *why)
 {
 	enum stage stage = waiting_stage(s);
 	enum session_state was = s->state;
+	/* A handshake that failed (DANE above all) still shows what the
+	 * peer presented, for the report. */
+	if (was == SESSION_TLS && s->io != NULL && io_tls(s->io) != NULL &&
+	    s->info.chain.count == 0)
+		tls_take_chain(io_tls(s->io), &s->info.chain);
 	close_connection(s);
 	if (s->quitting) {
 		quit_done(s);
@@ -267,6 +272,7 @@ static void lost(struct session *s, const char *how, const char *why)
 	         proxied ? transport_name(t) : "", stage_while(stage),
 	         why != NULL ? " (" : "", why != NULL ? why : "",
 	         why != NULL ? ")" : "");
+	s->failure.kind = result_kind_of_loss(how);
 	set_failure(s, stage, detail, stage == STAGE_TLS);
 	setup_failed(s);
 }
@@ -380,6 +386,7 @@ static void tls_refused(struct session *s, const char *what)
 		reply_line(&s->reply, text, sizeof text);
 	snprintf(detail, sizeof detail, "TLS is required, but host %s[%s] %s%s%s",
 	         s->mx, s->address, what, text[0] != '\0' ? ": " : "", text);
+	s->failure.kind = MXC_FAILURE_STARTTLS;
 	set_failure(s, setup_stage(s->state), detail, true);
 	setup_failed(s);
 }
@@ -507,6 +514,7 @@ static void setup_reply(struct session *s)
 		snprintf(s->failure.reply, sizeof s->failure.reply, "%s", text);
 		snprintf(detail, sizeof detail, "host %s[%s] said: %s (in reply "
 		         "to %s)", s->mx, s->address, text, stage_in_reply(stage));
+		s->failure.kind = MXC_FAILURE_REPLY;
 		set_failure(s, stage, detail, false);
 		setup_failed(s);
 		return;
@@ -699,6 +707,8 @@ static void tls_ready(struct session *s)
 	         tls_version(tls));
 	snprintf(s->info.tls_cipher, sizeof s->info.tls_cipher, "%s",
 	         tls_cipher(tls));
+	snprintf(s->info.tls_group, sizeof s->info.tls_group, "%s",
+	         tls_group(tls));
 	tls_take_chain(tls, &s->info.chain);
 	bool resumed = s->resume_offered && tls_resumed(tls);
 	/* Whatever the TLS library did or skipped (a resumed session calls

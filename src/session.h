@@ -45,6 +45,7 @@ enum session_state {
 struct session_info {
 	char tls_version[32];    /* "" while in clear */
 	char tls_cipher[64];
+	char tls_group[32];      /* key exchange group, "" when unknown */
 	bool dane_checked;       /* the handshake reached the DANE check, or
 	                            resumed a TLS session from one whose
 	                            check authenticated the peer */
@@ -64,6 +65,7 @@ struct session_failure {
 	char reply[1024];      /* the reply, lines joined by a space */
 	char detail[1280];     /* one line for people */
 	bool tls_failed;       /* the TLS required was refused or failed */
+	enum mxc_failure kind; /* what failed (MXC_FAILURE_REPLY: `code`) */
 };
 
 /*

@@ -84,6 +84,7 @@ static void on_lost(void *arg, enum stage stage, const char *how,
 	         session_mx(t->session), session_address(t->session),
 	         stage_while(stage), why != NULL ? " (" : "",
 	         why != NULL ? why : "", why != NULL ? ")" : "");
+	t->outcome.kind = result_kind_of_loss(how);
 	conclude(t, v, exit_status, stage, detail, false);
 }
 
@@ -147,6 +148,8 @@ static void keep_verdict(struct smtp *t, enum stage stage,
 	reply_line(r, text, sizeof text);
 	t->outcome.verdict = v;
 	t->outcome.exit_status = exit_status;
+	t->outcome.kind = v == VERDICT_DELIVERED ? MXC_FAILURE_NONE
+	                                         : MXC_FAILURE_REPLY;
 	t->outcome.stage = stage;
 	t->outcome.code = r->code;
 	snprintf(t->outcome.enhanced, sizeof t->outcome.enhanced, "%s",
@@ -281,6 +284,7 @@ static bool can_send(struct smtp *t)
 	if (utf8 && !caps->smtputf8) {
 		snprintf(detail, sizeof detail, "SMTPUTF8 is required, but was "
 		         "not offered by host %s[%s]", mx, addr);
+		t->outcome.kind = MXC_FAILURE_CAPABILITY;
 		conclude(t, VERDICT_PERMFAIL, EXIT_UNAVAILABLE, STAGE_MAIL,
 		         detail, true);
 		return false;
@@ -289,6 +293,7 @@ static bool can_send(struct smtp *t)
 		snprintf(detail, sizeof detail, "message size %" PRIu64 " exceeds "
 		         "size limit %" PRIu64 " of host %s[%s]",
 		         t->p.message->size, caps->size_max, mx, addr);
+		t->outcome.kind = MXC_FAILURE_CAPABILITY;
 		conclude(t, VERDICT_PERMFAIL, EXIT_UNAVAILABLE, STAGE_MAIL,
 		         detail, true);
 		return false;

@@ -23,6 +23,8 @@ struct smtp_outcome {
 	enum verdict verdict;  /* DELIVERED, NEXT_HOST, TEMPFAIL or PERMFAIL */
 	int exit_status;       /* sysexits code */
 	enum stage stage;      /* where it ended */
+	enum mxc_failure kind; /* what failed: MXC_FAILURE_REPLY for a 4xx
+	                          or 5xx, NONE when delivered */
 	int code;              /* the deciding reply's code, 0 if none */
 	char enhanced[12];     /* its enhanced code or "" */
 	char reply[1024];      /* the deciding reply, lines joined by a space */

@@ -85,6 +85,8 @@ void tls_shutdown(struct tls *tls);
 
 /* Negotiated protocol, e.g. "TLSv1.3" ("" before the handshake). */
 const char *tls_version(const struct tls *tls);
+/* Key exchange group, e.g. "X25519" or "SECP256R1" ("" when unknown). */
+const char *tls_group(const struct tls *tls);
 /* Negotiated cipher suite, e.g. "TLS_AES_256_GCM_SHA384". */
 const char *tls_cipher(const struct tls *tls);
 /* The peer's chain kept during the handshake (count 0 if none yet). */

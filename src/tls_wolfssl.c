@@ -344,6 +344,14 @@ const char *tls_version(const struct tls *tls)
 	return v != NULL ? v : "";
 }
 
+/* Key exchange group of the handshake, as wolfSSL names it ("X25519",
+ * "SECP256R1"); "" for a finite-field or unknown group. */
+const char *tls_group(const struct tls *tls)
+{
+	const char *name = wolfSSL_get_curve_name(tls->ssl);
+	return name != NULL ? name : "";
+}
+
 /* Negotiated cipher suite, in the IANA spelling other tools print. */
 const char *tls_cipher(const struct tls *tls)
 {

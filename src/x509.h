@@ -97,4 +97,13 @@ int x509_leaf_names(const struct tls_cert *leaf, const char *const *hosts,
  */
 bool x509_host_match(const char *pattern, size_t len, const char *host);
 
+/*
+ * The subject and issuer names of `cert`, one line each in the
+ * "/C=../O=../CN=.." form of X509_NAME_oneline(), escaped as log lines are,
+ * written into `subject` (`slen` bytes) and `issuer` (`ilen`).  False (both
+ * "") when the certificate does not parse.
+ */
+bool x509_names(const struct tls_cert *cert, char *subject, size_t slen,
+                char *issuer, size_t ilen);
+
 #endif

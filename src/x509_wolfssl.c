@@ -717,3 +717,31 @@ int x509_leaf_names(const struct tls_cert *leaf, const char *const *hosts,
 	wc_FreeDecodedCert(&dc);
 	return found;
 }
+
+/* Writes one name of a parsed certificate, escaped, into out. */
+static bool name_text(WOLFSSL_X509_NAME *name, char *out, size_t outlen)
+{
+	char raw[1024];
+	if (name == NULL ||
+	    wolfSSL_X509_NAME_oneline(name, raw, (int)sizeof raw) == NULL)
+		return false;
+	escape_text(raw, strnlen(raw, sizeof raw), out, outlen);
+	return true;
+}
+
+/* The subject and issuer of a certificate, for reports. */
+bool x509_names(const struct tls_cert *cert, char *subject, size_t slen,
+                char *issuer, size_t ilen)
+{
+	if (slen > 0)
+		subject[0] = '\0';
+	if (ilen > 0)
+		issuer[0] = '\0';
+	WOLFSSL_X509 *x = parse(cert);
+	if (x == NULL)
+		return false;
+	bool ok = name_text(wolfSSL_X509_get_subject_name(x), subject, slen) &&
+	          name_text(wolfSSL_X509_get_issuer_name(x), issuer, ilen);
+	wolfSSL_X509_free(x);
+	return ok;
+}

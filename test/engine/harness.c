@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "sysexit.h"
 
 /* Fake time a scenario may take before it is declared hung. */
 #define SCENARIO_MAX_MS (4ull * 3600 * 1000)
@@ -52,6 +53,18 @@ struct outcome {
 	char tls_version[32];
 	enum mxc_dane dane;
 	uint64_t elapsed_ms;
+	uint64_t queue_ms, delivery_ms;
+	enum mxc_failure kind;
+	enum mxc_stage stage;
+	size_t chain;              /* peer_chain_count */
+	char attempts[1024];       /* "kind@stage,..." */
+	size_t nattempts;
+	bool last_attempt_matches; /* the last attempt with an address is
+	                              the result's server */
+	bool tlsrpt_consistent;    /* a TLS failure kind has a TLS-RPT type */
+	bool evidence_consistent;  /* DANE, TLSA, DNSSEC and certificate
+	                              fields agree with each other */
+	char evidence[200];        /* what did not agree */
 };
 
 /* Keeps every log line of the scenario. */
@@ -87,7 +100,69 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	if (o->actors != NULL)
 		o->actors->delivery = NULL;
 	o->outcome = r->outcome;
-	o->exit_status = r->exit_status;
+	o->exit_status = sysexit_of_result(r);
+	o->kind = r->kind;
+	o->stage = r->stage;
+	o->chain = r->peer_chain_count;
+	o->queue_ms = r->queue_ms;
+	o->delivery_ms = r->delivery_ms;
+	o->nattempts = r->attempt_count;
+	size_t used = 0;
+	o->attempts[0] = '\0';
+	const struct mxc_attempt *last = NULL;
+	for (size_t i = 0; i < r->attempt_count; i++) {
+		const struct mxc_attempt *a = &r->attempts[i];
+		if (used < sizeof o->attempts)
+			used += (size_t)snprintf(o->attempts + used,
+			                         sizeof o->attempts - used, "%s%s@%s",
+			                         i ? "," : "", mxc_failure_name(a->kind),
+			                         mxc_stage_name(a->stage));
+		if (a->address[0] != '\0')
+			last = a;
+	}
+	o->last_attempt_matches = last == NULL ||
+	                          (strcmp(last->address, r->address) == 0 &&
+	                           strcmp(last->mx, r->mx) == 0);
+	o->evidence_consistent = true;
+	o->evidence[0] = '\0';
+	bool matched_listed = false;
+	for (size_t i = 0; i < r->tlsa_count; i++)
+		matched_listed |= r->tlsa_matched == &r->tlsa[i];
+	if (r->dane == MXC_DANE_VERIFIED &&
+	    (!matched_listed || r->tlsa_matched_depth < 0 ||
+	     r->mx_dnssec != MXC_DNSSEC_SECURE ||
+	     r->address_dnssec != MXC_DNSSEC_SECURE))
+		snprintf(o->evidence, sizeof o->evidence, "verified without a "
+		         "listed match (%zu records, depth %d) or secure DNS "
+		         "(%s, %s)", r->tlsa_count, r->tlsa_matched_depth,
+		         mxc_dnssec_name(r->mx_dnssec),
+		         mxc_dnssec_name(r->address_dnssec));
+	else if (r->dane != MXC_DANE_VERIFIED && r->tlsa_matched != NULL)
+		snprintf(o->evidence, sizeof o->evidence, "a matched record, "
+		         "but dane %d", (int)r->dane);
+	else if (r->peer_chain_count > 0 &&
+	         (strlen(r->peer_cert_sha256) != 64 ||
+	          strlen(r->peer_pkey_sha256) != 64 ||
+	          r->peer_subject[0] == '\0' || r->peer_issuer[0] == '\0'))
+		snprintf(o->evidence, sizeof o->evidence, "certificate without "
+		         "names or fingerprints");
+	else if (r->tls_version[0] != '\0' &&
+	         (r->tls_cipher[0] == '\0' || r->tls_group[0] == '\0'))
+		snprintf(o->evidence, sizeof o->evidence, "TLS without cipher "
+		         "or group");
+	o->evidence_consistent = o->evidence[0] == '\0';
+	switch (r->kind) {
+	case MXC_FAILURE_STARTTLS:
+	case MXC_FAILURE_TLS:
+	case MXC_FAILURE_DANE:
+	case MXC_FAILURE_DANE_REQUIRED:
+	case MXC_FAILURE_TLSA_INVALID:
+	case MXC_FAILURE_DNSSEC:
+		o->tlsrpt_consistent = mxc_failure_tlsrpt(r->kind) != NULL;
+		break;
+	default:
+		o->tlsrpt_consistent = mxc_failure_tlsrpt(r->kind) == NULL;
+	}
 	o->reply_code = r->reply_code;
 	snprintf(o->enhanced, sizeof o->enhanced, "%s", r->enhanced);
 	snprintf(o->detail, sizeof o->detail, "%s", r->detail);
@@ -300,6 +375,22 @@ int scenario_run(const struct scenario *sc)
 		if (w->mx != NULL)
 			EXPECT(strcmp(o.mx, w->mx) == 0, "mx \"%s\", expected \"%s\"",
 			       o.mx, w->mx);
+		if (w->kind != NULL)
+			EXPECT(strcmp(mxc_failure_name(o.kind), w->kind) == 0,
+			       "kind %s, expected %s", mxc_failure_name(o.kind),
+			       w->kind);
+		if (w->stage != NULL)
+			EXPECT(strcmp(mxc_stage_name(o.stage), w->stage) == 0,
+			       "stage %s, expected %s", mxc_stage_name(o.stage),
+			       w->stage);
+		if (w->chain != 0)
+			EXPECT(o.chain == (w->chain < 0 ? 0 : (size_t)w->chain),
+			       "%zu certificates shown, expected %d", o.chain,
+			       w->chain);
+		if (w->attempts != NULL)
+			EXPECT(strcmp(o.attempts, w->attempts) == 0,
+			       "attempts \"%s\", expected \"%s\"", o.attempts,
+			       w->attempts);
 		if (w->check_dane)
 			EXPECT(o.dane == w->dane, "dane %d, expected %d", (int)o.dane,
 			       (int)w->dane);
@@ -339,6 +430,28 @@ int scenario_run(const struct scenario *sc)
 		EXPECT(o.outcome != MXC_PERMFAIL ||
 		       (o.exit_status >= 64 && o.exit_status != 75),
 		       "RULE: permanent failure with exit status %d", o.exit_status);
+		EXPECT((o.outcome == MXC_DELIVERED) == (o.kind == MXC_FAILURE_NONE),
+		       "RULE: kind %s with outcome %s", mxc_failure_name(o.kind),
+		       outcome_names[o.outcome]);
+		EXPECT(o.kind != MXC_FAILURE_REPLY || o.reply_code >= 400,
+		       "RULE: kind reply with reply code %d", o.reply_code);
+		EXPECT(o.outcome != MXC_DELIVERED || o.stage == MXC_STAGE_DOT ||
+		       o.stage == MXC_STAGE_BDAT,
+		       "RULE: delivered at stage %s", mxc_stage_name(o.stage));
+		EXPECT(o.queue_ms + o.delivery_ms == o.elapsed_ms,
+		       "RULE: queue %llu + delivery %llu ms != elapsed %llu ms",
+		       (unsigned long long)o.queue_ms,
+		       (unsigned long long)o.delivery_ms,
+		       (unsigned long long)o.elapsed_ms);
+		EXPECT(o.last_attempt_matches,
+		       "RULE: the last attempt is not the result's server (%s)",
+		       o.attempts);
+		EXPECT(o.mx[0] == '\0' || o.kind == MXC_FAILURE_CANCELLED ||
+		       o.nattempts > 0,
+		       "RULE: server %s talked to, but no attempt listed", o.mx);
+		EXPECT(o.tlsrpt_consistent, "RULE: kind %s and its TLS-RPT type",
+		       mxc_failure_name(o.kind));
+		EXPECT(o.evidence_consistent, "RULE: evidence: %s", o.evidence);
 	}
 	EXPECT(peers_dots() <= 1, "RULE: the final dot went to %u peers",
 	       peers_dots());
@@ -349,11 +462,13 @@ int scenario_run(const struct scenario *sc)
 	EXPECT(open_fds() == fds_before, "RULE: %d file descriptors open "
 	       "after the scenario, %d before", open_fds(), fds_before);
 	if (fails != 0 || verbose) {
-		fprintf(stderr, "%s: %s %d, %s (reply %d %s) via %s[%s], "
-		        "%llu ms fake\n", sc->name,
+		fprintf(stderr, "%s: %s %d %s@%s, %s (reply %d %s) via %s[%s], "
+		        "%llu ms fake, attempts %s\n", sc->name,
 		        o.calls ? outcome_names[o.outcome] : "NO RESULT",
-		        o.exit_status, o.detail, o.reply_code, o.enhanced, o.mx,
-		        o.address, (unsigned long long)o.elapsed_ms);
+		        o.exit_status, mxc_failure_name(o.kind),
+		        mxc_stage_name(o.stage), o.detail, o.reply_code, o.enhanced,
+		        o.mx, o.address, (unsigned long long)o.elapsed_ms,
+		        o.attempts);
 		fprintf(stderr, "--- DNS lookups:\n%s--- log:\n%s---\n",
 		        fakedns_asked(), logbuf);
 	}

@@ -115,7 +115,8 @@ uint64_t fakeclock_jumps(void);
 #define SCENARIO_PEERS 6
 
 /* What the delivery must end with; a NULL/zero field is not checked,
- * except outcome and exit_status, which always are. */
+ * except outcome and exit_status (the mxclient command's, computed from
+ * the result by cli/sysexit.c), which always are. */
 struct expect {
 	enum mxc_outcome outcome;
 	int exit_status;
@@ -130,6 +131,13 @@ struct expect {
 	bool tls;                  /* the last session had TLS (checked when
 	                              check_tls) */
 	bool check_tls;
+	const char *kind;          /* mxc_failure_name() of the result, NULL:
+	                              not checked */
+	const char *stage;         /* mxc_stage_name() of the result */
+	const char *attempts;      /* every attempt as "kind@stage", comma
+	                              separated, e.g. "lost@rcpt,none@dot" */
+	int chain;                 /* certificates the result shows from the
+	                              last server (0: not checked, -1: none) */
 	uint64_t min_elapsed_ms;   /* fake time the delivery took, at least */
 	uint64_t max_elapsed_ms;   /* ... and at most (0: not checked) */
 	/* Round trips the engine's stats counted: greeting to ready, and

@@ -75,6 +75,7 @@ static const char *const stuck_after_dot[] = {
 
 /* A cancelled delivery's result. */
 #define CANCELLED { MXC_TEMPFAIL, 75, .detail = "cancelled", \
+	            .kind = "cancelled", \
 	            .min_elapsed_ms = 1000, .max_elapsed_ms = 1000 }
 
 static const struct scenario table[] = {

@@ -259,8 +259,47 @@ static const struct dns_row two_mx[] = {
 struct built {
 	const char *steps[48];
 	char name[64];
+	char attempts[128];  /* the attempts the result must list */
 	struct scenario sc;
 };
+
+/* The failure kind a fault is (mxc_failure_name()), independent of the
+ * words the library reports it with. */
+static const char *fault_kind(const struct mcase *c)
+{
+	static const char *const kinds[F_LAST] = {
+		[F_4XX] = "reply", [F_5XX] = "reply", [F_421] = "reply",
+		[F_CLOSE] = "lost", [F_RESET] = "lost", [F_TIMEOUT] = "timeout",
+		[F_MALFORMED] = "protocol", [F_EXTRA] = "protocol",
+		[F_GARBAGE] = "tls", [F_ALERT] = "tls",
+	};
+	/* 421 to STARTTLS: on in clear at `may`, into a closed connection. */
+	if (c->at == AT_STARTTLS && c->fault == F_421)
+		return "lost";
+	/* A reset during the handshake is the TLS layer's error. */
+	if (c->at == AT_TLS && c->fault == F_RESET)
+		return "tls";
+	return kinds[c->fault];
+}
+
+/* The stage a fault at `at` is reported at (mxc_stage_name()). */
+static const char *fault_stage(const struct mcase *c)
+{
+	static const char *const stages[AT_LAST] = {
+		[AT_GREETING] = "greeting", [AT_EHLO] = "ehlo",
+		[AT_STARTTLS] = "starttls", [AT_TLS] = "tls",
+		[AT_EHLO2] = "ehlo", [AT_MAIL] = "mail", [AT_RCPT] = "rcpt",
+		[AT_DATA] = "data", [AT_BODY] = "body", [AT_DOT] = "dot",
+		[AT_QUIT] = "quit",
+	};
+	if (c->at == AT_STARTTLS && c->fault == F_421)
+		return "mail";
+	/* A reply nobody asked for is seen while waiting for the next one
+	 * (after STARTTLS's it is an injection, seen at once). */
+	if (c->fault == F_EXTRA && c->at != AT_STARTTLS && c->at + 1 < AT_LAST)
+		return stages[c->at + 1];
+	return stages[c->at];
+}
 
 /* The reply a fault sends at a stage with a reply. */
 static const char *fault_reply(enum fault f)
@@ -393,6 +432,17 @@ static void build(const struct mcase *c, struct built *b)
 	                                   .accepts = c->kind == K_NEXT };
 	struct expect *w = &sc->want;
 	w->min_elapsed_ms = c->min_s * 1000ull;
+	/* The result and its attempts as data: mx1's failure, then the
+	 * connection that carried the verdict. */
+	if (c->at != AT_LAST && c->kind != K_MX1)
+		snprintf(b->attempts, sizeof b->attempts, "%s@%s%s",
+		         fault_kind(c), fault_stage(c),
+		         c->kind == K_FINAL ? "" : ",none@dot");
+	else
+		snprintf(b->attempts, sizeof b->attempts, "none@dot");
+	w->attempts = b->attempts;
+	w->kind = c->kind == K_FINAL ? fault_kind(c) : "none";
+	w->stage = c->kind == K_FINAL ? fault_stage(c) : "dot";
 	switch (c->kind) {
 	case K_NEXT:
 		w->outcome = MXC_DELIVERED;

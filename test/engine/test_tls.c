@@ -223,7 +223,8 @@ static const struct scenario table[] = {
 	  .want = { MXC_DELIVERED, 0, 250, "2.0.0", "delivered to mx1.example.com",
 	            .dane = MXC_DANE_VERIFIED, .check_dane = true,
 	            .tls = true, .check_tls = true,
-	            .log = "DANE: STARTTLS required, peer must match" } },
+	            .log = "DANE: STARTTLS required, peer must match",
+	            .kind = "none", .stage = "dot", .attempts = "none@dot" } },
 	{ "dane-only-match", MXC_TLS_DANE_ONLY, .dns = dane_match,
 	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .dane = MXC_DANE_VERIFIED,
@@ -232,28 +233,34 @@ static const struct scenario table[] = {
 	{ "dane-mismatch", MXC_TLS_DANE, .dns = dane_mismatch,
 	  .peers = { { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "DANE authentication failed",
-	            .dane = MXC_DANE_FAILED, .check_dane = true } },
+	            .dane = MXC_DANE_FAILED, .check_dane = true,
+	            .kind = "dane", .stage = "tls", .attempts = "dane@tls",
+	            .chain = 1 } },
 	{ "dane-mismatch-next-host", MXC_TLS_DANE, .dns = dane_mismatch_two,
 	  .peers = { { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" },
 	             { "192.0.2.2", mx2_tls, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
 	            .log = "DANE authentication failed|trying the next MX host",
-	            .tls = true, .check_tls = true } },
+	            .tls = true, .check_tls = true,
+	            .attempts = "dane@tls,none@dot" } },
 	/* DANE without STARTTLS: not one envelope byte in clear. */
 	{ "dane-no-starttls", MXC_TLS_DANE, .dns = dane_match,
 	  .peers = { { "192.0.2.1", no_starttls_quit, .absent = "MAIL" } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "TLS is required, but host "
-	            "mx1.example.com[192.0.2.1] did not offer STARTTLS" } },
+	            "mx1.example.com[192.0.2.1] did not offer STARTTLS",
+	            .kind = "starttls", .stage = "ehlo", .attempts = "starttls@ehlo" } },
 	{ "dane-starttls-refused", MXC_TLS_DANE, .dns = dane_match,
 	  .peers = { { "192.0.2.1", starttls_454_quit, .absent = "MAIL" } },
-	  .want = { MXC_TEMPFAIL, 75, .detail = "refused STARTTLS|454 4.7.0" } },
+	  .want = { MXC_TEMPFAIL, 75, .detail = "refused STARTTLS|454 4.7.0",
+	            .kind = "starttls", .stage = "starttls" } },
 	/* A bogus TLSA answer could hide a record: the host is unusable,
 	 * not "no TLSA". */
 	{ "dane-tlsa-bogus", MXC_TLS_DANE, .dns = dane_bogus_tlsa,
 	  .peers = { { "192.0.2.1", tls_ok, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75,
 	            .detail = "TLSA lookup for _25._tcp.mx1.example.com failed",
-	            .dane = MXC_DANE_FAILED, .check_dane = true } },
+	            .dane = MXC_DANE_FAILED, .check_dane = true,
+	            .kind = "dnssec", .stage = "dns", .attempts = "dnssec@dns" } },
 	/* Unsigned MX: DANE does not apply; opportunistic TLS. */
 	{ "dane-unsigned-opportunistic", MXC_TLS_DANE, .dns = plain_one,
 	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
@@ -262,7 +269,8 @@ static const struct scenario table[] = {
 	            .log = "no DANE: TLS opportunistic" } },
 	{ "dane-only-unsigned", MXC_TLS_DANE_ONLY, .dns = plain_one,
 	  .peers = { { "192.0.2.1", tls_ok, .unused = true } },
-	  .want = { MXC_TEMPFAIL, 75, .detail = "level dane-only" } },
+	  .want = { MXC_TEMPFAIL, 75, .detail = "level dane-only",
+	            .kind = "dane-required", .stage = "dns", .attempts = "dane-required@dns" } },
 	/* encrypt: TLS or nothing, any certificate. */
 	{ "encrypt-ok", MXC_TLS_ENCRYPT, .dns = plain_one,
 	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
@@ -291,7 +299,8 @@ static const struct scenario table[] = {
 	               .absent = "MAIL" },
 	             { "192.0.2.2", mx2_tls, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com", .tls = true,
-	            .check_tls = true } },
+	            .check_tls = true,
+	            .attempts = "tls@tls,none@dot" } },
 	/* may: a server without STARTTLS gets the mail in clear. */
 	{ "may-no-starttls", MXC_TLS_MAY, .dns = plain_two,
 	  .peers = { { "192.0.2.1", (const char *const[]){
@@ -313,7 +322,8 @@ static const struct scenario table[] = {
 	{ "tls-554-then-close", MXC_TLS_MAY, .dns = plain_two,
 	  .peers = { { "192.0.2.1", tls_554_then_close, .accepts = false },
 	             { "192.0.2.2", mx2_clear, .unused = true } },
-	  .want = { MXC_PERMFAIL, 69, 554, "5.7.1", .detail = "rejected as spam" } },
+	  .want = { MXC_PERMFAIL, 69, 554, "5.7.1", .detail = "rejected as spam",
+	            .kind = "reply", .stage = "dot" } },
 };
 
 /* An EHLO reply of 90 lines, over 4 KiB, whose last line is filled in
@@ -356,7 +366,8 @@ static const struct scenario long_ehlo_table[] = {
 	  .want = { MXC_DELIVERED, 0, .tls = true, .check_tls = true } },
 	{ "ehlo-long-size-last", MXC_TLS_MAY, .dns = plain_one,
 	  .peers = { { "192.0.2.1", long_ehlo_size_script, .absent = "MAIL" } },
-	  .want = { MXC_PERMFAIL, 69, .detail = "exceeds size limit 10 of host" } },
+	  .want = { MXC_PERMFAIL, 69, .detail = "exceeds size limit 10 of host",
+	            .kind = "capability", .stage = "mail" } },
 };
 
 /* Fills an EHLO reply of 89 filler lines and `last`. */

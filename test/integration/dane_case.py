@@ -565,8 +565,16 @@ def case_bogus_mx(lab):
     expect_tlsa_secure("_25._tcp.mx.bogusmx.example")
     msg, _ = message("bogusmx")
     run = lab.run_client(["user@bogusmx.example"], msg, TIMEOUT_ARGS)
-    expect_dane(run, "user@bogusmx.example", ("none", "failed"),
-                delivered=False)
+    # No server was reached: "unreached" (before the JSON said so, "none"),
+    # and the failure is DNSSEC's, a TLS-RPT dnssec-invalid.
+    rec = expect_dane(run, "user@bogusmx.example", "unreached",
+                      delivered=False)
+    expect(rec.get("kind") == "dnssec" and
+           rec.get("tlsrpt") == "dnssec-invalid" and
+           rec.get("dnssec", {}).get("mx") == "bogus",
+           "kind %r, tlsrpt %r, dnssec %r" % (rec.get("kind"),
+                                               rec.get("tlsrpt"),
+                                               rec.get("dnssec")))
     expect_no_connection(server)
 
 
@@ -1164,6 +1172,83 @@ def case_posttls_finger(lab):
                                          finger.verdict, e))
     expect(not failures, "%d of %d hosts wrong:\n    %s"
            % (len(failures), len(expected), "\n    ".join(failures)))
+
+
+@case("evidence")
+def case_evidence(lab):
+    """The result carries the DANE evidence as data, and it is what the lab
+    published: the matched TLSA record is the published one (DANE-EE, and
+    DANE-TA at depth 1 beside a damaged record), the certificate
+    fingerprints are those of the lab's leaf, both DNSSEC statuses secure,
+    cipher and group named, one attempt that carried the mail.  -v prints
+    the same evidence as posttls-finger would."""
+    import hashlib
+    import re
+    _root, inter, leaf = private_ca(lab, ["mx.ev-ee.example",
+                                          "mx.ev-ta.example"])
+    ee = tlsa(leaf, 3, 1, 1)
+    ta = tlsa(inter, 2, 0, 1)
+    dane_zone(lab, "ev-ee.example", "192.0.2.10", [ee])
+    dane_zone(lab, "ev-ta.example", "192.0.2.10", [damaged(ee), ta])
+    pf = lab.postfix("mx.ev-ee.example", ["192.0.2.10"],
+                     ["ev-ee.example", "ev-ta.example"],
+                     Credential(leaf, [inter]))
+    lab.start()
+    cert_sha = hashlib.sha256(der_of(leaf)).hexdigest()
+    pkey_sha = hashlib.sha256(leaf.spki).hexdigest()
+    msg, _ = message("evidence")
+    for domain, record, depth, published in (
+            ("ev-ee.example", ee, 0, [ee]),
+            ("ev-ta.example", ta, 1, [damaged(ee), ta])):
+        rcpt = "user@" + domain
+        run = lab.run_client([rcpt], msg, TIMEOUT_ARGS + ["-v"])
+        rec = expect_dane(run, rcpt, "verified", delivered=True)
+        usage, selector, mtype, data = record.split()
+        want = {"usage": int(usage), "selector": int(selector),
+                "mtype": int(mtype), "data": data.lower()}
+        expect(rec.get("tlsa_matched") == want, "%s: tlsa_matched %r, "
+               "published %r" % (domain, rec.get("tlsa_matched"), want))
+        expect(rec.get("tlsa_matched_depth") == depth, "%s: depth %r"
+               % (domain, rec.get("tlsa_matched_depth")))
+        seen = ["%d %d %d %s" % (t["usage"], t["selector"], t["mtype"],
+                                 t["data"]) for t in rec.get("tlsa", [])]
+        expect(sorted(seen) == sorted(r.lower() for r in published),
+               "%s: tlsa %r, published %r" % (domain, seen, published))
+        cert = rec.get("certificate") or {}
+        expect(cert.get("sha256") == cert_sha, "%s: certificate sha256 %r, "
+               "the lab's leaf is %s" % (domain, cert.get("sha256"), cert_sha))
+        expect(cert.get("pkey_sha256") == pkey_sha, "%s: pkey_sha256 %r, "
+               "the lab's key is %s" % (domain, cert.get("pkey_sha256"),
+                                        pkey_sha))
+        expect("CN=mx.ev-ee.example" in cert.get("subject", ""),
+               "%s: subject %r" % (domain, cert.get("subject")))
+        expect("CN=Lab Intermediate CA" in cert.get("issuer", ""),
+               "%s: issuer %r" % (domain, cert.get("issuer")))
+        expect(rec.get("dnssec") == {"mx": "secure", "address": "secure"},
+               "%s: dnssec %r" % (domain, rec.get("dnssec")))
+        expect(rec.get("cipher", "").startswith("TLS_") and rec.get("group"),
+               "%s: cipher %r group %r" % (domain, rec.get("cipher"),
+                                           rec.get("group")))
+        expect(rec.get("kind") == "none" and rec.get("stage") == "dot",
+               "%s: kind %r stage %r" % (domain, rec.get("kind"),
+                                         rec.get("stage")))
+        attempts = rec.get("attempts", [])
+        expect(len(attempts) == 1 and attempts[0].get("address")
+               == "192.0.2.10" and attempts[0].get("kind") == "none",
+               "%s: attempts %r" % (domain, attempts))
+        expect(rec.get("sender") == "lab-sender@sender.example",
+               "%s: sender %r" % (domain, rec.get("sender")))
+        expect(rec.get("reply_code") == 250 and
+               rec.get("enhanced", "").startswith("2."),
+               "%s: reply %r %r" % (domain, rec.get("reply_code"),
+                                    rec.get("enhanced")))
+        # -v: the full matched record and posttls-finger's fingerprints
+        colon = ":".join(re.findall("..", pkey_sha.upper()))
+        for line in ("DANE matched at depth %d: %s" % (depth, record.lower()),
+                     "pkey_fingerprint=" + colon):
+            expect(line in run.stderr, "%s: -v lacks %r" % (domain, line))
+    expect_copies(pf, "user@ev-ee.example", 1)
+    expect_copies(pf, "user@ev-ta.example", 1)
 
 
 if __name__ == "__main__":

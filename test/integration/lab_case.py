@@ -581,6 +581,23 @@ def case_implicit_mx(lab):
 
 # --- DNS failures ----------------------------------------------------------
 
+def expect_unreached(rec, kind):
+    """A domain never reached says so in the JSON result as data: the
+    failure kind, the DNS stage, dane "unreached", no server, no attempt,
+    the MX answer's DNSSEC status, and times that add up."""
+    for key, want in (("kind", kind), ("stage", "dns"), ("dane", "unreached"),
+                      ("mx", ""), ("address", ""), ("attempts", []),
+                      ("certificate", None), ("tlsrpt", None),
+                      ("reply_code", 0)):
+        expect(rec.get(key) == want, "%s is %r, expected %r"
+               % (key, rec.get(key), want))
+    expect(rec.get("dnssec", {}).get("mx") == "secure",
+           "dnssec %r, expected the MX answer secure" % rec.get("dnssec"))
+    expect(rec.get("queue_ms", -1) + rec.get("delivery_ms", -1)
+           == rec.get("elapsed_ms"), "queue_ms + delivery_ms != elapsed_ms")
+    expect(isinstance(rec.get("ended_at"), str), "no ended_at")
+
+
 @case("null-mx")
 def case_null_mx(lab):
     """MX 0 . (RFC 7505): permanent failure, and no connection at all,
@@ -591,7 +608,8 @@ def case_null_mx(lab):
     msg, _ = message("nullmx")
     run = lab.run_client(["user@nullmx.example"], msg, TIMEOUT_ARGS)
     expect_exit(run, EX_NOHOST)
-    expect_result(run, "user@nullmx.example", "permfail", EX_NOHOST)
+    rec = expect_result(run, "user@nullmx.example", "permfail", EX_NOHOST)
+    expect_unreached(rec, "null-mx")
     expect_asked(lab, "nullmx.example")
     expect_no_connection(server)
 
@@ -606,7 +624,9 @@ def case_nxdomain(lab):
     msg, _ = message("nxdomain")
     run = lab.run_client(["user@no-such-domain.example"], msg, TIMEOUT_ARGS)
     expect_exit(run, EX_NOHOST)
-    expect_result(run, "user@no-such-domain.example", "permfail", EX_NOHOST)
+    rec = expect_result(run, "user@no-such-domain.example", "permfail",
+                        EX_NOHOST)
+    expect_unreached(rec, "no-domain")
     expect_asked(lab, "no-such-domain.example")
     expect_no_connection(server)
 

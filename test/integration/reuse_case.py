@@ -119,6 +119,18 @@ def case_postfix(lab):
     expect(0 < conns <= limit, "%d connections, expected at most %d"
            % (conns, limit))
     expect("connections" in stats_line(run, "smtp"), "no smtp: stats line")
+    # Every result carries its own evidence, reused connection or not:
+    # the attempt says which, and the certificate and matched TLSA record
+    # are the same as a fresh connection's.
+    reused = [r for r in run.records
+              if r.get("attempts") and r["attempts"][-1].get("reused")]
+    expect(len(reused) >= 500 - conns, "%d results say they reused a "
+           "connection, expected at least %d" % (len(reused), 500 - conns))
+    prints = {(r.get("certificate") or {}).get("sha256") for r in run.records}
+    matched = {str(r.get("tlsa_matched")) for r in run.records}
+    expect(len(prints) == 1 and None not in prints and len(matched) == 1
+           and "None" not in matched, "evidence differs between results: "
+           "fingerprints %r, matched records %r" % (prints, matched))
 
 
 @case("off")

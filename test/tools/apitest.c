@@ -58,7 +58,8 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	s->completions++;
 	if (r->outcome == MXC_DELIVERED)
 		s->delivered++;
-	if (strcmp(r->detail, "cancelled") == 0 && r->exit_status == 75)
+	if (strcmp(r->detail, "cancelled") == 0 &&
+	    r->kind == MXC_FAILURE_CANCELLED && r->outcome == MXC_TEMPFAIL)
 		s->cancelled++;
 	if (s->free_engine_in_callback) {
 		mxc_engine_free(s->engine);

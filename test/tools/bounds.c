@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "mxclient.h"
+#include "sysexit.h"
 
 /* Bytes the sanitizer allocator has handed out and not taken back; only
  * present when linked with AddressSanitizer (weak: NULL otherwise). */
@@ -220,7 +221,7 @@ static void on_done(void *arg, struct mxc_delivery *d,
 			t->tempfail++;
 		else
 			t->permfail++;
-		t->last_exit[res->outcome] = res->exit_status;
+		t->last_exit[res->outcome] = sysexit_of_result(res); /* as mxclient(1) */
 		if (t->detail[res->outcome][0] == '\0')
 			snprintf(t->detail[res->outcome],
 			         sizeof t->detail[res->outcome], "%s",
