@@ -65,25 +65,6 @@ static const struct stage_rule rules[STAGE_LAST] = {
 	                 VERDICT_TEMPFAIL, VERDICT_PERMFAIL, VERDICT_TEMPFAIL, true },
 };
 
-/* The sysexits code for a verdict reached at a stage. */
-static int exit_for(enum verdict v, enum stage stage, const char *enhanced)
-{
-	switch (v) {
-	case VERDICT_PERMFAIL:
-		/* RFC 3463 5.1.x: a bad destination mailbox address. */
-		if (stage == STAGE_RCPT && strncmp(enhanced, "5.1.", 4) == 0)
-			return EXIT_NOUSER;
-		return EXIT_UNAVAILABLE;
-	case VERDICT_TEMPFAIL:
-	case VERDICT_NEXT_HOST:
-		return EXIT_TEMPFAIL;
-	case VERDICT_DELIVERED:
-	case VERDICT_CONTINUE:
-		break;
-	}
-	return EXIT_DELIVERED;
-}
-
 /* Whether a stage waits for the reply that decides delivery. */
 bool result_final(enum stage stage)
 {
@@ -91,8 +72,7 @@ bool result_final(enum stage stage)
 }
 
 /* What a reply means at a stage. */
-enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
-                             int *exit_status)
+enum verdict result_of_reply(enum stage stage, int code)
 {
 	enum verdict v;
 	if (stage >= STAGE_LAST)
@@ -107,18 +87,15 @@ enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
 	} else {
 		v = rules[stage].on_5xx;
 	}
-	*exit_status = exit_for(v, stage, enhanced != NULL ? enhanced : "");
 	return v;
 }
 
 /* What losing the connection means at a stage. */
-enum verdict result_of_loss(enum stage stage, int *exit_status)
+enum verdict result_of_loss(enum stage stage)
 {
 	if (stage >= STAGE_LAST)
 		stage = STAGE_GREETING;
-	enum verdict v = rules[stage].on_loss;
-	*exit_status = exit_for(v, stage, "");
-	return v;
+	return rules[stage].on_loss;
 }
 
 /* Whether the session survives a reply that ended a transaction. */

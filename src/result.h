@@ -11,21 +11,6 @@
 
 #include "mxclient.h"
 
-/* sysexits.h values, named here so the policy reads without the header. */
-enum {
-	EXIT_DELIVERED = 0,
-	EXIT_USAGE = 64,       /* EX_USAGE */
-	EXIT_DATAERR = 65,     /* EX_DATAERR: bad address or message */
-	EXIT_NOINPUT = 66,     /* EX_NOINPUT */
-	EXIT_NOUSER = 67,      /* EX_NOUSER: 5.1.x to RCPT */
-	EXIT_NOHOST = 68,      /* EX_NOHOST: no such domain, null MX */
-	EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: other permanent rejection */
-	EXIT_SOFTWARE = 70,    /* EX_SOFTWARE */
-	EXIT_OSERR = 71,       /* EX_OSERR: out of memory and the like */
-	EXIT_IOERR = 74,       /* EX_IOERR */
-	EXIT_TEMPFAIL = 75     /* EX_TEMPFAIL */
-};
-
 /* Where in the dialogue a reply or a failure happened. */
 enum stage {
 	STAGE_GREETING,
@@ -59,20 +44,19 @@ enum verdict {
 bool result_final(enum stage stage);
 
 /*
- * What a complete reply with `code` (and enhanced code, "" if none) means at
- * `stage`; *exit_status receives the sysexits code for TEMPFAIL/PERMFAIL.
+ * What a complete reply with `code` means at `stage` (the enhanced code
+ * does not change the verdict; the CLI reads it for its exit status).
  * EHLO's 5xx is VERDICT_CONTINUE here: the caller falls back to HELO.
  * STARTTLS refused is also CONTINUE (opportunistic TLS goes on in clear).
  */
-enum verdict result_of_reply(enum stage stage, int code, const char *enhanced,
-                             int *exit_status);
+enum verdict result_of_reply(enum stage stage, int code);
 
 /*
  * What losing the connection (or a timeout, or a protocol error) at `stage`
  * means: before the dot, try the next host; after it, the message may have
  * arrived, so a temporary failure that is never retried elsewhere now.
  */
-enum verdict result_of_loss(enum stage stage, int *exit_status);
+enum verdict result_of_loss(enum stage stage);
 
 /*
  * Whether the session can carry another transaction after `code` ended one

@@ -498,9 +498,7 @@ static void setup_reply(struct session *s)
 {
 	struct reply *r = &s->reply;
 	enum stage stage = setup_stage(s->state);
-	int exit_status;
-	enum verdict v = result_of_reply(stage, r->code, r->enhanced,
-	                                 &exit_status);
+	enum verdict v = result_of_reply(stage, r->code);
 	if (v == VERDICT_CONTINUE && r->code >= 300 && r->code < 400) {
 		lost(s, "protocol error with", "unexpected reply code");
 		return;

@@ -56,13 +56,12 @@ static void finish(struct smtp *t, bool usable)
 }
 
 /* Concludes (once): records the verdict and tells the owner. */
-static void conclude(struct smtp *t, enum verdict v, int exit_status,
-                     enum stage stage, const char *detail, bool usable)
+static void conclude(struct smtp *t, enum verdict v, enum stage stage,
+                     const char *detail, bool usable)
 {
 	if (t->finished)
 		return;
 	t->outcome.verdict = v;
-	t->outcome.exit_status = exit_status;
 	t->outcome.stage = stage;
 	snprintf(t->outcome.detail, sizeof t->outcome.detail, "%s", detail);
 	finish(t, usable);
@@ -77,15 +76,14 @@ static void on_lost(void *arg, enum stage stage, const char *how,
 		finish(t, false);
 		return;
 	}
-	int exit_status;
-	enum verdict v = result_of_loss(stage, &exit_status);
+	enum verdict v = result_of_loss(stage);
 	char detail[700];
 	snprintf(detail, sizeof detail, "%s %s[%s] while %s%s%s%s", how,
 	         session_mx(t->session), session_address(t->session),
 	         stage_while(stage), why != NULL ? " (" : "",
 	         why != NULL ? why : "", why != NULL ? ")" : "");
 	t->outcome.kind = result_kind_of_loss(how);
-	conclude(t, v, exit_status, stage, detail, false);
+	conclude(t, v, stage, detail, false);
 }
 
 /* Sends the command of `stage`. */
@@ -137,8 +135,7 @@ static void send_data(struct smtp *t)
  * say.
  */
 static void keep_verdict(struct smtp *t, enum stage stage,
-                         const struct reply *r, enum verdict v,
-                         int exit_status)
+                         const struct reply *r, enum verdict v)
 {
 	t->usable = t->usable && result_session_usable(stage, r->code);
 	if (t->decided)
@@ -147,7 +144,6 @@ static void keep_verdict(struct smtp *t, enum stage stage,
 	char text[1024];
 	reply_line(r, text, sizeof text);
 	t->outcome.verdict = v;
-	t->outcome.exit_status = exit_status;
 	t->outcome.kind = v == VERDICT_DELIVERED ? MXC_FAILURE_NONE
 	                                         : MXC_FAILURE_REPLY;
 	t->outcome.stage = stage;
@@ -178,9 +174,7 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 	struct smtp *t = arg;
 	if (t->finished)
 		return;
-	int exit_status;
-	enum verdict v = result_of_reply(stage, r->code, r->enhanced,
-	                                 &exit_status);
+	enum verdict v = result_of_reply(stage, r->code);
 	if (t->lone_dot && stage == STAGE_DOT) {
 		/* Whatever it says, the transaction is closed: the verdict
 		 * is the failure that came before. */
@@ -208,7 +202,7 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 		t->decided = false;
 	}
 	if (v != VERDICT_CONTINUE) {
-		keep_verdict(t, stage, r, v, exit_status);
+		keep_verdict(t, stage, r, v);
 		/* (a reply that cut the message short is the last word) */
 		if (stage == STAGE_BODY || session_awaiting(t->session) == 0)
 			finish(t, t->usable);
@@ -285,8 +279,7 @@ static bool can_send(struct smtp *t)
 		snprintf(detail, sizeof detail, "SMTPUTF8 is required, but was "
 		         "not offered by host %s[%s]", mx, addr);
 		t->outcome.kind = MXC_FAILURE_CAPABILITY;
-		conclude(t, VERDICT_PERMFAIL, EXIT_UNAVAILABLE, STAGE_MAIL,
-		         detail, true);
+		conclude(t, VERDICT_PERMFAIL, STAGE_MAIL, detail, true);
 		return false;
 	}
 	if (caps->size_max > 0 && t->p.message->size > caps->size_max) {
@@ -294,8 +287,7 @@ static bool can_send(struct smtp *t)
 		         "size limit %" PRIu64 " of host %s[%s]",
 		         t->p.message->size, caps->size_max, mx, addr);
 		t->outcome.kind = MXC_FAILURE_CAPABILITY;
-		conclude(t, VERDICT_PERMFAIL, EXIT_UNAVAILABLE, STAGE_MAIL,
-		         detail, true);
+		conclude(t, VERDICT_PERMFAIL, STAGE_MAIL, detail, true);
 		return false;
 	}
 	return true;

@@ -21,7 +21,6 @@ struct smtp;
 /* What the transaction concluded, all text escaped and NUL-terminated. */
 struct smtp_outcome {
 	enum verdict verdict;  /* DELIVERED, NEXT_HOST, TEMPFAIL or PERMFAIL */
-	int exit_status;       /* sysexits code */
 	enum stage stage;      /* where it ended */
 	enum mxc_failure kind; /* what failed: MXC_FAILURE_REPLY for a 4xx
 	                          or 5xx, NONE when delivered */
