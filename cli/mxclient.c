@@ -767,9 +767,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 /*
  * One line per result in the words Postfix logs (and its users grep):
  * "RCPT: 2026-12-04T12:00:00Z to=<RCPT>, relay=mx.example[192.0.2.1]:25,
- * delay=1.2, delays=0/1.2, dsn=2.0.0, status=sent (250 2.0.0 ok),
- * tls=TLSv1.3 TLS_AES_128_GCM_SHA256, dane=verified".  delays= is the
- * queue wait and the rest.  A delivery that went in clear says so.
+ * delay=1.2, delays=0/0/1.1/0.1, dsn=2.0.0, status=sent (250 2.0.0 ok),
+ * tls=TLSv1.3 TLS_AES_128_GCM_SHA256, dane=verified".  delays= is
+ * Postfix's a/b/c/d: nothing before the queue (0), the wait for a --jobs
+ * slot, setting up (DNS, connection, EHLO, TLS) and the transaction.  A
+ * delivery that went in clear says so.
  */
 static void print_result_line(struct run *run, const struct mxc_result *r)
 {
@@ -793,11 +795,12 @@ static void print_result_line(struct run *run, const struct mxc_result *r)
 	else
 		snprintf(relay, sizeof relay, "none");
 	clear_live(run);
-	fprintf(f, "%s: %s to=<%s>, relay=%s, delay=%.2f, delays=%.2f/%.2f, "
-	        "dsn=%s, status=%s (%s), tls=%s%s%s, dane=%s\n", r->recipient,
-	        when, r->recipient, relay, (double)r->elapsed_ms / 1000,
-	        (double)r->queue_ms / 1000,
-	        (double)(r->elapsed_ms - r->queue_ms) / 1000,
+	fprintf(f, "%s: %s to=<%s>, relay=%s, delay=%.2f, delays=0/%.2f/%.2f/"
+	        "%.2f, dsn=%s, status=%s (%s), tls=%s%s%s, dane=%s\n",
+	        r->recipient, when, r->recipient, relay,
+	        (double)r->elapsed_ms / 1000, (double)r->queue_ms / 1000,
+	        (double)(r->delivery_ms - r->transfer_ms) / 1000,
+	        (double)r->transfer_ms / 1000,
 	        r->enhanced[0] ? r->enhanced : dsn[r->outcome],
 	        status[r->outcome], r->reply[0] ? r->reply : r->detail,
 	        r->tls_version[0] ? r->tls_version : "none",

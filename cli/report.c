@@ -143,8 +143,9 @@ void report_json(FILE *f, const struct mxc_result *r, int exit_status)
 		fprintf(f, ",\"reused\":%s}", a->reused ? "true" : "false");
 	}
 	fprintf(f, "],\"elapsed_ms\":%" PRIu64 ",\"queue_ms\":%" PRIu64
-	        ",\"delivery_ms\":%" PRIu64 ",\"queued_at\":", r->elapsed_ms,
-	        r->queue_ms, r->delivery_ms);
+	        ",\"delivery_ms\":%" PRIu64 ",\"transfer_ms\":%" PRIu64
+	        ",\"queued_at\":", r->elapsed_ms, r->queue_ms, r->delivery_ms,
+	        r->transfer_ms);
 	put_time(f, r->queued_at_ms);
 	fputs(",\"started_at\":", f);
 	put_time(f, r->started_at_ms);

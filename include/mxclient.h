@@ -483,6 +483,11 @@ struct mxc_result {
 	int64_t queued_at_ms;
 	int64_t started_at_ms;
 	int64_t ended_at_ms;
+	/* The part of delivery_ms from the start of the last transaction
+	 * (MAIL, on a session set up or taken from the pool) to the end; 0
+	 * without one.  The rest is setting up: DNS, connection, EHLO, TLS
+	 * (Postfix's delays c and d). */
+	uint64_t transfer_ms;
 };
 
 /*

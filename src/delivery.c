@@ -117,6 +117,8 @@ struct mxc_delivery {
 	bool started;                   /* delivery_start() was called */
 	struct timespec created_at;     /* mxc_deliver(): the queue wait starts */
 	struct timespec started_at;     /* delivery_start(): the queue wait ends */
+	struct timespec txn_at;         /* the last transaction started */
+	bool txn_started;
 	struct timespec created_wall;   /* the same two on the wall clock */
 	struct timespec started_wall;
 
@@ -368,6 +370,8 @@ static void start_transaction(struct mxc_delivery *d)
 		.message = d->message,
 	};
 	enter(d, DLV_TXN);
+	clock_gettime(CLOCK_MONOTONIC, &d->txn_at);
+	d->txn_started = true;
 	d->smtp = smtp_start(d->session, &p, on_txn_done, d);
 	if (d->smtp == NULL) { /* maybe inside the session's stack: defer */
 		d->report.verdict = VERDICT_TEMPFAIL;
@@ -1050,6 +1054,7 @@ static void report(struct mxc_delivery *d)
 		.elapsed_ms = ms_between(&d->created_at, &now),
 		.queue_ms = ms_between(&d->created_at, start),
 		.delivery_ms = ms_between(start, &now),
+		.transfer_ms = d->txn_started ? ms_between(&d->txn_at, &now) : 0,
 		.queued_at_ms = unix_ms(&d->created_wall),
 		.started_at_ms = d->started ? unix_ms(&d->started_wall) : 0,
 		.ended_at_ms = unix_ms(&wall),

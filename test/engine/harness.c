@@ -53,7 +53,7 @@ struct outcome {
 	char tls_version[32];
 	enum mxc_dane dane;
 	uint64_t elapsed_ms;
-	uint64_t queue_ms, delivery_ms;
+	uint64_t queue_ms, delivery_ms, transfer_ms;
 	enum mxc_failure kind;
 	enum mxc_stage stage;
 	size_t chain;              /* peer_chain_count */
@@ -106,6 +106,7 @@ static void on_done(void *arg, struct mxc_delivery *d,
 	o->chain = r->peer_chain_count;
 	o->queue_ms = r->queue_ms;
 	o->delivery_ms = r->delivery_ms;
+	o->transfer_ms = r->transfer_ms;
 	o->nattempts = r->attempt_count;
 	size_t used = 0;
 	o->attempts[0] = '\0';
@@ -443,6 +444,24 @@ int scenario_run(const struct scenario *sc)
 		       (unsigned long long)o.queue_ms,
 		       (unsigned long long)o.delivery_ms,
 		       (unsigned long long)o.elapsed_ms);
+		/* DNS and connections take no fake time here: a timeout in a
+		 * transaction is all transfer, one before MAIL none of it. */
+		bool in_txn = o.stage >= MXC_STAGE_MAIL &&
+		              o.stage != MXC_STAGE_QUIT;
+		EXPECT(o.transfer_ms <= o.delivery_ms,
+		       "RULE: transfer %llu ms > delivery %llu ms",
+		       (unsigned long long)o.transfer_ms,
+		       (unsigned long long)o.delivery_ms);
+		EXPECT(o.kind != MXC_FAILURE_TIMEOUT || !in_txn ||
+		       o.transfer_ms >= sc->want.min_elapsed_ms,
+		       "RULE: timeout at %s after %llu ms of transfer, want %llu",
+		       mxc_stage_name(o.stage),
+		       (unsigned long long)o.transfer_ms,
+		       (unsigned long long)sc->want.min_elapsed_ms);
+		EXPECT(o.nattempts > 1 || o.stage == MXC_STAGE_NONE || in_txn ||
+		       o.transfer_ms == 0,
+		       "RULE: %llu ms of transfer without a transaction",
+		       (unsigned long long)o.transfer_ms);
 		EXPECT(o.last_attempt_matches,
 		       "RULE: the last attempt is not the result's server (%s)",
 		       o.attempts);
