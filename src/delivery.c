@@ -44,7 +44,6 @@
 #include "smtp.h"
 #include "tls.h"
 #include "transport.h"
-#include "x509.h"
 
 /* Connection attempt timeout before scaling, seconds (Postfix: 30). */
 #define CONNECT_TIMEOUT 30
@@ -86,6 +85,9 @@ struct report {
 	bool dane_checked;     /* the handshake reached the DANE check */
 	struct dane_result dane;
 	struct tls_chain chain; /* the peer's, owned (a copy) */
+	struct session_leaf *leaf; /* its leaf's names and fingerprints, owned
+	                              (NULL without; kept apart: most
+	                              deliveries of a long list wait unused) */
 	struct dane_tlsa *tlsa; /* the session policy's records, owned copy
 	                           (dane.record indexes them) */
 	size_t ntlsa;
@@ -520,6 +522,10 @@ static void take_tls(struct mxc_delivery *d)
 	r->dane_checked = info->dane_checked;
 	r->dane = info->dane;
 	copy_chain(&info->chain, &r->chain);
+	if (r->leaf == NULL)
+		r->leaf = malloc(sizeof *r->leaf);
+	if (r->leaf != NULL)
+		*r->leaf = *session_leaf(d->session);
 	const struct policy *p = session_policy(d->session);
 	dane_tlsa_free(r->tlsa);
 	r->tlsa = NULL;
@@ -939,46 +945,6 @@ static enum mxc_dnssec public_dnssec(enum dnssec_status st)
 	return MXC_DNSSEC_UNKNOWN;
 }
 
-/* Lower-case hex of `len` bytes into `out` (room for 2 * len + 1). */
-static void hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-/* The leaf certificate's evidence: names and SHA-256 fingerprints of the
- * certificate and of its public key ("" each when it does not parse). */
-struct leaf_facts {
-	char subject[512];
-	char issuer[512];
-	char cert_sha256[2 * 32 + 1];
-	char pkey_sha256[2 * 32 + 1];
-};
-
-/* Fills `f` from the leaf of `chain` (all "" without one). */
-static void leaf_facts(const struct tls_chain *chain, struct leaf_facts *f)
-{
-	*f = (struct leaf_facts){ 0 };
-	if (chain->count == 0)
-		return;
-	const struct tls_cert *leaf = &chain->certs[0];
-	unsigned char md[X509_DIGEST_MAX], spki[X509_SPKI_MAX];
-	size_t mdlen, spkilen;
-	x509_names(leaf, f->subject, sizeof f->subject, f->issuer,
-	           sizeof f->issuer);
-	if (x509_digest(X509_MTYPE_SHA256, leaf->der, leaf->len, md, sizeof md,
-	                &mdlen, NULL, 0) && mdlen == 32)
-		hex(md, mdlen, f->cert_sha256);
-	if (x509_spki(leaf, spki, sizeof spki, &spkilen, NULL, 0) &&
-	    x509_digest(X509_MTYPE_SHA256, spki, spkilen, md, sizeof md, &mdlen,
-	                NULL, 0) && mdlen == 32)
-		hex(md, mdlen, f->pkey_sha256);
-}
-
 /* Calls the completion callback with the result (the delivery stays). */
 static void report(struct mxc_delivery *d)
 {
@@ -1011,8 +977,8 @@ static void report(struct mxc_delivery *d)
 			.detail = a->detail, .reused = a->reused,
 		};
 	}
-	struct leaf_facts leaf;
-	leaf_facts(&o->chain, &leaf);
+	static const struct session_leaf none;
+	const struct session_leaf *leaf = o->leaf != NULL ? o->leaf : &none;
 	struct timespec now, wall;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_REALTIME, &wall);
@@ -1037,10 +1003,10 @@ static void report(struct mxc_delivery *d)
 		.dane = d->dane,
 		.peer_chain = certs,
 		.peer_chain_count = o->chain.count,
-		.peer_subject = leaf.subject,
-		.peer_issuer = leaf.issuer,
-		.peer_cert_sha256 = leaf.cert_sha256,
-		.peer_pkey_sha256 = leaf.pkey_sha256,
+		.peer_subject = leaf->subject,
+		.peer_issuer = leaf->issuer,
+		.peer_cert_sha256 = leaf->cert_sha256,
+		.peer_pkey_sha256 = leaf->pkey_sha256,
 		.mx_dnssec = d->mx_answered ? public_dnssec(d->mx_dnssec)
 		                            : MXC_DNSSEC_UNKNOWN,
 		.address_dnssec = d->had_session ? public_dnssec(o->addr_dnssec)
@@ -1177,6 +1143,7 @@ void delivery_free(struct mxc_delivery *d)
 	stop_everything(d);
 	free(d->target_host);
 	tls_chain_free(&d->report.chain);
+	free(d->report.leaf);
 	dane_tlsa_free(d->report.tlsa);
 	for (size_t i = 0; i < d->nattempts; i++) {
 		free(d->attempts[i].mx);

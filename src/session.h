@@ -57,6 +57,16 @@ struct session_info {
 	struct tls_chain chain;
 };
 
+/* The peer's leaf certificate for reports: its subject and issuer, and the
+ * SHA-256 fingerprints of the certificate and of its public key (lower-case
+ * hex); "" each without a certificate or when it does not parse. */
+struct session_leaf {
+	char subject[512];
+	char issuer[512];
+	char cert_sha256[2 * 32 + 1];
+	char pkey_sha256[2 * 32 + 1];
+};
+
 /* How a session's setup failed; text escaped. */
 struct session_failure {
 	enum stage stage;      /* where */
@@ -108,6 +118,9 @@ void session_quit(struct session *s, session_closed_fn *closed, void *arg);
 
 enum session_state session_state(const struct session *s);
 const struct session_info *session_info(const struct session *s);
+/* The leaf's evidence (struct session_leaf), worked out on first use and
+ * kept for the connection. */
+const struct session_leaf *session_leaf(struct session *s);
 /* Moves the peer's chain out (the session keeps an empty one). */
 void session_take_chain(struct session *s, struct tls_chain *out);
 const struct policy *session_policy(const struct session *s);
