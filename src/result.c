@@ -3,6 +3,7 @@
  * table indexed by stage (Postfix keeps its wording the same way), so that
  * "what does a 450 to RCPT mean" has exactly one answer in the code.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "result.h"
@@ -214,27 +215,37 @@ enum mxc_stage stage_public(enum stage stage)
 	return stage < STAGE_LAST ? map[stage] : MXC_STAGE_NONE;
 }
 
-/* The kind of a lost session, from the session's words for it. */
-enum mxc_failure result_kind_of_loss(const char *how)
+/* Each loss's words and failure kind. */
+static const struct {
+	const char *words;
+	enum mxc_failure kind;
+} losses[LOSS_LAST] = {
+	[LOSS_CLOSED] = { "lost connection with", MXC_FAILURE_LOST },
+	[LOSS_TIMEOUT] = { "conversation timed out with", MXC_FAILURE_TIMEOUT },
+	[LOSS_PROTOCOL] = { "protocol error with", MXC_FAILURE_PROTOCOL },
+	[LOSS_TLS] = { "TLS failed with", MXC_FAILURE_TLS },
+	[LOSS_TLS_SETUP] = { "cannot start TLS with", MXC_FAILURE_LOCAL },
+	[LOSS_DANE] = { "DANE authentication failed for", MXC_FAILURE_DANE },
+	[LOSS_RSET] = { "RSET refused by", MXC_FAILURE_REPLY },
+	[LOSS_TOO_LONG] = { "command too long for", MXC_FAILURE_LOCAL },
+	[LOSS_NO_MEMORY] = { "out of memory talking to", MXC_FAILURE_LOCAL },
+	[LOSS_TOO_MANY] = { "too many commands in flight to",
+	                    MXC_FAILURE_LOCAL },
+};
+
+enum mxc_failure loss_kind(enum loss loss)
 {
-	static const struct {
-		const char *how;
-		enum mxc_failure kind;
-	} words[] = {
-		{ "lost connection with", MXC_FAILURE_LOST },
-		{ "conversation timed out with", MXC_FAILURE_TIMEOUT },
-		{ "protocol error with", MXC_FAILURE_PROTOCOL },
-		{ "TLS failed with", MXC_FAILURE_TLS },
-		{ "cannot start TLS with", MXC_FAILURE_LOCAL },
-		{ "DANE authentication failed for", MXC_FAILURE_DANE },
-		{ "RSET refused by", MXC_FAILURE_REPLY },
-		{ "command too long for", MXC_FAILURE_LOCAL },
-		{ "out of memory talking to", MXC_FAILURE_LOCAL },
-		{ "too many commands in flight to", MXC_FAILURE_LOCAL },
-	};
-	for (size_t i = 0; how != NULL && i < sizeof words / sizeof words[0];
-	     i++)
-		if (strcmp(how, words[i].how) == 0)
-			return words[i].kind;
-	return MXC_FAILURE_LOST;
+	return loss < LOSS_LAST ? losses[loss].kind : MXC_FAILURE_LOST;
+}
+
+/* The one-line report of a loss. */
+void loss_detail(char *out, size_t len, enum loss loss, const char *mx,
+                 const char *address, const char *via, enum stage stage,
+                 const char *why)
+{
+	snprintf(out, len, "%s %s[%s]%s%s while %s%s%s%s",
+	         loss < LOSS_LAST ? losses[loss].words : "lost connection with",
+	         mx, address, via != NULL ? " via " : "", via != NULL ? via : "",
+	         stage_while(stage), why != NULL ? " (" : "",
+	         why != NULL ? why : "", why != NULL ? ")" : "");
 }

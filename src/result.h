@@ -76,12 +76,32 @@ const char *stage_name(enum stage stage);
 /* The public name of a dialogue stage (MXC_STAGE_GREETING ...). */
 enum mxc_stage stage_public(enum stage stage);
 
+/* How a connection was lost or given up: each has its words in reports
+ * and its failure kind (loss_kind). */
+enum loss {
+	LOSS_CLOSED,    /* "lost connection with" */
+	LOSS_TIMEOUT,   /* "conversation timed out with" */
+	LOSS_PROTOCOL,  /* "protocol error with" */
+	LOSS_TLS,       /* "TLS failed with" */
+	LOSS_TLS_SETUP, /* "cannot start TLS with" */
+	LOSS_DANE,      /* "DANE authentication failed for" */
+	LOSS_RSET,      /* "RSET refused by" */
+	LOSS_TOO_LONG,  /* "command too long for" */
+	LOSS_NO_MEMORY, /* "out of memory talking to" */
+	LOSS_TOO_MANY,  /* "too many commands in flight to" */
+	LOSS_LAST
+};
+
+/* The failure kind of a loss. */
+enum mxc_failure loss_kind(enum loss loss);
+
 /*
- * The failure kind of a lost session, from the words the session names it
- * with ("lost connection with", "conversation timed out with", "protocol
- * error with", "TLS failed with", "DANE authentication failed for" ...;
- * session.c's `how`).  Words it does not know are MXC_FAILURE_LOST.
+ * The one-line report of a loss at `stage`: "lost connection with
+ * MX[ADDR] while sending RCPT TO", with " via PROXY" after the address when
+ * `via` is not NULL and " (WHY)" at the end when `why` is not NULL.
  */
-enum mxc_failure result_kind_of_loss(const char *how);
+void loss_detail(char *out, size_t len, enum loss loss, const char *mx,
+                 const char *address, const char *via, enum stage stage,
+                 const char *why);
 
 #endif

@@ -237,11 +237,11 @@ static enum stage waiting_stage(const struct session *s)
 }
 
 /*
- * The connection is gone or unusable: `how` names what happened ("lost
- * connection with"), `why` adds the cause or is NULL.  Whoever waits hears
- * of it: the transaction, the owner of a session in setup, or nobody.
+ * The connection is gone or unusable: `loss` says what happened, `why` adds
+ * the cause or is NULL.  Whoever waits hears of it: the transaction, the
+ * owner of a session in setup, or nobody.
  */
-static void lost(struct session *s, const char *how, const char *why)
+static void lost(struct session *s, enum loss loss, const char *why)
 {
 	enum stage stage = waiting_stage(s);
 	enum session_state was = s->state;
@@ -261,7 +261,7 @@ static void lost(struct session *s, const char *how, const char *why)
 		 * unanswered. */
 		if (was == SESSION_RSET || stage == STAGE_RSET)
 			stage = STAGE_MAIL;
-		s->ops->lost(s->txn_arg, stage, how, why);
+		s->ops->lost(s->txn_arg, stage, loss, why);
 		return;
 	}
 	if (was == SESSION_READY || was == SESSION_QUIT || s->reported)
@@ -269,14 +269,10 @@ static void lost(struct session *s, const char *how, const char *why)
 	/* Through a proxy the fault may be the proxy's (a command that
 	 * writes garbage looks like an MX's malformed greeting): name it. */
 	const struct transport *t = s->p.config->transport;
-	bool proxied = !transport_direct(t);
 	char detail[1400];
-	snprintf(detail, sizeof detail, "%s %s[%s]%s%s while %s%s%s%s", how,
-	         s->mx, s->address, proxied ? " via " : "",
-	         proxied ? transport_name(t) : "", stage_while(stage),
-	         why != NULL ? " (" : "", why != NULL ? why : "",
-	         why != NULL ? ")" : "");
-	s->failure.kind = result_kind_of_loss(how);
+	loss_detail(detail, sizeof detail, loss, s->mx, s->address,
+	            transport_direct(t) ? NULL : transport_name(t), stage, why);
+	s->failure.kind = loss_kind(loss);
 	set_failure(s, stage, detail, stage == STAGE_TLS);
 	setup_failed(s);
 }
@@ -287,13 +283,13 @@ static bool send_line(struct session *s, const char *fmt, va_list ap)
 	char line[1024];
 	int n = vsnprintf(line, sizeof line - 2, fmt, ap);
 	if (n < 0 || (size_t)n >= sizeof line - 2) {
-		lost(s, "command too long for", NULL);
+		lost(s, LOSS_TOO_LONG, NULL);
 		return false;
 	}
 	session_log(s, MXC_LOG_PROTOCOL, ">>> %s", line);
 	memcpy(line + n, "\r\n", 2);
 	if (io_write(s->io, line, (size_t)n + 2) < 0) {
-		lost(s, "out of memory talking to", NULL);
+		lost(s, LOSS_NO_MEMORY, NULL);
 		return false;
 	}
 	s->wrote = true;
@@ -471,7 +467,7 @@ static void begin_tls(struct session *s)
 	 * anyone on the path: executing them later would be command
 	 * injection (CVE-2011-0411 and kin). */
 	if (iobuf_len(io_input(s->io)) > 0) {
-		lost(s, "protocol error with",
+		lost(s, LOSS_PROTOCOL,
 		     "data after the STARTTLS reply: command injection?");
 		return;
 	}
@@ -481,7 +477,7 @@ static void begin_tls(struct session *s)
 	                          dane ? verify_dane : NULL, dane ? s : NULL,
 	                          err, sizeof err);
 	if (tls == NULL) {
-		lost(s, "cannot start TLS with", err);
+		lost(s, LOSS_TLS_SETUP, err);
 		return;
 	}
 	offer_kept_session(s, tls);
@@ -504,7 +500,7 @@ static void setup_reply(struct session *s)
 	enum stage stage = setup_stage(s->state);
 	enum verdict v = result_of_reply(stage, r->code);
 	if (v == VERDICT_CONTINUE && r->code >= 300 && r->code < 400) {
-		lost(s, "protocol error with", "unexpected reply code");
+		lost(s, LOSS_PROTOCOL, "unexpected reply code");
 		return;
 	}
 	if (v != VERDICT_CONTINUE) {
@@ -572,7 +568,7 @@ static void setup_reply(struct session *s)
 		return;
 	case SESSION_RSET:
 		if (!ok) {
-			lost(s, "RSET refused by", NULL);
+			lost(s, LOSS_RSET, NULL);
 			return;
 		}
 		if (s->ops != NULL) { /* a transaction waited for it */
@@ -586,7 +582,7 @@ static void setup_reply(struct session *s)
 	case SESSION_BUSY:
 	case SESSION_CLOSED:
 	case SESSION_LAST:
-		lost(s, "protocol error with", "reply out of turn");
+		lost(s, LOSS_PROTOCOL, "reply out of turn");
 		return;
 	}
 	enter(s, SESSION_READY);
@@ -627,12 +623,12 @@ static void txn_reply(struct session *s)
 	} else if (s->body) {
 		stage = STAGE_BODY; /* the server cut the message short */
 	} else {
-		lost(s, "protocol error with", "reply out of turn");
+		lost(s, LOSS_PROTOCOL, "reply out of turn");
 		return;
 	}
 	if (stage == STAGE_RSET) { /* piped ahead of MAIL: the session's */
 		if (s->reply.code < 200 || s->reply.code >= 300) {
-			lost(s, "RSET refused by", NULL);
+			lost(s, LOSS_RSET, NULL);
 			return;
 		}
 		arm_timeout(s);
@@ -655,7 +651,7 @@ static void on_input(struct session *s)
 		if (got == IOBUF_NEED_MORE)
 			return;
 		if (got == IOBUF_TOO_LONG) {
-			lost(s, "protocol error with", "reply line too long");
+			lost(s, LOSS_PROTOCOL, "reply line too long");
 			return;
 		}
 		if (config_logs(s->p.config, MXC_LOG_PROTOCOL)) {
@@ -670,13 +666,13 @@ static void on_input(struct session *s)
 		if (step == REPLY_MORE)
 			continue;
 		if (step == REPLY_BAD) {
-			lost(s, "protocol error with", "malformed reply");
+			lost(s, LOSS_PROTOCOL, "malformed reply");
 			return;
 		}
 		/* A complete reply.  Whoever handles it may end the
 		 * connection, or (QUIT) the session: look again after. */
 		if (s->state == SESSION_READY) {
-			lost(s, "protocol error with", "reply out of turn");
+			lost(s, LOSS_PROTOCOL, "reply out of turn");
 			return;
 		}
 		count_turn(s);
@@ -692,7 +688,7 @@ static void on_input(struct session *s)
 		if (quit || s->io == NULL)
 			return; /* freed, or the connection is gone */
 		if (!more && iobuf_len(in) > 0 && !setup_failed_already(s)) {
-			lost(s, "protocol error with", "data after a complete reply");
+			lost(s, LOSS_PROTOCOL, "data after a complete reply");
 			return;
 		}
 		if (!more)
@@ -735,7 +731,7 @@ static void tls_ready(struct session *s)
 			session_log(s, MXC_LOG_INFO, "TLS with %s[%s]: %s, resumed: "
 			            "refused", s->mx, s->address,
 			            s->info.tls_version);
-		lost(s, "DANE authentication failed for", refused);
+		lost(s, LOSS_DANE, refused);
 		return;
 	}
 	if (resumed && !s->dane_checked_here && s->resumed.authenticated) {
@@ -794,17 +790,16 @@ static void on_io(void *arg, struct io *io, enum io_event event)
 		tls_ready(s);
 		return;
 	case IO_TIMEOUT:
-		lost(s, "conversation timed out with", NULL);
+		lost(s, LOSS_TIMEOUT, NULL);
 		return;
 	case IO_CLOSED:
-		lost(s, "lost connection with", NULL);
+		lost(s, LOSS_CLOSED, NULL);
 		return;
 	case IO_ERROR:
 		if (s->info.dane_checked && !s->info.dane.authenticated)
-			lost(s, "DANE authentication failed for", s->info.dane.why);
+			lost(s, LOSS_DANE, s->info.dane.why);
 		else
-			lost(s, s->state == SESSION_TLS ? "TLS failed with"
-			                                : "lost connection with",
+			lost(s, s->state == SESSION_TLS ? LOSS_TLS : LOSS_CLOSED,
 			     io_error(s->io));
 		return;
 	}
@@ -930,12 +925,6 @@ const struct session_info *session_info(const struct session *s)
 	return &s->info;
 }
 
-void session_take_chain(struct session *s, struct tls_chain *out)
-{
-	*out = s->info.chain;
-	memset(&s->info.chain, 0, sizeof s->info.chain);
-}
-
 unsigned session_transactions(const struct session *s)
 {
 	return s->transactions;
@@ -1026,7 +1015,7 @@ bool session_command(struct session *s, enum stage stage, const char *fmt,
                      ...)
 {
 	if (s->nexpect >= EXPECT_MAX) {
-		lost(s, "too many commands in flight to", NULL);
+		lost(s, LOSS_TOO_MANY, NULL);
 		return false;
 	}
 	va_list ap;

@@ -121,8 +121,6 @@ const struct session_info *session_info(const struct session *s);
 /* The leaf's evidence (struct session_leaf), worked out on first use and
  * kept for the connection. */
 const struct session_leaf *session_leaf(struct session *s);
-/* Moves the peer's chain out (the session keeps an empty one). */
-void session_take_chain(struct session *s, struct tls_chain *out);
 const struct policy *session_policy(const struct session *s);
 const char *session_mx(const struct session *s);
 const char *session_address(const struct session *s);
@@ -140,9 +138,9 @@ struct session_txn_ops {
 	void (*reply)(void *arg, enum stage stage, const struct reply *reply);
 	/* Everything written so far has left (the message body). */
 	void (*drained)(void *arg);
-	/* The connection failed while waiting at `stage`: `how` says what
-	 * happened ("lost connection with"), `why` adds the cause or NULL. */
-	void (*lost)(void *arg, enum stage stage, const char *how,
+	/* The connection failed while waiting at `stage`: `loss` says what
+	 * happened, `why` adds the cause or NULL. */
+	void (*lost)(void *arg, enum stage stage, enum loss loss,
 	             const char *why);
 };
 

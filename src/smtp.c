@@ -68,7 +68,7 @@ static void conclude(struct smtp *t, enum verdict v, enum stage stage,
 }
 
 /* The session lost its connection while waiting at `stage`. */
-static void on_lost(void *arg, enum stage stage, const char *how,
+static void on_lost(void *arg, enum stage stage, enum loss loss,
                     const char *why)
 {
 	struct smtp *t = arg;
@@ -78,11 +78,9 @@ static void on_lost(void *arg, enum stage stage, const char *how,
 	}
 	enum verdict v = result_of_loss(stage);
 	char detail[700];
-	snprintf(detail, sizeof detail, "%s %s[%s] while %s%s%s%s", how,
-	         session_mx(t->session), session_address(t->session),
-	         stage_while(stage), why != NULL ? " (" : "",
-	         why != NULL ? why : "", why != NULL ? ")" : "");
-	t->outcome.kind = result_kind_of_loss(how);
+	loss_detail(detail, sizeof detail, loss, session_mx(t->session),
+	            session_address(t->session), NULL, stage, why);
+	t->outcome.kind = loss_kind(loss);
 	conclude(t, v, stage, detail, false);
 }
 
@@ -187,7 +185,7 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 	bool want_354 = stage == STAGE_DATA;
 	if (v == VERDICT_CONTINUE && r->code < 400 &&
 	    ((r->code >= 300) != want_354 || stage == STAGE_BODY)) {
-		on_lost(t, stage, "protocol error with",
+		on_lost(t, stage, LOSS_PROTOCOL,
 		        stage == STAGE_BODY ? "reply out of turn"
 		                            : "unexpected reply code");
 		return;
@@ -234,7 +232,7 @@ static void on_reply(void *arg, enum stage stage, const struct reply *r)
 		return;
 	default:
 		/* a 2xx to anything else was never expected */
-		on_lost(t, stage, "protocol error with", "reply out of turn");
+		on_lost(t, stage, LOSS_PROTOCOL, "reply out of turn");
 		return;
 	}
 }

@@ -146,5 +146,47 @@ int main(void)
 		      "stage %d has no wording", s);
 	CHECK(strstr(stage_while(STAGE_RCPT), "RCPT TO") != NULL,
 	      "RCPT wording: %s", stage_while(STAGE_RCPT));
+	/* Losses: their report line and their failure kind. */
+	static const struct {
+		enum loss loss;
+		const char *via, *why, *want;
+		enum mxc_failure kind;
+	} losses[] = {
+		{ LOSS_CLOSED, NULL, NULL, "lost connection with mx.example"
+		  "[192.0.2.1] while sending RCPT TO", MXC_FAILURE_LOST },
+		{ LOSS_TIMEOUT, NULL, NULL, "conversation timed out with "
+		  "mx.example[192.0.2.1] while sending RCPT TO",
+		  MXC_FAILURE_TIMEOUT },
+		{ LOSS_PROTOCOL, "proxy command nc", "malformed reply",
+		  "protocol error with mx.example[192.0.2.1] via proxy command "
+		  "nc while sending RCPT TO (malformed reply)",
+		  MXC_FAILURE_PROTOCOL },
+		{ LOSS_TLS, NULL, NULL, "TLS failed with", MXC_FAILURE_TLS },
+		{ LOSS_TLS_SETUP, NULL, NULL, "cannot start TLS with",
+		  MXC_FAILURE_LOCAL },
+		{ LOSS_DANE, NULL, NULL, "DANE authentication failed for",
+		  MXC_FAILURE_DANE },
+		{ LOSS_RSET, NULL, NULL, "RSET refused by", MXC_FAILURE_REPLY },
+		{ LOSS_TOO_LONG, NULL, NULL, "command too long for",
+		  MXC_FAILURE_LOCAL },
+		{ LOSS_NO_MEMORY, NULL, NULL, "out of memory talking to",
+		  MXC_FAILURE_LOCAL },
+		{ LOSS_TOO_MANY, NULL, NULL, "too many commands in flight to",
+		  MXC_FAILURE_LOCAL },
+	};
+	CHECK(sizeof losses / sizeof losses[0] == LOSS_LAST,
+	      "%zu losses tested of %d", sizeof losses / sizeof losses[0],
+	      (int)LOSS_LAST);
+	for (size_t i = 0; i < sizeof losses / sizeof losses[0]; i++) {
+		char line[400];
+		loss_detail(line, sizeof line, losses[i].loss, "mx.example",
+		            "192.0.2.1", losses[i].via, STAGE_RCPT, losses[i].why);
+		CHECK(strncmp(line, losses[i].want, strlen(losses[i].want)) == 0,
+		      "loss %d: \"%s\", want \"%s\"", (int)losses[i].loss, line,
+		      losses[i].want);
+		CHECK(loss_kind(losses[i].loss) == losses[i].kind,
+		      "loss %d: kind %s", (int)losses[i].loss,
+		      mxc_failure_name(loss_kind(losses[i].loss)));
+	}
 	return check_report();
 }
