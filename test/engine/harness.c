@@ -238,6 +238,40 @@ static bool has_words(const char *text, const char *words, char *missing,
 	return true;
 }
 
+/* mx1 offers STARTTLS and delivers inside TLS. */
+const char *const script_tls_ok[] = {
+	"< 220 mx1.example.com ESMTP",
+	"> EHLO client.example",
+	"< 250-mx1.example.com\n250 STARTTLS",
+	"> STARTTLS",
+	"< 220 2.0.0 go ahead",
+	"tls",
+	"> EHLO client.example",
+	"< 250 mx1.example.com",
+	"> MAIL FROM:<sender@example.org>",
+	"< 250 2.1.0 ok",
+	"> RCPT TO:<rcpt@example.com>",
+	"< 250 2.1.5 ok",
+	"> DATA",
+	"< 354 go ahead",
+	"> .",
+	"< 250 2.0.0 queued",
+	"> QUIT",
+	"< 221 2.0.0 bye",
+	NULL,
+};
+
+/* mx1 offers STARTTLS; the client must abort the handshake. */
+const char *const script_tls_refused[] = {
+	"< 220 mx1.example.com ESMTP",
+	"> EHLO client.example",
+	"< 250-mx1.example.com\n250 STARTTLS",
+	"> STARTTLS",
+	"< 220 2.0.0 go ahead",
+	"tls-fail",
+	NULL,
+};
+
 /* Open file descriptors of this process. */
 static int open_fds(void)
 {

@@ -172,6 +172,12 @@ struct scenario {
 	struct expect want;
 };
 
+/* Scripts several suites share: mx1 offers STARTTLS and delivers inside
+ * TLS (then QUIT); mx1 offers STARTTLS and the client aborts the handshake
+ * (a DANE mismatch). */
+extern const char *const script_tls_ok[];
+extern const char *const script_tls_refused[];
+
 /* Runs one scenario; returns the number of failed checks. */
 int scenario_run(const struct scenario *sc);
 /* Runs a NULL-name-terminated table; main()'s exit status. */

@@ -33,40 +33,6 @@
 /* Loop rounds one delivery may take. */
 #define ROUNDS_MAX 100000ul
 
-/* A delivery in TLS, to the end. */
-static const char *const tls_ok[] = {
-	"< 220 mx1.example.com ESMTP",
-	"> EHLO client.example",
-	"< 250-mx1.example.com\n250 STARTTLS",
-	"> STARTTLS",
-	"< 220 2.0.0 go ahead",
-	"tls",
-	"> EHLO client.example",
-	"< 250 mx1.example.com",
-	"> MAIL FROM:<sender@example.org>",
-	"< 250 2.1.0 ok",
-	"> RCPT TO:<rcpt@example.com>",
-	"< 250 2.1.5 ok",
-	"> DATA",
-	"< 354 go ahead",
-	"> .",
-	"< 250 2.0.0 queued",
-	"> QUIT",
-	"< 221 2.0.0 bye",
-	NULL,
-};
-
-/* A full handshake the client must abort (DANE mismatch). */
-static const char *const tls_refused_by_client[] = {
-	"< 220 mx1.example.com ESMTP",
-	"> EHLO client.example",
-	"< 250-mx1.example.com\n250 STARTTLS",
-	"> STARTTLS",
-	"< 220 2.0.0 go ahead",
-	"tls-fail",
-	NULL,
-};
-
 #define ZONE_HEAD                                                          \
 	{ "example.com", DNS_MX, .sec = SEC_SECURE,                        \
 	  .data = "10 mx1.example.com" },                                  \
@@ -133,9 +99,9 @@ static const struct resume_case cases[] = {
 	/* The second and third connections resume, and are still DANE
 	 * verified (on the word of the first one's check). */
 	{ "resume-dane", MXC_TLS_DANE, { dane_match, dane_match, dane_match },
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL } },
@@ -143,8 +109,8 @@ static const struct resume_case cases[] = {
 	                       "DANE verified" },
 	/* Opportunistic TLS resumes too. */
 	{ "resume-opportunistic", MXC_TLS_MAY, { plain, plain },
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_NONE, NULL },
 	            { MXC_DELIVERED, MXC_DANE_NONE, NULL } },
 	  .resumed = 1, .log = ", resumed" },
@@ -153,8 +119,8 @@ static const struct resume_case cases[] = {
 	 * fails, and the mail waits. */
 	{ "resume-tlsa-changed-mismatch", MXC_TLS_DANE,
 	  { dane_match, dane_mismatch },
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_refused, .absent = "MAIL" } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_TEMPFAIL, MXC_DANE_FAILED,
 	              "DANE authentication failed|no TLSA record matched" } },
@@ -163,9 +129,9 @@ static const struct resume_case cases[] = {
 	 * same (another policy), delivered; the next one resumes. */
 	{ "resume-tlsa-changed-match", MXC_TLS_DANE,
 	  { dane_match, dane_match_two, dane_match_two },
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL } },
@@ -173,8 +139,8 @@ static const struct resume_case cases[] = {
 	/* A session kept under an opportunistic policy is not offered to a
 	 * DANE one on the same host and address. */
 	{ "resume-not-across-levels", MXC_TLS_DANE, { plain, dane_mismatch },
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_refused, .absent = "MAIL" } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_NONE, NULL },
 	            { MXC_TEMPFAIL, MXC_DANE_FAILED,
 	              "DANE authentication failed" } },
@@ -183,9 +149,9 @@ static const struct resume_case cases[] = {
 	 * ticket's lifetime (Postfix's and wolfSSL's: two hours or more). */
 	{ "resume-expired", MXC_TLS_DANE, { dane_match, dane_match, dane_match },
 	  .pause_ms = 3601 * 1000,
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL } },
@@ -195,8 +161,8 @@ static const struct resume_case cases[] = {
 	 * connection, so not a byte of mail goes. */
 	{ "guard-resumed-unauthenticated", MXC_TLS_DANE,
 	  { dane_match, dane_match }, .unauthenticate = true,
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true },
-	             { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true },
+	             { "192.0.2.1", script_tls_refused, .absent = "MAIL" } },
 	  .want = { { MXC_DELIVERED, MXC_DANE_VERIFIED, NULL },
 	            { MXC_TEMPFAIL, MXC_DANE_FAILED,
 	              "resumed from one not authenticated under this DANE "

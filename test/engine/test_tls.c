@@ -17,40 +17,6 @@
 #define PEER_SPKI "91bc9dd0e128b66aa2b0310199888e08ca9cb93e5d4f1765de669cf42f59afcc"
 #define WRONG_SPKI "00bc9dd0e128b66aa2b0310199888e08ca9cb93e5d4f1765de669cf42f59afcc"
 
-/* mx1 offers STARTTLS and delivers inside TLS. */
-static const char *const tls_ok[] = {
-	"< 220 mx1.example.com ESMTP",
-	"> EHLO client.example",
-	"< 250-mx1.example.com\n250 STARTTLS",
-	"> STARTTLS",
-	"< 220 2.0.0 go ahead",
-	"tls",
-	"> EHLO client.example",
-	"< 250 mx1.example.com",
-	"> MAIL FROM:<sender@example.org>",
-	"< 250 2.1.0 ok",
-	"> RCPT TO:<rcpt@example.com>",
-	"< 250 2.1.5 ok",
-	"> DATA",
-	"< 354 go ahead",
-	"> .",
-	"< 250 2.0.0 queued",
-	"> QUIT",
-	"< 221 2.0.0 bye",
-	NULL,
-};
-
-/* mx1 offers STARTTLS; the client must abort the handshake. */
-static const char *const tls_refused_by_client[] = {
-	"< 220 mx1.example.com ESMTP",
-	"> EHLO client.example",
-	"< 250-mx1.example.com\n250 STARTTLS",
-	"> STARTTLS",
-	"< 220 2.0.0 go ahead",
-	"tls-fail",
-	NULL,
-};
-
 /* mx1 does not offer STARTTLS; the client must go no further. */
 static const char *const no_starttls_quit[] = {
 	"< 220 mx1.example.com ESMTP",
@@ -219,25 +185,25 @@ static const struct dns_row plain_two[] = {
 
 static const struct scenario table[] = {
 	{ "dane-match", MXC_TLS_DANE, .dns = dane_match,
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, 250, "2.0.0", "delivered to mx1.example.com",
 	            .dane = MXC_DANE_VERIFIED, .check_dane = true,
 	            .tls = true, .check_tls = true,
 	            .log = "DANE: STARTTLS required, peer must match",
 	            .kind = "none", .stage = "dot", .attempts = "none@dot" } },
 	{ "dane-only-match", MXC_TLS_DANE_ONLY, .dns = dane_match,
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .dane = MXC_DANE_VERIFIED,
 	            .check_dane = true, .tls = true, .check_tls = true } },
 	/* RFC 7672 3.1: no SMTP command to a peer that fails DANE. */
 	{ "dane-mismatch", MXC_TLS_DANE, .dns = dane_mismatch,
-	  .peers = { { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" } },
+	  .peers = { { "192.0.2.1", script_tls_refused, .absent = "MAIL" } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "DANE authentication failed",
 	            .dane = MXC_DANE_FAILED, .check_dane = true,
 	            .kind = "dane", .stage = "tls", .attempts = "dane@tls",
 	            .chain = 1 } },
 	{ "dane-mismatch-next-host", MXC_TLS_DANE, .dns = dane_mismatch_two,
-	  .peers = { { "192.0.2.1", tls_refused_by_client, .absent = "MAIL" },
+	  .peers = { { "192.0.2.1", script_tls_refused, .absent = "MAIL" },
 	             { "192.0.2.2", mx2_tls, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .mx = "mx2.example.com",
 	            .log = "DANE authentication failed|trying the next MX host",
@@ -256,24 +222,24 @@ static const struct scenario table[] = {
 	/* A bogus TLSA answer could hide a record: the host is unusable,
 	 * not "no TLSA". */
 	{ "dane-tlsa-bogus", MXC_TLS_DANE, .dns = dane_bogus_tlsa,
-	  .peers = { { "192.0.2.1", tls_ok, .unused = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75,
 	            .detail = "TLSA lookup for _25._tcp.mx1.example.com failed",
 	            .dane = MXC_DANE_FAILED, .check_dane = true,
 	            .kind = "dnssec", .stage = "dns", .attempts = "dnssec@dns" } },
 	/* Unsigned MX: DANE does not apply; opportunistic TLS. */
 	{ "dane-unsigned-opportunistic", MXC_TLS_DANE, .dns = plain_one,
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .dane = MXC_DANE_NONE, .check_dane = true,
 	            .tls = true, .check_tls = true,
 	            .log = "no DANE: TLS opportunistic" } },
 	{ "dane-only-unsigned", MXC_TLS_DANE_ONLY, .dns = plain_one,
-	  .peers = { { "192.0.2.1", tls_ok, .unused = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .unused = true } },
 	  .want = { MXC_TEMPFAIL, 75, .detail = "level dane-only",
 	            .kind = "dane-required", .stage = "dns", .attempts = "dane-required@dns" } },
 	/* encrypt: TLS or nothing, any certificate. */
 	{ "encrypt-ok", MXC_TLS_ENCRYPT, .dns = plain_one,
-	  .peers = { { "192.0.2.1", tls_ok, .accepts = true } },
+	  .peers = { { "192.0.2.1", script_tls_ok, .accepts = true } },
 	  .want = { MXC_DELIVERED, 0, .tls = true, .check_tls = true,
 	            .log = "required, not authenticated" } },
 	{ "encrypt-no-starttls", MXC_TLS_ENCRYPT, .dns = plain_one,
