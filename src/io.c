@@ -207,11 +207,6 @@ static void do_read(struct io *io)
 	update_events(io);
 	if (got && !emit(io, IO_INPUT))
 		return;
-	/* All consumed: give the 16 KB of read room back.  Between replies,
-	 * and in the pool, a session holds no input buffer; taking it again
-	 * on the next read costs a malloc. */
-	if (iobuf_len(&io->in) == 0)
-		iobuf_free(&io->in);
 	if (broken) {
 		if (io->tls != NULL)
 			(void)fail(io, "TLS read failed: %s", tls_error(io->tls));
@@ -440,6 +435,13 @@ int io_printf(struct io *io, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof line)
 		return -1;
 	return io_write(io, line, (size_t)n);
+}
+
+/* Gives the read room back while nothing is buffered. */
+void io_trim(struct io *io)
+{
+	if (iobuf_len(&io->in) == 0)
+		iobuf_free(&io->in);
 }
 
 /* Queues borrowed bytes after the copies. */

@@ -61,6 +61,9 @@ int io_printf(struct io *io, const char *fmt, ...)
  * until IO_DRAINED, and nothing more may be queued until then.
  */
 void io_write_ref(struct io *io, const char *bytes, size_t len);
+/* Frees the input buffer if it holds nothing (16 KB an idle connection
+ * need not keep; the next read allocates it again). */
+void io_trim(struct io *io);
 /* Bytes queued and not yet written. */
 size_t io_pending(const struct io *io);
 

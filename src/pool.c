@@ -251,6 +251,7 @@ void pool_put(struct pool *p, struct session *s,
 		p->stats.closed_idle++;
 		close_entry(TAILQ_FIRST(&p->idle));
 	}
+	session_park(s);
 	e->idle = true;
 	TAILQ_INSERT_TAIL(&p->idle, e, link);
 	p->nidle++;

@@ -1010,6 +1010,13 @@ void session_detach(struct session *s, bool open)
 	 * after it is freed. */
 }
 
+/* Idle in the pool: only the buffers a read or write needs again. */
+void session_park(struct session *s)
+{
+	if (s->io != NULL)
+		io_trim(s->io);
+}
+
 /* Sends a transaction's command. */
 bool session_command(struct session *s, enum stage stage, const char *fmt,
                      ...)

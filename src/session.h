@@ -158,6 +158,9 @@ void session_attach(struct session *s, uint64_t delivery_id,
  * session is READY when its 250 comes (closed if anything else does).
  */
 void session_detach(struct session *s, bool open);
+/* The session waits in the pool: it gives back what an idle connection
+ * need not hold (the empty input buffer). */
+void session_park(struct session *s);
 /* Transactions attached so far. */
 unsigned session_transactions(const struct session *s);
 /* Whether an idle session can take a transaction: READY (or RSET, which
