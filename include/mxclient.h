@@ -243,6 +243,15 @@ struct mxc_engine_stats {
 	                                turns_transactions */
 	uint64_t tls_resumed;    /* TLS handshakes that resumed a session
 	                            kept from an earlier connection */
+	/* DNSSEC.  The DNSKEY sets of signed zones, once validated, serve as
+	 * trust anchors for later answers from those zones for their TTL
+	 * (at most an hour), so that those are not validated from the root
+	 * again. */
+	uint64_t dns_zone_keys;   /* zone DNSKEY sets taken in */
+	uint64_t dns_revalidated; /* answers that were bogus with zone keys
+	                             in use, validated again from the root
+	                             after forgetting every zone key (a zone
+	                             that changed keys) */
 };
 
 /* Fills `stats` (see its `size`); does nothing if `stats->size` is smaller

@@ -19,10 +19,18 @@
  *   - classification: a getdns response becomes a dns_answer, rcode first,
  *     then DNSSEC, then the records, so that a failed lookup can never be
  *     mistaken for "no records" (a DANE downgrade); the TTL the answer may
- *     be cached for comes from the same reply.
+ *     be cached for comes from the same reply;
+ *   - zone keys: the DNSKEY sets in the validation chain of a secure
+ *     answer are kept (zonekeys.c says which and how long) and installed
+ *     as extra trust anchors before the next lookup starts, so that getdns
+ *     validates later answers from those zones without the chain above
+ *     them.  An answer that comes out bogus with zone keys installed is
+ *     validated again from the root after every key is forgotten: a key
+ *     the zone has since replaced must cost a lookup, never a delivery.
  */
 #include "dns.h"
 #include "dnsttl.h"
+#include "zonekeys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -65,6 +73,15 @@
  * long as one round of the event loop takes: the margin is that bound.
  */
 #define DNS_GETDNS_TIMEOUT_MARGIN_MS 60000
+/*
+ * Taken off a zone key set's lifetime: the longest a lookup started now
+ * can take (one attempt; a second validation starts afresh), so that the
+ * set installed when it starts is still valid when its answer is
+ * validated.
+ */
+#define DNS_ZONE_KEY_MARGIN_S (DNS_DEFAULT_TIMEOUT_MS / 1000 + 1)
+/* Most validation chain records read for zone keys. */
+#define DNS_CHAIN_MAX 256
 
 /* Where a lookup is in its life. */
 enum query_state {
@@ -92,6 +109,10 @@ struct dns_query {
 	getdns_transaction_t tid;       /* valid while QUERY_INFLIGHT */
 	struct event *timer;            /* our timeout, armed while in flight */
 	/* The outcome waiting in QUERY_READY: */
+	bool zone_anchors;              /* its context held zone keys when it
+	                                   started */
+	bool revalidated;               /* started again after a bogus answer
+	                                   with zone keys */
 	getdns_callback_type_t cbtype;  /* what getdns reported */
 	getdns_dict *response;          /* owned; NULL for none */
 	const char *local_error;        /* set when getdns refused the request */
@@ -103,6 +124,8 @@ TAILQ_HEAD(dns_query_list, dns_query);
 struct upstream {
 	char name[80];                  /* as configured, for reports */
 	getdns_context *ctx[2];         /* [0] over UDP, [1] over TCP */
+	uint64_t anchor_gen[2];         /* zone key generation installed */
+	bool zone_anchors[2];           /* whether that holds zone keys */
 };
 
 /*
@@ -118,6 +141,12 @@ struct dns {
 	                                   reply's RRsets one by one; NULL
 	                                   unless cname_links (never with
 	                                   trust_ad) */
+	struct zonekeys *zonekeys;      /* validated zone key sets; NULL
+	                                   unless anchors */
+	getdns_list *anchor_list;       /* anchors plus zone keys, as last
+	                                   built; NULL: not built */
+	uint64_t anchor_list_gen;       /* the zone key generation it holds */
+	uint64_t revalidated;           /* bogus answers validated again */
 	struct event *pump;             /* admits waiting lookups, delivers */
 	unsigned max_outstanding;       /* lookups inside getdns at most */
 	unsigned inflight_count;        /* entries on inflight */
@@ -862,8 +891,11 @@ dns_new(const struct dns_config *config, char *err, size_t errlen)
 			}
 	if (dns->trust_ad || !config->cname_links)
 		getdns_list_destroy(anchors);
-	else
+	else {
 		dns->anchors = anchors;
+		/* Without a table the zone keys are simply not kept. */
+		dns->zonekeys = zonekeys_new(0);
+	}
 	return dns;
 fail:
 	getdns_list_destroy(anchors);
@@ -887,6 +919,21 @@ const char *
 dns_upstream_name(const struct dns *dns, size_t i)
 {
 	return i < dns->nup ? dns->up[i].name : "";
+}
+
+/* What the resolver did with zone keys. */
+void
+dns_get_stats(const struct dns *dns, struct dns_stats *out)
+{
+	struct zonekeys_stats zs;
+
+	memset(out, 0, sizeof(*out));
+	if (dns == NULL)
+		return;
+	zonekeys_stats(dns->zonekeys, &zs);
+	out->zone_keys_learned = zs.learned;
+	out->zone_keys_held = zs.held;
+	out->revalidated = dns->revalidated;
 }
 
 
@@ -1386,6 +1433,170 @@ build_answer(struct answer_buf *b, const struct dns_query *q)
 	}
 }
 
+/* ---- zone keys -------------------------------------------------------- */
+
+/* One validation chain record as zonekeys reads it; false to skip it. */
+static bool
+chain_record(getdns_dict *rr, struct zonekeys_record *out)
+{
+	getdns_bindata *name, *raw;
+	uint32_t type, ttl, v;
+
+	memset(out, 0, sizeof(*out));
+	if (getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD ||
+	    getdns_dict_get_int(rr, "type", &type) != GETDNS_RETURN_GOOD ||
+	    getdns_dict_get_int(rr, "ttl", &ttl) != GETDNS_RETURN_GOOD)
+		return false;
+	out->owner = name->data;
+	out->owner_len = name->size;
+	out->type = (uint16_t)type;
+	out->ttl = ttl;
+	switch (type) {
+	case GETDNS_RRTYPE_DNSKEY:
+		if (getdns_dict_get_bindata(rr, "/rdata/rdata_raw", &raw) !=
+		    GETDNS_RETURN_GOOD)
+			return false;
+		out->rdata = raw->data;
+		out->rdata_len = raw->size;
+		return true;
+	case GETDNS_RRTYPE_DS:
+		return true;
+	case GETDNS_RRTYPE_RRSIG:
+		if (getdns_dict_get_int(rr, "/rdata/type_covered", &v) !=
+		    GETDNS_RETURN_GOOD)
+			return false;
+		out->covered = (uint16_t)v;
+		if (getdns_dict_get_int(rr, "/rdata/key_tag", &v) !=
+		    GETDNS_RETURN_GOOD)
+			return false;
+		out->key_tag = (uint16_t)v;
+		return getdns_dict_get_int(rr, "/rdata/original_ttl",
+		    &out->original_ttl) == GETDNS_RETURN_GOOD &&
+		    getdns_dict_get_int(rr, "/rdata/signature_expiration",
+		    &out->expiration) == GETDNS_RETURN_GOOD;
+	}
+	return false;
+}
+
+/*
+ * Keeps the DNSKEY sets of a secure reply's validation chain.  getdns puts
+ * in the chain only the RRsets it authenticated, and the reply's own
+ * status is checked again here: nothing from any other reply is kept.
+ */
+static void
+zone_keys_learn(struct dns *dns, getdns_dict *response)
+{
+	struct zonekeys_record recs[DNS_CHAIN_MAX];
+	getdns_list *chain;
+	uint32_t status;
+	size_t n = 0, k = 0;
+
+	if (dns->zonekeys == NULL || response == NULL ||
+	    getdns_dict_get_int(response, "/replies_tree/0/dnssec_status",
+	    &status) != GETDNS_RETURN_GOOD || status != GETDNS_DNSSEC_SECURE ||
+	    getdns_dict_get_list(response, "validation_chain", &chain) !=
+	    GETDNS_RETURN_GOOD ||
+	    getdns_list_get_length(chain, &n) != GETDNS_RETURN_GOOD)
+		return;
+	for (size_t i = 0; i < n && k < DNS_CHAIN_MAX; i++) {
+		getdns_dict *rr;
+
+		if (getdns_list_get_dict(chain, i, &rr) == GETDNS_RETURN_GOOD &&
+		    chain_record(rr, &recs[k]))
+			k++;
+	}
+	(void)zonekeys_learn(dns->zonekeys, recs, k, time(NULL),
+	    DNS_ZONE_KEY_MARGIN_S);
+}
+
+/* Appends one DNSKEY anchor record to a list. */
+static bool
+append_key(getdns_list *list, size_t at, const struct zonekeys_key *key)
+{
+	getdns_bindata name = { key->owner_len, (uint8_t *)key->owner };
+	getdns_bindata raw = { key->rdata_len, (uint8_t *)key->rdata };
+	getdns_dict *rr = getdns_dict_create();
+	bool ok = rr != NULL &&
+	    getdns_dict_set_bindata(rr, "name", &name) == GETDNS_RETURN_GOOD &&
+	    getdns_dict_set_int(rr, "type", GETDNS_RRTYPE_DNSKEY) ==
+	    GETDNS_RETURN_GOOD &&
+	    getdns_dict_set_int(rr, "class", GETDNS_RRCLASS_IN) ==
+	    GETDNS_RETURN_GOOD &&
+	    getdns_dict_set_int(rr, "ttl", 0) == GETDNS_RETURN_GOOD &&
+	    getdns_dict_set_bindata(rr, "/rdata/rdata_raw", &raw) ==
+	    GETDNS_RETURN_GOOD &&
+	    getdns_list_set_dict(list, at, rr) == GETDNS_RETURN_GOOD;
+
+	getdns_dict_destroy(rr);
+	return ok;
+}
+
+/* The configured anchors and every held zone key, as one list; NULL when
+ * out of memory. */
+static getdns_list *
+anchors_build(const struct dns *dns)
+{
+	getdns_list *list = getdns_list_create();
+	const struct zonekeys_key *keys;
+	size_t n = 0, nkeys, at = 0;
+
+	if (list == NULL ||
+	    getdns_list_get_length(dns->anchors, &n) != GETDNS_RETURN_GOOD)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		getdns_dict *rr;
+
+		if (getdns_list_get_dict(dns->anchors, i, &rr) !=
+		    GETDNS_RETURN_GOOD ||
+		    getdns_list_set_dict(list, at++, rr) != GETDNS_RETURN_GOOD)
+			goto fail;
+	}
+	keys = zonekeys_keys(dns->zonekeys, &nkeys);
+	for (size_t i = 0; i < nkeys; i++)
+		if (!append_key(list, at++, &keys[i]))
+			goto fail;
+	return list;
+fail:
+	getdns_list_destroy(list);
+	return NULL;
+}
+
+/*
+ * Brings the anchors of the context a query is about to use up to date:
+ * expired zone keys out, new ones in.  Returns whether the context holds
+ * zone keys.  When the new list cannot be made or set, the context gets
+ * the configured anchors alone, which validate everything, only slower.
+ */
+static bool
+anchors_refresh(struct dns *dns, const struct dns_query *q)
+{
+	struct upstream *up = &dns->up[q->upstream];
+	int t = q->ctx == up->ctx[1] ? 1 : 0;
+	uint64_t gen;
+	size_t nkeys;
+
+	if (dns->zonekeys == NULL)
+		return false;
+	(void)zonekeys_expire(dns->zonekeys, time(NULL));
+	gen = zonekeys_generation(dns->zonekeys);
+	if (up->anchor_gen[t] == gen)
+		return up->zone_anchors[t];
+	if (dns->anchor_list == NULL || dns->anchor_list_gen != gen) {
+		getdns_list_destroy(dns->anchor_list);
+		dns->anchor_list = anchors_build(dns);
+		dns->anchor_list_gen = gen;
+	}
+	(void)zonekeys_keys(dns->zonekeys, &nkeys);
+	up->anchor_gen[t] = gen;
+	up->zone_anchors[t] = dns->anchor_list != NULL && nkeys > 0 &&
+	    getdns_context_set_dnssec_trust_anchors(q->ctx,
+	    dns->anchor_list) == GETDNS_RETURN_GOOD;
+	if (!up->zone_anchors[t])
+		(void)getdns_context_set_dnssec_trust_anchors(q->ctx,
+		    dns->anchors);
+	return up->zone_anchors[t];
+}
+
 /* ---- the lookup queue ------------------------------------------------- */
 
 /* Frees a query that is on no list, with any response it holds. */
@@ -1479,6 +1690,7 @@ query_start(struct dns *dns, struct dns_query *q)
 	getdns_return_t r;
 
 	q->queued_ms = waited < UINT32_MAX ? (uint32_t)waited : UINT32_MAX;
+	q->zone_anchors = anchors_refresh(dns, q);
 	q->state = QUERY_INFLIGHT;
 	TAILQ_INSERT_TAIL(&dns->inflight, q, entry);
 	dns->inflight_count++;
@@ -1514,6 +1726,24 @@ queue_admit(struct dns *dns)
 	}
 }
 
+/*
+ * Puts a query whose answer came out bogus with zone keys back at the head
+ * of the queue, after forgetting every zone key: it is validated again
+ * from the root (once).
+ */
+static void
+query_revalidate(struct dns *dns, struct dns_query *q)
+{
+	(void)zonekeys_forget(dns->zonekeys);
+	dns->revalidated++;
+	getdns_dict_destroy(q->response);
+	q->response = NULL;
+	q->local_error = NULL;
+	q->revalidated = true;
+	q->state = QUERY_WAITING;
+	TAILQ_INSERT_HEAD(&dns->waiting, q, entry);
+}
+
 /* Runs the callback of the oldest ready query, then frees it. */
 static void
 queue_deliver_one(struct dns *dns)
@@ -1524,6 +1754,14 @@ queue_deliver_one(struct dns *dns)
 	TAILQ_REMOVE(&dns->ready, q, entry);
 	q->state = QUERY_DELIVERING;
 	build_answer(&b, q);
+	if (b.answer.dnssec == DNSSEC_BOGUS && q->zone_anchors &&
+	    !q->revalidated) {
+		free(b.records);
+		query_revalidate(dns, q);
+		return;
+	}
+	if (b.answer.dnssec == DNSSEC_SECURE)
+		zone_keys_learn(dns, q->response);
 	dns->delivering = true;
 	q->cb(q->arg, &b.answer);
 	dns->delivering = false;
@@ -1644,6 +1882,10 @@ dns_free(struct dns *dns)
 	dns->extensions = NULL;
 	getdns_list_destroy(dns->anchors);
 	dns->anchors = NULL;
+	zonekeys_free(dns->zonekeys);
+	dns->zonekeys = NULL;
+	getdns_list_destroy(dns->anchor_list);
+	dns->anchor_list = NULL;
 	if (dns->delivering) {
 		dns->freed = true;
 		return;

@@ -190,6 +190,14 @@ bool dns_trust_anchor_check(const char *path, char *err, size_t errlen);
 size_t dns_upstream_count(const struct dns *dns);
 /* Upstream i as configured, for reports. */
 const char *dns_upstream_name(const struct dns *dns, size_t i);
+/* What the resolver did with validated zone keys (src/zonekeys.c). */
+struct dns_stats {
+	uint64_t zone_keys_learned; /* zone DNSKEY sets taken in as anchors */
+	size_t zone_keys_held;      /* held now */
+	uint64_t revalidated;       /* answers bogus with zone keys installed,
+	                               validated again from the root */
+};
+void dns_get_stats(const struct dns *dns, struct dns_stats *out);
 /* Cancels outstanding lookups (their callbacks are not called), then frees.
  * Must not be called from inside a dns callback. */
 void dns_free(struct dns *dns);

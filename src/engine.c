@@ -372,6 +372,10 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	struct tlscache_stats ts;
 	tlscache_stats(e->config.tlscache, &ts);
 	all.tls_resumed = ts.resumed;
+	struct dns_stats zs;
+	dns_get_stats(e->config.dns, &zs);
+	all.dns_zone_keys = zs.zone_keys_learned;
+	all.dns_revalidated = zs.revalidated;
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;
