@@ -985,6 +985,14 @@ static void report(struct mxc_delivery *d)
 	/* A delivery cancelled while queued never started: all of its time
 	 * was queue wait. */
 	const struct timespec *start = d->started ? &d->started_at : &now;
+	/* The parts are derived from the whole, so that queue + delivery is
+	 * the elapsed time exactly (each truncated on its own, they could be
+	 * a millisecond off). */
+	uint64_t elapsed = ms_between(&d->created_at, &now);
+	uint64_t queued = ms_between(&d->created_at, start);
+	uint64_t transfer = d->txn_started ? ms_between(&d->txn_at, &now) : 0;
+	if (queued > elapsed)
+		queued = elapsed;
 	struct mxc_result r = {
 		.outcome = d->outcome,
 		.kind = d->kind,
@@ -1017,10 +1025,11 @@ static void report(struct mxc_delivery *d)
 		.tlsa_matched_depth = matched ? o->dane.depth : -1,
 		.attempts = attempts,
 		.attempt_count = d->nattempts,
-		.elapsed_ms = ms_between(&d->created_at, &now),
-		.queue_ms = ms_between(&d->created_at, start),
-		.delivery_ms = ms_between(start, &now),
-		.transfer_ms = d->txn_started ? ms_between(&d->txn_at, &now) : 0,
+		.elapsed_ms = elapsed,
+		.queue_ms = queued,
+		.delivery_ms = elapsed - queued,
+		.transfer_ms = transfer < elapsed - queued ? transfer
+		                                           : elapsed - queued,
 		.queued_at_ms = unix_ms(&d->created_wall),
 		.started_at_ms = d->started ? unix_ms(&d->started_wall) : 0,
 		.ended_at_ms = unix_ms(&wall),
