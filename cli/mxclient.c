@@ -162,7 +162,7 @@ static const char usage_text[] =
 	"Exit status: 0 all delivered, 75 temporary failure (try again later),\n"
 	"64 usage, 65 bad address or message, 66 unreadable file, 67 unknown\n"
 	"user, 68 no such domain or null MX, 69 other permanent failure or a\n"
-	"proxy command not found, 71 out of memory, 74 results not written,\n"
+	"proxy command not found, 74 results not written,\n"
 	"78 bad configuration (trust anchor, --dnssec resolver elsewhere).\n";
 
 /* Prints a usage error and exits 64. */
@@ -307,7 +307,7 @@ static void add_rcpt(struct run *run, const char *given)
 	char *copy = strdup(given);
 	if (copy == NULL || !rcpt_set_grow(run)) {
 		fputs("mxclient: out of memory\n", stderr);
-		exit(EX_OSERR);
+		exit(EX_TEMPFAIL);
 	}
 	char *addr = strip_brackets(copy);
 	char why[256];
@@ -327,7 +327,7 @@ static void add_rcpt(struct run *run, const char *given)
 		struct rcpt *p = realloc(run->rcpts, cap * sizeof *p);
 		if (p == NULL) {
 			fputs("mxclient: out of memory\n", stderr);
-			exit(EX_OSERR);
+			exit(EX_TEMPFAIL);
 		}
 		run->rcpts = p;
 		run->cap = cap;
@@ -376,7 +376,7 @@ static char *read_message(size_t *len)
 	for (;;) {
 		if (buf == NULL) {
 			fputs("mxclient: out of memory reading the message\n", stderr);
-			exit(EX_OSERR);
+			exit(EX_TEMPFAIL);
 		}
 		ssize_t n = read(STDIN_FILENO, buf + used, cap - used);
 		if (n < 0 && errno == EINTR)
@@ -940,7 +940,7 @@ static int deliver_all(struct run *run, const char *from,
 	run->base = event_base_new();
 	if (run->base == NULL) {
 		fputs("mxclient: cannot create the event loop\n", stderr);
-		return EX_OSERR;
+		return EX_TEMPFAIL;
 	}
 	enum mxc_log_level level = o->quiet ? MXC_LOG_ERROR
 	                         : o->verbose >= 2 ? MXC_LOG_DEBUG
@@ -972,14 +972,15 @@ static int deliver_all(struct run *run, const char *from,
 		fprintf(stderr, "mxclient: %s\n", visible(err));
 		event_base_free(run->base);
 		/* Nothing was sent.  None of these passes by itself, so none
-		 * is 75: a queue runner would retry it for ever. */
+		 * is 75 (a queue runner would retry it for ever), but out of
+		 * memory, which does. */
 		switch (why) {
 		case EINVAL: /* an option's value (proxy syntax ...) */
 			return EX_USAGE;
 		case ENOENT: /* the proxy command is not installed */
 			return EX_UNAVAILABLE;
 		case ENOMEM:
-			return EX_OSERR;
+			return EX_TEMPFAIL;
 		default: /* EPERM: --dnssec resolver with a remote resolver;
 		          * EIO: getdns or wolfSSL cannot be set up here */
 			return EX_CONFIG;

@@ -13,8 +13,10 @@ int sysexit_of_result(const struct mxc_result *r)
 {
 	if (r->outcome == MXC_DELIVERED)
 		return EX_OK;
-	if (r->kind == MXC_FAILURE_LOCAL)
-		return EX_OSERR;
+	/* Every temporary failure is 75, a local one (out of memory, TLS
+	 * that cannot be set up) too: callers read any other non-zero status
+	 * as permanent, and the message would be bounced for a passing
+	 * shortage. */
 	if (r->outcome != MXC_PERMFAIL)
 		return EX_TEMPFAIL;
 	switch (r->kind) {

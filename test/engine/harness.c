@@ -459,8 +459,7 @@ int scenario_run(const struct scenario *sc)
 		EXPECT((o.outcome == MXC_DELIVERED) == (o.exit_status == 0),
 		       "RULE: exit status %d with outcome %s", o.exit_status,
 		       outcome_names[o.outcome]);
-		EXPECT(o.outcome != MXC_TEMPFAIL || o.exit_status == 75 ||
-		       o.exit_status == 71,
+		EXPECT(o.outcome != MXC_TEMPFAIL || o.exit_status == 75,
 		       "RULE: temporary failure with exit status %d", o.exit_status);
 		EXPECT(o.outcome != MXC_PERMFAIL ||
 		       (o.exit_status >= 64 && o.exit_status != 75),

@@ -142,7 +142,7 @@ static const struct exit_case exit_cases[] = {
 	{ MXC_TEMPFAIL, MXC_FAILURE_DANE, MXC_STAGE_TLS, "", 75 },
 	{ MXC_TEMPFAIL, MXC_FAILURE_CANCELLED, MXC_STAGE_NONE, "", 75 },
 	{ MXC_TEMPFAIL, MXC_FAILURE_LOST, MXC_STAGE_DOT, "", 75 },
-	{ MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT, "", 71 },
+	{ MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_CONNECT, "", 75 },
 };
 
 /* An empty result with every string "" and nothing tried. */
