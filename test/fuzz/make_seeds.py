@@ -197,6 +197,44 @@ def anchor_seeds():
     write("anchor", "garbage", "\x00\xff. IN DNSKEY 257 3\n")
 
 
+def zonekeys_seeds():
+    """Validation chains in fuzz_zonekeys's record format."""
+    import struct
+
+    def wire(name):
+        return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".") if l) + b"\0"
+
+    def key(flags, serial):
+        return struct.pack("!HBB", flags, 3, 13) + bytes([serial]) * 8
+
+    def tag(rdata):
+        ac = sum(b if i & 1 else b << 8 for i, b in enumerate(rdata))
+        return (ac + ((ac >> 16) & 0xFFFF)) & 0xFFFF
+
+    def rec(owner, kind, ttl, extra=b""):
+        w = wire(owner)
+        return bytes([len(w)]) + w + bytes([kind]) + struct.pack("!I", ttl) + extra
+
+    def dnskey(owner, k, ttl=3600):
+        return rec(owner, 0, ttl, bytes([len(k)]) + k)
+
+    def rrsig(owner, covered_ds, k, ttl=3600, left=86400):
+        return rec(owner, 2, ttl, struct.pack("!BHII", 1 if covered_ds else 0,
+                                              tag(k), ttl, left))
+
+    ksk, zsk, csk = key(257, 1), key(256, 2), key(257, 3)
+    zone = (dnskey("zk.example", ksk) + dnskey("zk.example", zsk) +
+            rrsig("zk.example", False, ksk) + rec("zk.example", 1, 3600) +
+            rrsig("zk.example", True, zsk))
+    write("zonekeys", "ksk-zsk", zone)
+    write("zonekeys", "csk", dnskey("Example", csk) + rrsig("Example", False, csk))
+    write("zonekeys", "root", dnskey("", ksk) + rrsig("", False, ksk))
+    write("zonekeys", "expired", dnskey("a.example", zsk) +
+          rrsig("a.example", False, ksk, left=0xFFFFFF00))
+    write("zonekeys", "two-zones", zone + dnskey("example", csk) +
+          rrsig("example", False, csk, ttl=60))
+
+
 def der(pem):
     return subprocess.run(["openssl", "x509", "-outform", "DER", "-in",
                            os.path.join(DANE_DIR, pem + ".pem")],
@@ -245,6 +283,7 @@ def main():
     escape_seeds()
     socks5_seeds()
     anchor_seeds()
+    zonekeys_seeds()
     dane_seeds()
 
 
