@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 import labdns   # noqa: E402
 import labnet   # noqa: E402
+import labpki   # noqa: E402
 import labrun   # noqa: E402
 from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
                  expect_refused, expect_blackholed,
@@ -1656,6 +1657,179 @@ def dnsprobe_links(lab, mode, names):
         elif current is not None and words[:1] == ["addr"]:
             current["addr"] = words[1]
     return got
+
+
+# --- zone keys: validated DNSKEY sets kept as trust anchors -----------------
+
+def run_waves(lab, waves, between):
+    """Runs test/tools/waves.c with one wave per comma-separated list of
+    recipients in `waves`; calls between(n) after wave n (before the
+    next).  Returns (its whole output, the "stats" line after each wave
+    as a dict of ints, the seconds each wave took)."""
+    proc = subprocess.Popen(
+        [os.environ["MXC_WAVES"], "--resolver", labdns.RESOLVER_ADDR,
+         "--trust-anchor", lab.trust_anchor, "waves@sender.example"]
+        + list(waves),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    out, stats, times = [], [], []
+    try:
+        for n in range(1, len(waves) + 1):
+            started = time.monotonic()
+            while True:
+                line = proc.stdout.readline()
+                if line == "":
+                    raise CaseFailure("waves ended early:\n%s%s"
+                                      % ("".join(out), proc.stderr.read()))
+                out.append(line)
+                if line.startswith("stats "):
+                    stats.append({k: int(v) for k, v in
+                                  (f.split("=") for f in line.split()[1:])})
+                if line.strip() == "wave %d done" % n:
+                    break
+            times.append(time.monotonic() - started)
+            if n < len(waves):
+                between(n)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+        rest, err = proc.communicate(timeout=30)
+        out.append(rest + err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    expect(proc.returncode == 0, "waves exit %r:\n%s"
+           % (proc.returncode, "".join(out)))
+    expect(len(stats) == len(waves), "%d stats lines for %d waves"
+           % (len(stats), len(waves)))
+    return "".join(out), stats, times
+
+
+def zone_keys_world(lab, domain, corrupt_rrsig=None):
+    """A signed zone for the zone-key cases: DOMAIN's MX is mx1, and the
+    name sub.DOMAIN has its own MX, mx2, both at one Postfix (192.0.2.10)
+    whose self-signed certificate the TLSA records (3 1 1) at
+    _25._tcp.mx2 and, unless the TLSA signatures are to be damaged,
+    _25._tcp.mx1 name.  Every record lives an hour, so nothing leaves
+    the engine's cache by itself; a wave to DOMAIN never touches a name
+    a wave to sub.DOMAIN needs.  Returns (zone, Postfix)."""
+    leaf = lab.pki.self_signed("mx1." + domain,
+                               sans=["mx1." + domain, "mx2." + domain])
+    tlsa = labpki.tlsa(leaf, 3, 1, 1)
+    records = ["@ 3600 MX 10 mx1", "mx1 3600 A 192.0.2.10",
+               "sub 3600 MX 10 mx2", "mx2 3600 A 192.0.2.10",
+               "_25._tcp.mx2 3600 TLSA " + tlsa]
+    if corrupt_rrsig != "TLSA":
+        records.append("_25._tcp.mx1 3600 TLSA " + tlsa)
+    zone = lab.zone(domain, records=records, corrupt_rrsig=corrupt_rrsig)
+    pf = lab.postfix("mx1." + domain, ["192.0.2.10"],
+                     [domain, "sub." + domain],
+                     credential=labpki.Credential(leaf))
+    return zone, pf
+
+
+@case("dnssec-zone-keys-rollover")
+def case_dnssec_zone_keys_rollover(lab):
+    """One engine, two waves (test/tools/waves.c).  Wave 1 delivers to
+    a@zk.example with DANE; the engine keeps the DNSKEY sets its answers
+    were validated with (zone_keys >= 1).  Then zk.example is signed
+    again with a new ZSK (same KSK, so the DS in example. still holds)
+    and unbound restarted (it would otherwise validate the new
+    signatures against its cached old DNSKEY RRset).  Wave 2 goes to
+    b@sub.zk.example, whose MX, mx2 A/AAAA and TLSA answers are not in
+    the engine's cache and are signed by the new ZSK only: against the
+    old ZSK held as an anchor they are bogus, so the engine must forget
+    its zone keys, validate again from the root (revalidated >= 1) and
+    deliver, DANE still verified."""
+    domain = "zk.example"
+    zone, pf = zone_keys_world(lab, domain)
+    lab.start()
+    expect_empty(pf)
+    ksk_tag = labdns.key_tag(zone.ksk)
+    tags = {}
+
+    def rollover(n):
+        """Between waves 1 and 2: the new ZSK, served and validated."""
+        started = time.monotonic()
+        tags["old"], tags["new"] = lab.resign_zone(domain)
+        for name, rrtype, want in (("sub." + domain, "MX", tags["new"]),
+                                   ("_25._tcp.mx2." + domain, "TLSA",
+                                    tags["new"]),
+                                   (domain, "DNSKEY", ksk_tag)):
+            got = labdns.rrsig_key_tags(name, rrtype)
+            expect(got == {want}, "lab: nsd signs %s %s with keys %r, "
+                   "expected %d (old ZSK %d, KSK %d)" % (
+                       name, rrtype, got, want, tags["old"], ksk_tag))
+        lab.restart_unbound()
+        expect_dns("sub." + domain, "MX", "NOERROR", ad=True)
+        tags["seconds"] = time.monotonic() - started
+
+    text, stats, times = run_waves(
+        lab, ["a@" + domain, "b@sub." + domain], rollover)
+    print("dnssec-zone-keys-rollover: wave 1 %.2f s, re-signing and "
+          "unbound restart %.2f s, wave 2 %.2f s; ZSK %d -> %d (KSK %d)\n%s"
+          % (times[0], tags["seconds"], times[1], tags["old"], tags["new"],
+             ksk_tag, text))
+    expect("a@%s delivered 192.0.2.10 dane=verified" % domain in text,
+           "wave 1 not delivered with DANE")
+    expect(stats[0]["zone_keys"] >= 1, "wave 1 learned no zone keys")
+    expect(stats[0]["revalidated"] == 0, "wave 1 validated %d answers "
+           "again, before any key changed" % stats[0]["revalidated"])
+    expect("b@sub.%s delivered 192.0.2.10 dane=verified" % domain in text,
+           "wave 2 (new ZSK) not delivered with DANE: the stale zone key "
+           "was not given up")
+    expect(stats[1]["revalidated"] >= 1, "wave 2 validated no answer "
+           "again from the root: the stale ZSK was never used")
+    expect(("sub.%s." % domain, "MX") in lab.resolver_queries(),
+           "wave 2 never asked for sub.%s MX" % domain)
+    expect_copies(pf, "a@" + domain, 1)
+    expect_copies(pf, "b@sub." + domain, 1)
+
+
+@case("dnssec-zone-keys-bogus")
+def case_dnssec_zone_keys_bogus(lab):
+    """One engine, two waves (test/tools/waves.c), one signed zone whose
+    TLSA signatures are damaged.  Wave 1 delivers to a@zkb.example (MX,
+    mx1's address records and the secure denial of TLSA at mx1: all
+    good), and the engine keeps the zone's keys.  Wave 2 goes to
+    b@sub.zkb.example: its MX and mx2's addresses validate with the kept
+    keys, its TLSA RRset (which names the server's real certificate) does
+    not.  The bogus answer must fail the host as a temporary DNSSEC
+    failure, never deliver (neither as DANE nor as "no DANE"), and the
+    engine must have tried again from the root before calling it bogus
+    (revalidated >= 1)."""
+    domain = "zkb.example"
+    tlsa_name = "_25._tcp.mx2." + domain
+    _, pf = zone_keys_world(lab, domain, corrupt_rrsig="TLSA")
+    lab.start()
+    expect_empty(pf)
+    expect_dns(tlsa_name, "TLSA", "SERVFAIL")
+    expect_dns("sub." + domain, "MX", "NOERROR", ad=True)
+    expect_dns("_25._tcp.mx1." + domain, "TLSA", "NXDOMAIN", ad=True)
+    text, stats, times = run_waves(
+        lab, ["a@" + domain, "b@sub." + domain], lambda n: None)
+    print("dnssec-zone-keys-bogus: wave 1 %.2f s, wave 2 %.2f s\n%s"
+          % (times[0], times[1], text))
+    expect("a@%s delivered 192.0.2.10 dane=no" % domain in text,
+           "wave 1 not delivered (without DANE)")
+    expect(stats[0]["zone_keys"] >= 1, "wave 1 learned no zone keys")
+    expect(stats[0]["revalidated"] == 0, "wave 1 validated %d answers "
+           "again" % stats[0]["revalidated"])
+    found = re.search(r"^b@sub\.%s (\S+) (\S+).*\n(?:  detail: (.*)\n"
+                      r"  kind: (.*)\n)?" % re.escape(domain), text, re.M)
+    expect(found is not None, "no result for b@sub.%s" % domain)
+    outcome, _, detail, kind = found.groups()
+    expect(outcome == "failed", "wave 2 (bogus TLSA) was delivered")
+    expect(kind == "tempfail dnssec", "wave 2: %r, expected a temporary "
+           "DNSSEC failure" % kind)
+    expect("bogus" in detail and tlsa_name in detail,
+           "wave 2's detail does not name the bogus TLSA: %r" % detail)
+    expect(stats[1]["revalidated"] >= 1, "the bogus TLSA answer was not "
+           "validated again from the root")
+    expect((tlsa_name + ".", "TLSA") in lab.resolver_queries(),
+           "wave 2 never asked for %s TLSA" % tlsa_name)
+    expect_copies(pf, "a@" + domain, 1)
+    expect_copies(pf, "b@sub." + domain, 0)
 
 
 # --- the example program ---------------------------------------------------

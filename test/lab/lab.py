@@ -195,6 +195,7 @@ class Lab:
         self.daemons = []          # (name, Popen, log path) for nsd, unbound
         self.client_runs = []
         self.trust_anchor = None
+        self.unbound_conf = None   # start_dns(): kept for restart_unbound()
         self.started = False
         # Certificates made on demand (see labpki): Lab.pki.issue(...).
         self.pki = labpki.Pki(os.path.join(self.workdir, "pki"))
@@ -292,6 +293,7 @@ class Lab:
         with open(nsd_conf, "w") as f:
             f.write(labdns.nsd_config(self.workdir, self.dns.zones.values()))
         unbound_conf = os.path.join(self.workdir, "unbound.conf")
+        self.unbound_conf = unbound_conf
         with open(unbound_conf, "w") as f:
             f.write(labdns.unbound_config(
                 self.workdir, self.trust_anchor,
@@ -472,12 +474,28 @@ class Lab:
         if zone.signed:
             raise LabError("rewrite_zone works on unsigned zones only")
         zone.records = list(records)
-        zone.serial = getattr(zone, "serial", 1) + 1
-        text = self.dns.zone_text(zone).replace(
-            " hostmaster.example. 1 ", " hostmaster.example. %d "
-            % zone.serial)
+        zone.serial += 1
         with open(zone.zonefile, "w", encoding="utf-8") as f:
-            f.write(text)
+            f.write(self.dns.zone_text(zone))
+        self.reload_zone(zone)
+
+    def resign_zone(self, name):
+        """Signs a signed zone again while the lab runs, with a new ZSK
+        and its old KSK (the parent's DS stays valid), under a new SOA
+        serial, and has nsd reload it.  Returns (old, new) ZSK key tags
+        once nsd serves the new serial.  unbound keeps the old DNSKEY
+        RRset in its cache: restart_unbound() forgets it."""
+        zone = self.dns.zones[labdns.fqdn(name)]
+        try:
+            tags = self.dns.resign_new_zsk(zone)
+        except (RuntimeError, ValueError) as e:
+            raise LabError("cannot sign %s again: %s" % (zone.name, e)) from e
+        self.reload_zone(zone)
+        return tags
+
+    def reload_zone(self, zone):
+        """Has nsd (SIGHUP, by pid) load the zone files again; returns once
+        it serves `zone` with its current SOA serial."""
         nsd = [p for n, p, _ in self.daemons if n == "nsd"][-1]
         nsd.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
@@ -488,7 +506,19 @@ class Lab:
                            for line in got[2]):
                 return
             time.sleep(0.1)
-        raise LabError("nsd did not reload zone %s" % zone.name)
+        raise LabError("nsd did not reload zone %s (serial %d)"
+                       % (zone.name, zone.serial))
+
+    def restart_unbound(self):
+        """Stops unbound (by pid) and starts it again with the same
+        configuration: an empty cache, no DNSKEY or answer kept from
+        before.  Returns once it answers validated again.  Its log file
+        is appended to, so resolver_queries() still sees every query."""
+        self.stop_daemon("unbound")
+        try:
+            self.start_unbound(self.unbound_conf)
+        except (RuntimeError, OSError) as e:
+            raise LabError("unbound did not start again: %s" % e) from e
 
     def posttls_finger(self, destination, level="dane"):
         """Runs Postfix's posttls-finger against a lab domain; returns a

@@ -75,6 +75,9 @@ class Zone:
         # Seconds from signing to the signatures' expiration.
         self.sig_lifetime = SIG_LIFETIME
         self.signed_at = None     # time.time() when sign() ran
+        self.serial = 1           # the SOA serial; a rewrite raises it
+        self.ksk = None           # sign(): key base paths, so the zone
+        self.zsk = None           # can be signed again with the same KSK
         # unbound does not validate this zone (domain-insecure), so it
         # passes the zone's TTLs and RRSIGs on unchanged: a validating
         # unbound would itself lower the TTLs to the signature expiration
@@ -180,8 +183,8 @@ class DnsTree:
         lines = [
             "$ORIGIN %s" % zone.name,
             "$TTL %d" % TTL,
-            "@ %d SOA %s hostmaster.example. 1 3600 600 86400 %d"
-            % (zone.negative_ttl, NS_NAME, zone.negative_ttl),
+            "@ %d SOA %s hostmaster.example. %d 3600 600 86400 %d"
+            % (zone.negative_ttl, NS_NAME, zone.serial, zone.negative_ttl),
             "@ NS %s" % NS_NAME,
         ]
         lines += zone.records
@@ -223,22 +226,57 @@ class DnsTree:
 
     def sign(self, zone, path):
         """Signs a zone with a new KSK and ZSK; records the DS for the parent."""
-        ksk = self.keygen(zone.name, ksk=True)
+        zone.ksk = self.keygen(zone.name, ksk=True)
+        zone.zsk = self.keygen(zone.name, ksk=False)
+        signed = self.sign_with_keys(zone, path)
+        ds_key = zone.ksk
+        if zone.wrong_ds:
+            ds_key = self.keygen(zone.name, ksk=True)   # a key never used
+        with open(ds_key + ".ds", encoding="utf-8") as f:
+            zone.ds_lines = [l.strip() for l in f if l.strip()]
+        return signed
+
+    def resign_new_zsk(self, zone):
+        """A ZSK rollover done abruptly: signs `zone` again, in place, with
+        a new ZSK (whose key tag differs from the old one's) and its old
+        KSK, under a new SOA serial.  The DS in the parent stays valid; a
+        validator that still holds the old ZSK finds every RRset's
+        signature made by a key it does not know.  Returns the old and
+        new ZSK key tags; nsd must be told to reload (Lab.resign_zone)."""
+        if not zone.signed or zone.ksk is None:
+            raise ValueError("zone %s was never signed" % zone.name)
+        old_tag = key_tag(zone.zsk)
         zsk = self.keygen(zone.name, ksk=False)
+        while key_tag(zsk) == old_tag:
+            zsk = self.keygen(zone.name, ksk=False)
+        zone.zsk = zsk
+        zone.serial += 1
+        path = zone.zonefile[:-len(".signed")]
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.zone_text(zone))
+        self.sign_with_keys(zone, path)
+        return old_tag, key_tag(zsk)
+
+    def sign_with_keys(self, zone, path):
+        """Signs the unsigned zone file `path` with the zone's KSK and ZSK
+        into PATH.signed (the DNSKEY RRset by the KSK only, the rest by
+        the ZSK: ldns-signzone's minimal signing), damages the RRSIGs the
+        zone asks for; returns the signed file's path."""
         signed = path + ".signed"
         zone.signed_at = time.time()
         now = int(zone.signed_at)
         run(["ldns-signzone", "-o", zone.name,
              "-i", str(now - SIG_BACKDATE), "-e", str(now + zone.sig_lifetime),
-             "-f", signed, path, zsk, ksk], cwd=self.workdir)
-        ds_key = ksk
-        if zone.wrong_ds:
-            ds_key = self.keygen(zone.name, ksk=True)   # a key never used
-        with open(ds_key + ".ds", encoding="utf-8") as f:
-            zone.ds_lines = [l.strip() for l in f if l.strip()]
+             "-f", signed, path, zone.zsk, zone.ksk], cwd=self.workdir)
         if zone.corrupt_rrsig:
             corrupt_signatures(signed, zone.corrupt_rrsig)
         return signed
+
+
+def key_tag(base):
+    """The key tag of a key made by ldns-keygen, from its base name
+    ("Kzone.+013+12345")."""
+    return int(os.path.basename(base).rsplit("+", 1)[1])
 
 
 def corrupt_signatures(path, rrtype):
@@ -429,3 +467,20 @@ def drill(name, rrtype, server=RESOLVER_ADDR, dnssec=True, timeout=2):
     if rcode is None:
         return None
     return rcode, flags, answer
+
+
+def rrsig_key_tags(name, rrtype, server=AUTH_ADDR):
+    """The key tags of the RRSIGs covering `name` `rrtype` in a server's
+    answer (nsd by default: what is served, not what a resolver kept);
+    None without an answer.  Tells which key signed an RRset."""
+    got = drill(name, rrtype, server=server, dnssec=True)
+    if got is None:
+        return None
+    tags = set()
+    for line in got[2]:
+        # OWNER TTL IN RRSIG COVERED ALG LABELS TTL EXP INC TAG SIGNER SIG
+        fields = line.split()
+        if len(fields) > 11 and fields[3] == "RRSIG" and \
+                fields[4].upper() == rrtype.upper():
+            tags.add(int(fields[10]))
+    return tags

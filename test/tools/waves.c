@@ -6,12 +6,17 @@
  *   waves --resolver ADDR --trust-anchor FILE SENDER WAVE [WAVE...]
  *
  * A WAVE is a comma-separated list of recipients.  After each wave the
- * program prints one line per delivery ("RCPT OUTCOME ADDRESS") and
- * "wave N done", then reads one line from standard input before the next
- * wave (the case changes DNS meanwhile).  At the end it prints the
- * engine's DNS counters as "stats sent=N cached=N coalesced=N retried=N
- * timed_out=N".  Exit 0 when every wave ran, 1 on a setup error, 2 for
- * bad usage.  The message is a fixed small one.
+ * program prints one line per delivery ("RCPT OUTCOME ADDRESS"; for a
+ * delivery " dane=verified" follows when the server matched
+ * DNSSEC-validated TLSA records, else " dane=no"; a failure is followed
+ * by "  detail: DETAIL" and "  kind: tempfail|permfail KIND"), then the
+ * engine's DNS counters so far as "stats sent=N cached=N coalesced=N
+ * retried=N timed_out=N zone_keys=N revalidated=N" (the last two: zone
+ * key sets learned, answers validated again from the root after the zone
+ * keys said bogus) and "wave N done"; it then reads one line from
+ * standard input before the next wave (the case changes DNS meanwhile).
+ * Exit 0 when every wave ran, 1 on a setup error, 2 for bad usage.  The
+ * message is a fixed small one.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -32,11 +37,18 @@ static void on_done(void *arg, struct mxc_delivery *d,
 {
 	struct waves *w = arg;
 	(void)d;
-	printf("%s %s %s\n", r->recipient,
+	printf("%s %s %s", r->recipient,
 	       r->outcome == MXC_DELIVERED ? "delivered" : "failed",
 	       r->address[0] != '\0' ? r->address : "-");
+	/* Secure MX, address and TLSA answers show in DANE's verdict. */
+	if (r->outcome == MXC_DELIVERED)
+		printf(" dane=%s", r->dane == MXC_DANE_VERIFIED ? "verified"
+		                                                : "no");
+	printf("\n");
 	if (r->outcome != MXC_DELIVERED)
-		printf("  detail: %s\n", r->detail);
+		printf("  detail: %s\n  kind: %s %s\n", r->detail,
+		       r->outcome == MXC_TEMPFAIL ? "tempfail" : "permfail",
+		       mxc_failure_name(r->kind));
 	fflush(stdout);
 	if (--w->outstanding == 0)
 		event_base_loopbreak(w->base);
@@ -68,6 +80,22 @@ static int start_wave(struct waves *w, struct mxc_engine *e,
 	}
 	free(copy);
 	return 0;
+}
+
+/* Prints the engine's DNS counters so far in one line. */
+static void print_stats(struct mxc_engine *e)
+{
+	struct mxc_engine_stats st = { .size = sizeof st };
+	mxc_engine_get_stats(e, &st);
+	printf("stats sent=%llu cached=%llu coalesced=%llu retried=%llu "
+	       "timed_out=%llu zone_keys=%llu revalidated=%llu\n",
+	       (unsigned long long)st.dns_sent,
+	       (unsigned long long)st.dns_cached,
+	       (unsigned long long)st.dns_coalesced,
+	       (unsigned long long)st.dns_retried,
+	       (unsigned long long)st.dns_timed_out,
+	       (unsigned long long)st.dns_zone_keys,
+	       (unsigned long long)st.dns_revalidated);
 }
 
 int main(int argc, char **argv)
@@ -114,20 +142,13 @@ int main(int argc, char **argv)
 		}
 		if (w.outstanding > 0)
 			event_base_dispatch(w.base);
+		print_stats(e);
 		printf("wave %d done\n", n);
 		fflush(stdout);
 		char line[64];
 		if (i + 1 < argc && fgets(line, sizeof line, stdin) == NULL)
 			break;
 	}
-	struct mxc_engine_stats st = { .size = sizeof st };
-	mxc_engine_get_stats(e, &st);
-	printf("stats sent=%llu cached=%llu coalesced=%llu retried=%llu "
-	       "timed_out=%llu\n", (unsigned long long)st.dns_sent,
-	       (unsigned long long)st.dns_cached,
-	       (unsigned long long)st.dns_coalesced,
-	       (unsigned long long)st.dns_retried,
-	       (unsigned long long)st.dns_timed_out);
 	mxc_engine_free(e);
 	mxc_message_unref(msg);
 	event_base_free(w.base);
