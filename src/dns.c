@@ -111,6 +111,7 @@ struct dns_query {
 	/* The outcome waiting in QUERY_READY: */
 	bool zone_anchors;              /* its context held zone keys when it
 	                                   started */
+	uint64_t anchor_gen;            /* and the generation it held */
 	bool revalidated;               /* started again after a bogus answer
 	                                   with zone keys */
 	getdns_callback_type_t cbtype;  /* what getdns reported */
@@ -1563,12 +1564,12 @@ fail:
 
 /*
  * Brings the anchors of the context a query is about to use up to date:
- * expired zone keys out, new ones in.  Returns whether the context holds
- * zone keys.  When the new list cannot be made or set, the context gets
- * the configured anchors alone, which validate everything, only slower.
+ * expired zone keys out, new ones in; notes in the query what its context
+ * holds.  When the new list cannot be made or set, the context gets the
+ * configured anchors alone, which validate everything, only slower.
  */
-static bool
-anchors_refresh(struct dns *dns, const struct dns_query *q)
+static void
+anchors_refresh(struct dns *dns, struct dns_query *q)
 {
 	struct upstream *up = &dns->up[q->upstream];
 	int t = q->ctx == up->ctx[1] ? 1 : 0;
@@ -1576,11 +1577,11 @@ anchors_refresh(struct dns *dns, const struct dns_query *q)
 	size_t nkeys;
 
 	if (dns->zonekeys == NULL)
-		return false;
+		return;
 	(void)zonekeys_expire(dns->zonekeys, time(NULL));
 	gen = zonekeys_generation(dns->zonekeys);
 	if (up->anchor_gen[t] == gen)
-		return up->zone_anchors[t];
+		goto done;
 	if (dns->anchor_list == NULL || dns->anchor_list_gen != gen) {
 		getdns_list_destroy(dns->anchor_list);
 		dns->anchor_list = anchors_build(dns);
@@ -1594,7 +1595,9 @@ anchors_refresh(struct dns *dns, const struct dns_query *q)
 	if (!up->zone_anchors[t])
 		(void)getdns_context_set_dnssec_trust_anchors(q->ctx,
 		    dns->anchors);
-	return up->zone_anchors[t];
+done:
+	q->zone_anchors = up->zone_anchors[t];
+	q->anchor_gen = up->anchor_gen[t];
 }
 
 /* ---- the lookup queue ------------------------------------------------- */
@@ -1690,7 +1693,7 @@ query_start(struct dns *dns, struct dns_query *q)
 	getdns_return_t r;
 
 	q->queued_ms = waited < UINT32_MAX ? (uint32_t)waited : UINT32_MAX;
-	q->zone_anchors = anchors_refresh(dns, q);
+	anchors_refresh(dns, q);
 	q->state = QUERY_INFLIGHT;
 	TAILQ_INSERT_TAIL(&dns->inflight, q, entry);
 	dns->inflight_count++;
@@ -1727,6 +1730,21 @@ queue_admit(struct dns *dns)
 }
 
 /*
+ * Whether zone keys may have validated a query's answer: getdns reads the
+ * context's anchors when the answer is complete, so keys installed there
+ * after the query started count too.
+ */
+static bool
+zone_anchors_used(const struct dns *dns, const struct dns_query *q)
+{
+	const struct upstream *up = &dns->up[q->upstream];
+	int t = q->ctx == up->ctx[1] ? 1 : 0;
+
+	return q->zone_anchors || up->zone_anchors[t] ||
+	    up->anchor_gen[t] != q->anchor_gen;
+}
+
+/*
  * Puts a query whose answer came out bogus with zone keys back at the head
  * of the queue, after forgetting every zone key: it is validated again
  * from the root (once).
@@ -1754,8 +1772,8 @@ queue_deliver_one(struct dns *dns)
 	TAILQ_REMOVE(&dns->ready, q, entry);
 	q->state = QUERY_DELIVERING;
 	build_answer(&b, q);
-	if (b.answer.dnssec == DNSSEC_BOGUS && q->zone_anchors &&
-	    !q->revalidated) {
+	if (b.answer.dnssec == DNSSEC_BOGUS && !q->revalidated &&
+	    zone_anchors_used(dns, q)) {
 		free(b.records);
 		query_revalidate(dns, q);
 		return;
