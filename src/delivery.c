@@ -50,6 +50,8 @@
 
 /* Most attempts a result lists; later ones are left out. */
 #define ATTEMPTS_MAX 64
+/* Longest result line kept (with its NUL). */
+#define DETAIL_MAX 2048
 
 enum dlv_state {
 	DLV_QUEUED,  /* waiting for a slot in the engine */
@@ -142,7 +144,9 @@ struct mxc_delivery {
 	bool reused;                    /* the session came from the pool */
 	bool no_reuse;                  /* a pooled session failed before MAIL
 	                                   was answered: connect afresh */
-	struct report report;           /* latest session's */
+	struct report *report;          /* latest session's; allocated when
+	                                   the delivery starts (most of a
+	                                   long list waits unstarted) */
 	bool had_session;               /* some host was talked to */
 	struct host_tls session_tls;    /* what that session had to achieve */
 	struct sockaddr_storage peer;   /* that session's address */
@@ -166,7 +170,7 @@ struct mxc_delivery {
 	enum mxc_failure kind;          /* why, NONE when delivered */
 	enum mxc_stage stage;           /* where it ended */
 	enum mxc_dane dane;
-	char detail[2048];
+	char *detail;                   /* owned; NULL until the end */
 	char mx[256];
 	char address[INET6_ADDRSTRLEN];
 };
@@ -230,6 +234,13 @@ static bool attempted(const struct mxc_delivery *d, const char *mx)
 	return false;
 }
 
+/* Keeps the result's one line (cut at DETAIL_MAX). */
+static void set_detail(struct mxc_delivery *d, const char *detail)
+{
+	free(d->detail);
+	d->detail = strndup(detail, DETAIL_MAX - 1);
+}
+
 /* Ends the delivery with a result (the callback follows from an event). */
 static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
                    enum mxc_failure kind, enum mxc_stage stage,
@@ -238,7 +249,7 @@ static void finish(struct mxc_delivery *d, enum mxc_outcome outcome,
 	d->outcome = outcome;
 	d->kind = kind;
 	d->stage = stage;
-	snprintf(d->detail, sizeof d->detail, "%s", detail);
+	set_detail(d, detail);
 	/* Hosts that failed in the DNS were never connected to: they are
 	 * attempts too, without an address. */
 	for (size_t i = 0; i < d->nhosts; i++) {
@@ -307,7 +318,7 @@ static void give_up(struct mxc_delivery *d)
 		kind = host_failure_kind(d->hosts[i]);
 	if (kind == MXC_FAILURE_NONE)
 		kind = MXC_FAILURE_LOCAL; /* no host failed: cannot happen */
-	char detail[sizeof d->detail];
+	char detail[DETAIL_MAX];
 	if (no_address == d->nhosts) {
 		if (d->implicit_mx)
 			snprintf(detail, sizeof detail, "domain %s has no MX and no "
@@ -376,10 +387,10 @@ static void start_transaction(struct mxc_delivery *d)
 	d->txn_started = true;
 	d->smtp = smtp_start(d->session, &p, on_txn_done, d);
 	if (d->smtp == NULL) { /* maybe inside the session's stack: defer */
-		d->report.verdict = VERDICT_TEMPFAIL;
-		d->report.kind = MXC_FAILURE_LOCAL;
-		d->report.stage = STAGE_MAIL;
-		snprintf(d->report.detail, sizeof d->report.detail,
+		d->report->verdict = VERDICT_TEMPFAIL;
+		d->report->kind = MXC_FAILURE_LOCAL;
+		d->report->stage = STAGE_MAIL;
+		snprintf(d->report->detail, sizeof d->report->detail,
 		         "out of memory");
 		d->session_ended = true;
 		event_active(d->ev_step, EV_TIMEOUT, 0);
@@ -514,7 +525,7 @@ static void copy_chain(const struct tls_chain *from, struct tls_chain *to)
  * policy, for the report. */
 static void take_tls(struct mxc_delivery *d)
 {
-	struct report *r = &d->report;
+	struct report *r = d->report;
 	const struct session_info *info = session_info(d->session);
 	snprintf(r->tls_version, sizeof r->tls_version, "%s", info->tls_version);
 	snprintf(r->tls_cipher, sizeof r->tls_cipher, "%s", info->tls_cipher);
@@ -540,7 +551,7 @@ static void take_tls(struct mxc_delivery *d)
 static void on_txn_done(void *arg, const struct smtp_outcome *o)
 {
 	struct mxc_delivery *d = arg;
-	struct report *r = &d->report;
+	struct report *r = d->report;
 	r->verdict = o->verdict;
 	r->kind = o->kind;
 	r->stage = o->stage;
@@ -562,7 +573,7 @@ static void on_session_ready(void *arg, struct session *s,
 	struct mxc_delivery *d = arg;
 	(void)s;
 	if (f != NULL) {
-		struct report *r = &d->report;
+		struct report *r = d->report;
 		r->verdict = VERDICT_NEXT_HOST;
 		r->kind = f->kind;
 		r->stage = f->stage;
@@ -588,7 +599,7 @@ static void on_session_ready(void *arg, struct session *s,
  */
 static void release_session(struct mxc_delivery *d)
 {
-	const struct report *r = &d->report;
+	const struct report *r = d->report;
 	bool usable = r->usable;
 	take_tls(d);
 	smtp_free(d->smtp);
@@ -615,7 +626,7 @@ static void on_race(void *arg, int fd, size_t index)
 		 * its TLS session did; on to the next one. */
 		he_free(d->he);
 		d->he = NULL;
-		host_fail(d->hosts[d->smtp_host], false, "%s", d->report.detail);
+		host_fail(d->hosts[d->smtp_host], false, "%s", d->report->detail);
 		if (d->smtp_host + 1 >= d->nhosts)
 			give_up(d);
 		else
@@ -726,8 +737,8 @@ static void retry_in_clear(struct mxc_delivery *d)
 /* What DANE achieved in a session that carried mail. */
 static enum mxc_dane session_dane(const struct mxc_delivery *d)
 {
-	if (d->session_tls.need == POLICY_TLS_DANE && d->report.dane_checked &&
-	    d->report.dane.authenticated)
+	if (d->session_tls.need == POLICY_TLS_DANE && d->report->dane_checked &&
+	    d->report->dane.authenticated)
 		return MXC_DANE_VERIFIED;
 	if (d->session_tls.tlsa_present)
 		return MXC_DANE_UNUSABLE;
@@ -737,7 +748,7 @@ static enum mxc_dane session_dane(const struct mxc_delivery *d)
 /* After a session: delivered, stopped, or on to the next host. */
 static void after_session(struct mxc_delivery *d)
 {
-	const struct report *o = &d->report;
+	const struct report *o = d->report;
 	d->had_session = true;
 	enum mxc_failure kind = o->verdict == VERDICT_DELIVERED
 	                        ? MXC_FAILURE_NONE : o->kind;
@@ -949,12 +960,17 @@ static enum mxc_dnssec public_dnssec(enum dnssec_status st)
 static void report(struct mxc_delivery *d)
 {
 	stop_everything(d);
+	/* Out of memory for the line itself leaves this one. */
+	const char *detail = d->detail != NULL ? d->detail
+	                                       : "(detail lost: out of memory)";
 	if (d->outcome == MXC_DELIVERED)
-		dlog(d, MXC_LOG_INFO, "%s", d->detail);
+		dlog(d, MXC_LOG_INFO, "%s", detail);
 	else
 		dlog(d, MXC_LOG_ERROR, "%s: %s", d->outcome == MXC_TEMPFAIL
-		     ? "deferred" : "bounced", d->detail);
-	const struct report *o = &d->report;
+		     ? "deferred" : "bounced", detail);
+	/* A delivery that never started had no session. */
+	static const struct report no_report;
+	const struct report *o = d->report != NULL ? d->report : &no_report;
 	struct mxc_cert certs[TLS_CHAIN_MAX];
 	for (size_t i = 0; i < o->chain.count; i++)
 		certs[i] = (struct mxc_cert){ o->chain.certs[i].der,
@@ -999,7 +1015,7 @@ static void report(struct mxc_delivery *d)
 		.stage = d->stage,
 		.recipient = d->recipient,
 		.sender = d->sender,
-		.detail = d->detail,
+		.detail = detail,
 		.reply_code = d->had_session ? o->code : 0,
 		.enhanced = d->had_session ? o->enhanced : "",
 		.reply = d->had_session ? o->reply : "",
@@ -1124,6 +1140,11 @@ void delivery_start(struct mxc_delivery *d)
 	clock_gettime(CLOCK_REALTIME, &d->started_wall);
 	if (d->state != DLV_QUEUED)
 		return; /* cancelled while queued: already DONE */
+	if ((d->report = calloc(1, sizeof *d->report)) == NULL) {
+		finish(d, MXC_TEMPFAIL, MXC_FAILURE_LOCAL, MXC_STAGE_NONE,
+		       "out of memory");
+		return;
+	}
 	if (d->domain[0] == '[') {
 		start_literal(d);
 		return;
@@ -1151,9 +1172,13 @@ void delivery_free(struct mxc_delivery *d)
 		return;
 	stop_everything(d);
 	free(d->target_host);
-	tls_chain_free(&d->report.chain);
-	free(d->report.leaf);
-	dane_tlsa_free(d->report.tlsa);
+	if (d->report != NULL) {
+		tls_chain_free(&d->report->chain);
+		free(d->report->leaf);
+		dane_tlsa_free(d->report->tlsa);
+		free(d->report);
+	}
+	free(d->detail);
 	for (size_t i = 0; i < d->nattempts; i++) {
 		free(d->attempts[i].mx);
 		free(d->attempts[i].detail);
@@ -1175,7 +1200,7 @@ void delivery_abort(struct mxc_delivery *d)
 	if (d->state != DLV_DONE) {
 		d->outcome = MXC_TEMPFAIL;
 		d->kind = MXC_FAILURE_CANCELLED;
-		snprintf(d->detail, sizeof d->detail, "cancelled");
+		set_detail(d, "cancelled");
 		d->state = DLV_DONE;
 	}
 	report(d);
