@@ -41,8 +41,11 @@
 #define FLAG_ZONE 0x0100
 #define FLAG_REVOKE 0x0080
 #define DNSKEY_PROTOCOL 3
-/* Most keys taken from one zone's set. */
+/* Most keys taken from one zone's set, and the longest key RDATA (an
+ * 8192-bit RSA key and its header): with at most max_zones sets, what a
+ * hostile zone can make us hold and hand to getdns stays small. */
 #define MAX_KEYS 16
+#define MAX_KEY_RDATA 1028
 #define NAME_MAX_WIRE 255
 
 /* One key of a held set. */
@@ -288,7 +291,7 @@ usable_key(const struct zonekeys_record *r)
 	uint16_t flags;
 
 	if (r->type != ZONEKEYS_TYPE_DNSKEY || r->rdata == NULL ||
-	    r->rdata_len < 5)
+	    r->rdata_len < 5 || r->rdata_len > MAX_KEY_RDATA)
 		return false;
 	flags = (uint16_t)(r->rdata[0] << 8 | r->rdata[1]);
 	return (flags & FLAG_ZONE) != 0 && (flags & FLAG_REVOKE) == 0 &&

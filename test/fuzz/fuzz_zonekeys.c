@@ -106,7 +106,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct zonekeys_key *k = &keys[i];
 		FUZZ_ASSERT(good_owner(k->owner, k->owner_len),
 		            "anchor %zu: bad owner", i);
-		FUZZ_ASSERT(k->rdata_len >= 5, "anchor %zu: short key", i);
+		FUZZ_ASSERT(k->rdata_len >= 5 && k->rdata_len <= 1028,
+		            "anchor %zu: key of %zu bytes", i, k->rdata_len);
 		FUZZ_ASSERT((k->rdata[0] & 1) == 1 &&
 		            (k->rdata[1] & 0x80) == 0 && k->rdata[2] == 3,
 		            "anchor %zu: not a usable zone key", i);

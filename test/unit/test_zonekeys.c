@@ -250,6 +250,19 @@ static void test_refused(void)
 	          (uint32_t)NOW + 86400);
 	CHECK(!zonekeys_learn(z, c.r, c.n, NOW, MARGIN),
 	      "revoked or non-zone key learned");
+	/* A key too long to be a real one. */
+	static uint8_t huge[1029] = { 1, 0, 3, 13 };
+	c.n = 0;
+	add_dnskey(&c, zk, sizeof zk, &zsk, 3600);
+	c.r[0].rdata = huge;
+	c.r[0].rdata_len = sizeof huge;
+	add_rrsig(&c, zk, sizeof zk, ZONEKEYS_TYPE_DNSKEY, tag(&ksk), 3600,
+	          (uint32_t)NOW + 86400);
+	CHECK(!zonekeys_learn(z, c.r, c.n, NOW, MARGIN), "huge key learned");
+	c.r[0].rdata_len = 1028;
+	CHECK(zonekeys_learn(z, c.r, c.n, NOW, MARGIN) && count(z) == 1,
+	      "a key of 1,028 bytes refused");
+	CHECK(zonekeys_forget(z), "forget");
 	/* A malformed name. */
 	static const uint8_t bad[] = "\x09" "zk" "\x07" "example";
 	c.n = 0;
