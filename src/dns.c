@@ -29,6 +29,7 @@
  *     the zone has since replaced must cost a lookup, never a delivery.
  */
 #include "dns.h"
+#include "clock.h"
 #include "dnsttl.h"
 #include "zonekeys.h"
 
@@ -1675,21 +1676,11 @@ query_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)getdns_cancel_callback(q->ctx, q->tid);
 }
 
-/* Monotonic milliseconds. */
-static uint64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Hands a waiting query to getdns. */
 static void
 query_start(struct dns *dns, struct dns_query *q)
 {
-	uint64_t waited = monotonic_ms() - q->queued_at_ms;
+	uint64_t waited = clock_ms() - q->queued_at_ms;
 	getdns_return_t r;
 
 	q->queued_ms = waited < UINT32_MAX ? (uint32_t)waited : UINT32_MAX;
@@ -1837,7 +1828,7 @@ dns_lookup(struct dns *dns, const char *name, enum dns_type type,
 	q->cb = cb;
 	q->arg = arg;
 	q->state = QUERY_WAITING;
-	q->queued_at_ms = monotonic_ms();
+	q->queued_at_ms = clock_ms();
 	TAILQ_INSERT_TAIL(&dns->waiting, q, entry);
 	pump_kick(dns);
 	return q;

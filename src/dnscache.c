@@ -22,6 +22,9 @@
  */
 #include "dnscache.h"
 
+#include "clock.h"
+#include "fnv.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,11 +139,8 @@ struct dnscache {
 static uint64_t
 monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_ms();
 }
 
 /* Now, by the cache's clock. */
@@ -154,15 +154,9 @@ now_ms(const struct dnscache *c)
 static uint32_t
 key_hash(const char *name, enum dns_type type)
 {
-	uint32_t h = 2166136261u;
+	uint32_t t = (uint32_t)type;
 
-	for (const char *p = name; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619u;
-	}
-	h ^= (uint32_t)type;
-	h *= 16777619u;
-	return h;
+	return fnv1a(fnv1a(FNV1A_INIT, name, strlen(name)), &t, 1);
 }
 
 

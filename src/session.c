@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "escape.h"
 #include "io.h"
@@ -114,14 +115,6 @@ struct session {
 };
 
 static void enter(struct session *s, enum session_state next);
-
-/* Monotonic milliseconds. */
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Formats a log line with this session's ids. */
 static void vlog(const struct session *s, enum mxc_log_level level,
@@ -827,7 +820,7 @@ struct session *session_start(int fd, const struct session_params *params)
 	s->p.address = s->address;
 	s->fd = fd;
 	s->delivery_id = params->delivery_id;
-	s->started_ms = now_ms();
+	s->started_ms = clock_ms();
 	s->io = io_new(params->config->base, fd, close_stream,
 	               params->config->transport, on_io, s);
 	if (s->io == NULL) {
@@ -938,7 +931,7 @@ bool session_usable(const struct session *s)
 
 uint64_t session_age_ms(const struct session *s)
 {
-	return now_ms() - s->started_ms;
+	return clock_ms() - s->started_ms;
 }
 
 const struct policy *session_policy(const struct session *s)

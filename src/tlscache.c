@@ -11,6 +11,8 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "clock.h"
+#include "fnv.h"
 #include "tls.h"
 #include "tlscache.h"
 
@@ -45,31 +47,14 @@ struct tlscache {
 	struct tlscache_stats stats;
 };
 
-/* Monotonic milliseconds. */
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a over bytes, continuing from h. */
-static uint32_t fnv(uint32_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
 /* The hash of a key: every part of it. */
 static uint32_t key_hash(const struct tlscache_key *k)
 {
-	uint32_t h = 2166136261u;
-	h = fnv(h, k->mx, strlen(k->mx) + 1);
-	h = fnv(h, k->address, strlen(k->address) + 1);
-	h = fnv(h, &k->port, sizeof k->port);
-	return fnv(h, k->policy->digest, POLICY_DIGEST_LEN);
+	uint32_t h = FNV1A_INIT;
+	h = fnv1a(h, k->mx, strlen(k->mx) + 1);
+	h = fnv1a(h, k->address, strlen(k->address) + 1);
+	h = fnv1a(h, &k->port, sizeof k->port);
+	return fnv1a(h, k->policy->digest, POLICY_DIGEST_LEN);
 }
 
 /* Whether an entry is for exactly this key. */
@@ -173,7 +158,7 @@ void tlscache_put(struct tlscache *c, const struct tlscache_key *k,
 	uint32_t life = tls_saved_lifetime(saved);
 	if (life > TLSCACHE_MAX_AGE_S)
 		life = TLSCACHE_MAX_AGE_S;
-	e->expires_ms = now_ms() + life * 1000ull;
+	e->expires_ms = clock_ms() + life * 1000ull;
 	/* find() may have moved with the removals: insert at the head. */
 	struct entry **head = &c->buckets[hash & (BUCKETS - 1)];
 	e->next = *head;
@@ -193,7 +178,7 @@ bool tlscache_get(struct tlscache *c, const struct tlscache_key *k,
 	struct entry *e = *at;
 	if (e == NULL)
 		return false;
-	if (now_ms() >= e->expires_ms) {
+	if (clock_ms() >= e->expires_ms) {
 		remove_at(c, at);
 		return false;
 	}
