@@ -48,11 +48,22 @@ static void put_time(FILE *f, int64_t ms)
 	        (int)(ms % 1000));
 }
 
-/* Writes bytes as lower-case hex. */
+/* Writes bytes as lower-case hex (a buffer at a time, not a call per
+ * byte: every result carries its TLSA records). */
 static void put_hex(FILE *f, const unsigned char *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		fprintf(f, "%02x", p[i]);
+	static const char digits[] = "0123456789abcdef";
+	char buf[128];
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		buf[n++] = digits[p[i] >> 4];
+		buf[n++] = digits[p[i] & 15];
+		if (n == sizeof buf) {
+			fwrite(buf, 1, n, f);
+			n = 0;
+		}
+	}
+	fwrite(buf, 1, n, f);
 }
 
 /* Writes one TLSA record as a JSON object, or null. */

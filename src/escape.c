@@ -7,6 +7,7 @@
 #include "escape.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -80,18 +81,34 @@ escape_text(const char *in, size_t len, char *out, size_t outlen)
 	return pos;
 }
 
-/* Writes a JSON string literal (input is UTF-8 or escaped ASCII). */
+/*
+ * Writes a JSON string literal (input is UTF-8 or escaped ASCII).  Runs of
+ * characters that need no escape go out in one write: a result line is
+ * written for every delivery, and a call per character was a tenth of
+ * the CPU of a delivery on a reused connection.
+ */
 void
 escape_json(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
+	for (; *p != '\0'; p++) {
+		char esc[6] = { '\\', (char)*p, 0, 0, 0, 0 };
+		size_t n = 2;
+
+		if (*p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\')
+			continue;
+		if (*p < 0x20 || *p == 0x7f) {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hexdigits[*p >> 4];
+			esc[5] = hexdigits[*p & 15];
+			n = 6;
+		}
+		fwrite(run, 1, (size_t)(p - run), f);
+		fwrite(esc, 1, n, f);
+		run = p + 1;
 	}
+	fwrite(run, 1, (size_t)(p - run), f);
 	fputc('"', f);
 }

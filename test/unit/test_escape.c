@@ -2,7 +2,7 @@
  * test_escape: escape_text() on a table of inputs and output sizes, then on
  * every byte value and on random inputs cut at random sizes, checking that
  * nothing but printable ASCII ever comes out and that cuts fall between
- * whole escapes.
+ * whole escapes; and escape_json() on a table of exact literals.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -188,6 +188,36 @@ test_random(void)
 	}
 }
 
+/* escape_json(): the exact literal of each input. */
+static void
+test_json(void)
+{
+	static const struct { const char *in, *want; } rows[] = {
+		{ "", "\"\"" },
+		{ "plain text", "\"plain text\"" },
+		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
+		{ "\x01x\x1f\x7f", "\"\\u0001x\\u001f\\u007f\"" },
+		{ "caf\xc3\xa9 \xff", "\"caf\xc3\xa9 \xff\"" },
+		{ "\"\"", "\"\\\"\\\"\"" },
+		{ "end\n", "\"end\\u000a\"" },
+	};
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		CHECK(f != NULL, "open_memstream");
+		if (f == NULL)
+			return;
+		escape_json(f, rows[i].in);
+		fclose(f);
+		CHECK(strcmp(buf, rows[i].want) == 0, "row %zu: got %s, want %s",
+		    i, buf, rows[i].want);
+		free(buf);
+	}
+}
+
 /* Runs every test; exits non-zero on any failure. */
 int
 main(void)
@@ -196,6 +226,7 @@ main(void)
 	test_edges();
 	test_every_byte();
 	test_random();
+	test_json();
 	if (failures > 0) {
 		fprintf(stderr, "test_escape: %d failure(s)\n", failures);
 		return 1;
