@@ -104,15 +104,15 @@ struct dns_query {
 	void *arg;
 	getdns_context *ctx;            /* the upstream and transport asked */
 	size_t upstream;                /* its index */
+	int transport;                  /* and the transport's: 0 UDP, 1 TCP */
 	unsigned timeout_ms;            /* this attempt's deadline */
 	uint64_t queued_at_ms;          /* when dns_lookup() queued it */
 	uint32_t queued_ms;             /* how long it waited for getdns */
 	getdns_transaction_t tid;       /* valid while QUERY_INFLIGHT */
 	struct event *timer;            /* our timeout, armed while in flight */
 	/* The outcome waiting in QUERY_READY: */
-	bool zone_anchors;              /* its context held zone keys when it
-	                                   started */
-	uint64_t anchor_gen;            /* and the generation it held */
+	uint64_t anchor_gen;            /* the zone key generation its context
+	                                   held when it started */
 	bool revalidated;               /* started again after a bogus answer
 	                                   with zone keys */
 	getdns_callback_type_t cbtype;  /* what getdns reported */
@@ -1565,15 +1565,16 @@ fail:
 
 /*
  * Brings the anchors of the context a query is about to use up to date:
- * expired zone keys out, new ones in; notes in the query what its context
- * holds.  When the new list cannot be made or set, the context gets the
- * configured anchors alone, which validate everything, only slower.
+ * expired zone keys out, new ones in; notes in the query the generation
+ * its context holds.  When the new list cannot be made or set, the
+ * context gets the configured anchors alone, which validate everything,
+ * only slower.
  */
 static void
 anchors_refresh(struct dns *dns, struct dns_query *q)
 {
 	struct upstream *up = &dns->up[q->upstream];
-	int t = q->ctx == up->ctx[1] ? 1 : 0;
+	int t = q->transport;
 	uint64_t gen;
 	size_t nkeys;
 
@@ -1581,23 +1582,21 @@ anchors_refresh(struct dns *dns, struct dns_query *q)
 		return;
 	(void)zonekeys_expire(dns->zonekeys, time(NULL));
 	gen = zonekeys_generation(dns->zonekeys);
-	if (up->anchor_gen[t] == gen)
-		goto done;
-	if (dns->anchor_list == NULL || dns->anchor_list_gen != gen) {
-		getdns_list_destroy(dns->anchor_list);
-		dns->anchor_list = anchors_build(dns);
-		dns->anchor_list_gen = gen;
+	if (up->anchor_gen[t] != gen) {
+		if (dns->anchor_list == NULL || dns->anchor_list_gen != gen) {
+			getdns_list_destroy(dns->anchor_list);
+			dns->anchor_list = anchors_build(dns);
+			dns->anchor_list_gen = gen;
+		}
+		(void)zonekeys_keys(dns->zonekeys, &nkeys);
+		up->anchor_gen[t] = gen;
+		up->zone_anchors[t] = dns->anchor_list != NULL && nkeys > 0 &&
+		    getdns_context_set_dnssec_trust_anchors(q->ctx,
+		    dns->anchor_list) == GETDNS_RETURN_GOOD;
+		if (!up->zone_anchors[t])
+			(void)getdns_context_set_dnssec_trust_anchors(q->ctx,
+			    dns->anchors);
 	}
-	(void)zonekeys_keys(dns->zonekeys, &nkeys);
-	up->anchor_gen[t] = gen;
-	up->zone_anchors[t] = dns->anchor_list != NULL && nkeys > 0 &&
-	    getdns_context_set_dnssec_trust_anchors(q->ctx,
-	    dns->anchor_list) == GETDNS_RETURN_GOOD;
-	if (!up->zone_anchors[t])
-		(void)getdns_context_set_dnssec_trust_anchors(q->ctx,
-		    dns->anchors);
-done:
-	q->zone_anchors = up->zone_anchors[t];
 	q->anchor_gen = up->anchor_gen[t];
 }
 
@@ -1722,17 +1721,17 @@ queue_admit(struct dns *dns)
 
 /*
  * Whether zone keys may have validated a query's answer: getdns reads the
- * context's anchors when the answer is complete, so keys installed there
- * after the query started count too.
+ * context's anchors when the answer is complete.  Unchanged since the
+ * query started, they are what the context holds now; changed, they may
+ * have held keys at some point.
  */
 static bool
 zone_anchors_used(const struct dns *dns, const struct dns_query *q)
 {
 	const struct upstream *up = &dns->up[q->upstream];
-	int t = q->ctx == up->ctx[1] ? 1 : 0;
 
-	return q->zone_anchors || up->zone_anchors[t] ||
-	    up->anchor_gen[t] != q->anchor_gen;
+	return up->zone_anchors[q->transport] ||
+	    up->anchor_gen[q->transport] != q->anchor_gen;
 }
 
 /*
@@ -1819,7 +1818,8 @@ dns_lookup(struct dns *dns, const char *name, enum dns_type type,
 	memcpy(q->name, name, strlen(name) + 1);
 	q->dns = dns;
 	q->upstream = how->upstream;
-	q->ctx = dns->up[how->upstream].ctx[how->tcp ? 1 : 0];
+	q->transport = how->tcp ? 1 : 0;
+	q->ctx = dns->up[how->upstream].ctx[q->transport];
 	q->timeout_ms = how->timeout_ms != 0 ? how->timeout_ms :
 	    DNS_DEFAULT_TIMEOUT_MS;
 	if (q->timeout_ms > DNS_DEFAULT_TIMEOUT_MS)
