@@ -34,18 +34,8 @@ from lab_case import (TIMEOUT_ARGS, expect_copies, expect_dns,   # noqa: E402
                       expect_empty, expect_no_connection, message,
                       same_host)
 
-CASES = {}
+CASES, case = labrun.registry()
 
-
-def case(name):
-    """Registers a case function under its meson name (dane-NAME)."""
-    def register(func):
-        """Adds func to CASES; a name used twice is a bug in this file."""
-        if name in CASES:
-            raise RuntimeError("case %s defined twice" % name)
-        CASES[name] = func
-        return func
-    return register
 
 
 # --- helpers ---------------------------------------------------------------

@@ -38,18 +38,8 @@ from lab import (CaseFailure, expect, expect_exit,   # noqa: E402
 # scaled stage timeouts never go below one second.
 TIMEOUT_ARGS = ["--timeout", "10"]
 
-CASES = {}
+CASES, case = labrun.registry()
 
-
-def case(name):
-    """Registers a case function under its meson name."""
-    def register(func):
-        """Adds func to CASES; a name used twice is a bug in this file."""
-        if name in CASES:
-            raise RuntimeError("case %s defined twice" % name)
-        CASES[name] = func
-        return func
-    return register
 
 
 # --- helpers ---------------------------------------------------------------

@@ -40,21 +40,11 @@ from lab import expect, expect_exit, expect_result, EX_OK, EX_TEMPFAIL  # noqa: 
 from labpki import Credential, tlsa   # noqa: E402
 from lab_case import TIMEOUT_ARGS, message   # noqa: E402
 
-CASES = {}
+CASES, case = labrun.registry()
 
 # What getdns and unbound use as the EDNS UDP size (DNS flag day 2020).
 UDP_SIZE = 1232
 
-
-def case(name):
-    """Registers a case function under its meson name."""
-    def register(func):
-        """Adds func to CASES; a name used twice is a bug in this file."""
-        if name in CASES:
-            raise RuntimeError("case %s defined twice" % name)
-        CASES[name] = func
-        return func
-    return register
 
 
 def random_tlsa(usage, count):

@@ -28,18 +28,8 @@ from lab import (expect, expect_exit, expect_result,   # noqa: E402
 from lab_case import TIMEOUT_ARGS, message   # noqa: E402
 from reuse_case import dane_postfix, stats_line   # noqa: E402
 
-CASES = {}
+CASES, case = labrun.registry()
 
-
-def case(name):
-    """Registers a case function under its meson name."""
-    def register(func):
-        """Adds func to CASES; a name used twice is a bug in this file."""
-        if name in CASES:
-            raise RuntimeError("case %s defined twice" % name)
-        CASES[name] = func
-        return func
-    return register
 
 
 def turns(run):

@@ -27,7 +27,7 @@ import labrun      # noqa: E402
 from lab import expect, EX_OK, EX_TEMPFAIL, EX_NOUSER, EX_NOHOST  # noqa: E402
 from labpki import Credential, damaged, tlsa   # noqa: E402
 
-CASES = {}
+CASES, case = labrun.registry()
 
 # How the deliveries end, per recipient: (JSON-ish status, exit status).
 # The list is used in turn, so the "ok" recipient (the common case in real
@@ -45,16 +45,6 @@ OUTCOMES = [
     ("user@nosuch.example", "permfail", EX_NOHOST),
 ]
 
-
-def case(name):
-    """Registers a case function under its meson name."""
-    def register(func):
-        """Adds func to CASES; a name used twice is a bug in this file."""
-        if name in CASES:
-            raise RuntimeError("case %s defined twice" % name)
-        CASES[name] = func
-        return func
-    return register
 
 
 @case("resource-bounds")

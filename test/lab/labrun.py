@@ -18,6 +18,24 @@ EXIT_PASS = 0
 EXIT_FAIL = 1
 
 
+def registry():
+    """A case file's table and its decorator: `CASES, case = registry()`,
+    then `@case("name")` over each case function (its meson name, without
+    the file's prefix); a name used twice is a bug in that file."""
+    cases = {}
+
+    def case(name):
+        """Registers a case function under its meson name."""
+        def register(func):
+            """Adds func to the table."""
+            if name in cases:
+                raise RuntimeError("case %s defined twice" % name)
+            cases[name] = func
+            return func
+        return register
+    return cases, case
+
+
 def usage(cases):
     """Lists the known cases; an unknown case name is a hard failure."""
     return ("usage: %s CASE | --list | --check-list NAME...\ncases: %s"
