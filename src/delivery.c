@@ -1159,12 +1159,6 @@ void delivery_start(struct mxc_delivery *d)
 	enter(d, DLV_MX);
 }
 
-/* True once started. */
-bool delivery_started(const struct mxc_delivery *d)
-{
-	return d->started;
-}
-
 /* Frees without reporting. */
 void delivery_free(struct mxc_delivery *d)
 {

@@ -36,8 +36,6 @@ struct mxc_delivery *delivery_new(struct mxc_engine *engine,
                                   uint64_t id);
 /* Starts it: the MX lookup goes out. */
 void delivery_start(struct mxc_delivery *delivery);
-/* True once delivery_start() was called. */
-bool delivery_started(const struct mxc_delivery *delivery);
 /* Calls the completion callback at once, from inside the caller's stack
  * (mxc_engine_free()): TEMPFAIL "cancelled" unless the delivery had already
  * ended.  The caller frees it afterwards. */

@@ -424,19 +424,6 @@ int io_write(struct io *io, const void *bytes, size_t len)
 	return 0;
 }
 
-/* Queues formatted text. */
-int io_printf(struct io *io, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof line)
-		return -1;
-	return io_write(io, line, (size_t)n);
-}
-
 /* Gives the read room back while nothing is buffered. */
 void io_trim(struct io *io)
 {

@@ -52,9 +52,6 @@ void io_free(struct io *io);
 struct iobuf *io_input(struct io *io);
 /* Queues a copy of bytes to send; returns 0, or -1 when memory runs out. */
 int io_write(struct io *io, const void *bytes, size_t len);
-/* Queues formatted text to send. */
-int io_printf(struct io *io, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /*
  * Queues bytes to send without copying them (the shared message body).  They
  * are sent after whatever io_write() queued before; they must stay valid

@@ -89,8 +89,6 @@ const char *tls_version(const struct tls *tls);
 const char *tls_group(const struct tls *tls);
 /* Negotiated cipher suite, e.g. "TLS_AES_256_GCM_SHA384". */
 const char *tls_cipher(const struct tls *tls);
-/* The peer's chain kept during the handshake (count 0 if none yet). */
-const struct tls_chain *tls_peer_chain(const struct tls *tls);
 /* Moves the kept chain into *out (the caller frees it with
  * tls_chain_free); the session keeps none. */
 void tls_take_chain(struct tls *tls, struct tls_chain *out);

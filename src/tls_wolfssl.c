@@ -363,12 +363,6 @@ const char *tls_cipher(const struct tls *tls)
 	return name != NULL ? name : "";
 }
 
-/* The chain kept during the handshake. */
-const struct tls_chain *tls_peer_chain(const struct tls *tls)
-{
-	return &tls->chain;
-}
-
 /* Hands the chain over. */
 void tls_take_chain(struct tls *tls, struct tls_chain *out)
 {
