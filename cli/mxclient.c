@@ -904,9 +904,12 @@ static void print_stats(const struct mxc_engine *engine)
 	        (unsigned long long)st.dns_retried,
 	        (unsigned long long)st.dns_timed_out);
 	fprintf(stderr, "dnssec: %llu zone key sets learned, %llu answers "
-	        "validated again from the root\n",
+	        "validated again from the root, %llu checked against zone "
+	        "keys here, %llu handed back to getdns\n",
 	        (unsigned long long)st.dns_zone_keys,
-	        (unsigned long long)st.dns_revalidated);
+	        (unsigned long long)st.dns_revalidated,
+	        (unsigned long long)st.dns_checked_here,
+	        (unsigned long long)st.dns_handed_back);
 	fprintf(stderr, "smtp: %llu connections, %llu deliveries on a reused "
 	        "connection, %llu TLS resumptions, %llu round trips setting "
 	        "up, %llu in %llu transactions\n",

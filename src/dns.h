@@ -196,6 +196,12 @@ struct dns_stats {
 	size_t zone_keys_held;      /* held now */
 	uint64_t revalidated;       /* answers bogus with zone keys installed,
 	                               validated again from the root */
+	uint64_t checked_here;      /* answers from zones whose keys are held,
+	                               found secure by sigcheck (asked with
+	                               the DO bit alone, not validated by
+	                               getdns) */
+	uint64_t handed_back;       /* such answers sigcheck could not judge,
+	                               asked again for getdns to validate */
 };
 void dns_get_stats(const struct dns *dns, struct dns_stats *out);
 /* Cancels outstanding lookups (their callbacks are not called), then frees.

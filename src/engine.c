@@ -376,6 +376,8 @@ void mxc_engine_get_stats(const struct mxc_engine *e,
 	dns_get_stats(e->config.dns, &zs);
 	all.dns_zone_keys = zs.zone_keys_learned;
 	all.dns_revalidated = zs.revalidated;
+	all.dns_checked_here = zs.checked_here;
+	all.dns_handed_back = zs.handed_back;
 	size_t n = out->size < sizeof all ? out->size : sizeof all;
 	memcpy(out, &all, n);
 	out->size = n;

@@ -61,6 +61,9 @@ struct zone {
 	unsigned labels;          /* 1 for a TLD */
 	time_t expires;           /* wall clock */
 	uint64_t order;           /* when taken in, for eviction */
+	bool signs_answers;       /* a secure answer at or below it was
+	                             signed by this zone, not a zone below */
+	size_t view_at;           /* its first key in zonekeys->view */
 	struct key keys[MAX_KEYS];
 	size_t nkeys;
 };
@@ -166,6 +169,26 @@ find(const struct zonekeys *zk, const uint8_t *owner, size_t len)
 	return NULL;
 }
 
+/*
+ * The held set of the closest zone at or above a wire name (the name
+ * itself, then each parent), or NULL.
+ */
+static struct zone *
+find_closest(const struct zonekeys *zk, const uint8_t *name, size_t len)
+{
+	size_t pos = 0;
+
+	if (label_count(name, len) < 0)
+		return NULL;
+	for (;;) {
+		struct zone *z = find(zk, name + pos, len - pos);
+
+		if (z != NULL || name[pos] == 0)
+			return z;
+		pos += (size_t)name[pos] + 1;
+	}
+}
+
 /* Rebuilds the flat list of keys and moves to a new generation. */
 static void
 changed(struct zonekeys *zk)
@@ -181,8 +204,9 @@ changed(struct zonekeys *zk)
 	if (n == 0 || (zk->view = calloc(n, sizeof(*zk->view))) == NULL)
 		return; /* out of memory: no zone anchors, only the root's */
 	for (size_t i = 0; i < zk->count; i++) {
-		const struct zone *z = zk->zones[i];
+		struct zone *z = zk->zones[i];
 
+		z->view_at = zk->nview;
 		for (size_t k = 0; k < z->nkeys; k++) {
 			struct zonekeys_key *v = &zk->view[zk->nview++];
 
@@ -427,6 +451,40 @@ zonekeys_keys(const struct zonekeys *zk, size_t *n)
 {
 	*n = zk != NULL ? zk->nview : 0;
 	return zk != NULL ? zk->view : NULL;
+}
+
+/* The keys of one held zone. */
+const struct zonekeys_key *
+zonekeys_zone(const struct zonekeys *zk, const uint8_t *zone, size_t len,
+    size_t *n)
+{
+	const struct zone *z = zk != NULL ? find(zk, zone, len) : NULL;
+
+	*n = 0;
+	if (z == NULL || zk->view == NULL)
+		return NULL;
+	*n = z->nkeys;
+	return &zk->view[z->view_at];
+}
+
+/* Notes that the closest held zone above a secure answer signed it. */
+void
+zonekeys_mark_signer(struct zonekeys *zk, const uint8_t *name, size_t len)
+{
+	struct zone *z = zk != NULL ? find_closest(zk, name, len) : NULL;
+
+	if (z != NULL)
+		z->signs_answers = true;
+}
+
+/* Whether the closest held zone above a name signs answers itself. */
+bool
+zonekeys_signs_answers(const struct zonekeys *zk, const uint8_t *name,
+    size_t len)
+{
+	const struct zone *z = zk != NULL ? find_closest(zk, name, len) : NULL;
+
+	return z != NULL && z->signs_answers && zk->view != NULL;
 }
 
 /* The counters. */

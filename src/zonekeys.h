@@ -74,6 +74,27 @@ uint64_t zonekeys_generation(const struct zonekeys *zk);
  * number.  Valid until the next change. */
 const struct zonekeys_key *zonekeys_keys(const struct zonekeys *zk,
                                          size_t *n);
+/*
+ * The keys held for exactly the zone `zone` (wire, any case), n set to
+ * their number; NULL when that zone is not held.  Valid until the next
+ * change.
+ */
+const struct zonekeys_key *zonekeys_zone(const struct zonekeys *zk,
+                                         const uint8_t *zone, size_t len,
+                                         size_t *n);
+/*
+ * Notes that the closest held zone at or above `name` (wire) signed a
+ * secure answer for it: getdns puts the keys of the zone that signed an
+ * answer in its chain, so after zonekeys_learn() that zone is held, and
+ * is the closest.  Answers below a zone that only delegates (a TLD) are
+ * signed by zones below it, so only marked zones are worth checking
+ * answers against directly (zonekeys_signs_answers).
+ */
+void zonekeys_mark_signer(struct zonekeys *zk, const uint8_t *name,
+                          size_t len);
+/* Whether the closest held zone at or above `name` was so marked. */
+bool zonekeys_signs_answers(const struct zonekeys *zk, const uint8_t *name,
+                            size_t len);
 void zonekeys_stats(const struct zonekeys *zk, struct zonekeys_stats *out);
 /* The RFC 4034 appendix B key tag of DNSKEY RDATA. */
 uint16_t zonekeys_key_tag(const uint8_t *rdata, size_t len);

@@ -19,6 +19,8 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$own_policy" = yes ] && rm -f "$policy"' EXIT
 
+# python3-dnspython and python3-cryptography sign the replies of the
+# sigcheck test (an implementation of DNSSEC independent of ours);
 # gnuplot-nox draws the benchmark's plot; clang and its runtime build the
 # fuzz targets; dpkg-dev (apt-get source), make and the autotools build
 # -Dwolfssl=subproject, whose source test/fetch-wolfssl-source.sh fetches.
@@ -28,6 +30,7 @@ apt-get install -y -q --no-install-recommends \
 	libevent-dev libgetdns-dev libwolfssl-dev \
 	unbound nsd ldnsutils dns-root-data postfix \
 	iproute2 nftables util-linux openssl python3 ca-certificates \
+	python3-dnspython python3-cryptography \
 	microsocks dante-server openssh-server openssh-client \
 	gnuplot-nox clang libclang-rt-14-dev \
 	dpkg-dev make autoconf automake libtool

@@ -235,6 +235,68 @@ def zonekeys_seeds():
           rrsig("example", False, csk, ttl=60))
 
 
+def sigcheck_seeds():
+    """Replies to mx.fz.example., signed with fuzz_sigcheck's Ed25519 key
+    (private half: the bytes 0..31; Ed25519 signatures are deterministic,
+    so the seeds are the same each time).  Needs python3-cryptography."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:
+        print("sigcheck seeds skipped: no python3-cryptography")
+        return
+    priv = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    now = 1800000000
+    zone = name("fz.example")
+    from cryptography.hazmat.primitives import serialization
+    pub = priv.public_key().public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+    key = struct.pack("!HBB", 256, 3, 15) + pub
+    ac = sum(b if i & 1 else b << 8 for i, b in enumerate(key))
+    tag = (ac + ((ac >> 16) & 0xFFFF)) & 0xFFFF
+    types = {"MX": 15, "A": 1, "AAAA": 28, "TLSA": 52, "NSEC": 47,
+             "RRSIG": 46, "CNAME": 5}
+
+    def rec(owner, rtype, rdata, ttl=300):
+        return owner + struct.pack("!HHIH", types[rtype], 1, ttl,
+                                   len(rdata)) + rdata
+
+    def rrsig(owner, rtype, rdatas, labels=3):
+        head = struct.pack("!HBBIIIH", types[rtype], 15, labels, 300,
+                           now + 86400, now - 3600, tag) + zone
+        data = head + b"".join(owner + struct.pack("!HHIH", types[rtype], 1,
+                               300, len(r)) + r for r in sorted(rdatas))
+        return rec(owner, "RRSIG", head + priv.sign(data))
+
+    def reply(qtype, answer=(), authority=(), rcode=0):
+        head = struct.pack("!HHHHHH", 0x1234, 0x8180 | rcode, 1,
+                           len(answer), len(authority), 0)
+        return head + name("mx.fz.example") + struct.pack(
+            "!HH", types[qtype], 1) + b"".join(answer) + b"".join(authority)
+
+    mx = name("mx.fz.example")
+    ask = {"MX": 0, "A": 1, "AAAA": 2, "TLSA": 3}
+    a = [bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])]
+    write("sigcheck", "a-two", bytes([ask["A"]]) + reply("A", [
+        rec(mx, "A", a[0]), rec(mx, "A", a[1]), rrsig(mx, "A", a)]))
+    exch = struct.pack("!H", 10) + name("mx2.fz.example")
+    # The exchange compressed against the question (offset 12).
+    exch_c = struct.pack("!H", 10) + b"\x03mx2" + struct.pack("!H", 0xC000 | 15)
+    write("sigcheck", "mx-compressed", bytes([ask["MX"]]) + reply("MX", [
+        rec(struct.pack("!H", 0xC00C), "MX", exch_c),
+        rrsig(mx, "MX", [exch])]))
+    tlsa = bytes([3, 1, 1]) + bytes(range(32))
+    write("sigcheck", "tlsa", bytes([ask["TLSA"]]) + reply("TLSA", [
+        rec(mx, "TLSA", tlsa), rrsig(mx, "TLSA", [tlsa])]))
+    nsec = name("zz.fz.example") + bytes([0, 6, 0x40, 0, 0, 0, 0, 3])
+    write("sigcheck", "nodata", bytes([ask["AAAA"]]) + reply("AAAA", [], [
+        rec(mx, "NSEC", nsec), rrsig(mx, "NSEC", [nsec])]))
+    write("sigcheck", "wildcard-labels", bytes([ask["A"]]) + reply("A", [
+        rec(mx, "A", a[0]), rrsig(mx, "A", [a[0]], labels=2)]))
+    write("sigcheck", "cname", bytes([ask["A"]]) + reply("A", [
+        rec(mx, "CNAME", name("mx2.fz.example")), rec(mx, "A", a[0]),
+        rrsig(mx, "A", [a[0]])]))
+
+
 def der(pem):
     return subprocess.run(["openssl", "x509", "-outform", "DER", "-in",
                            os.path.join(DANE_DIR, pem + ".pem")],
@@ -284,6 +346,7 @@ def main():
     socks5_seeds()
     anchor_seeds()
     zonekeys_seeds()
+    sigcheck_seeds()
     dane_seeds()
 
 

@@ -1722,13 +1722,17 @@ def zone_keys_world(lab, domain, corrupt_rrsig=None):
 def case_dnssec_zone_keys_rollover(lab):
     """One engine, two waves (test/tools/waves.c).  Wave 1 delivers to
     a@zk.example with DANE; the engine keeps the DNSKEY sets its answers
-    were validated with (zone_keys >= 1).  Then zk.example is signed
+    were validated with (zone_keys >= 1), and checks the RRSIGs of the
+    answers that follow against them itself (checked_here >= 1).  Then
+    zk.example is signed
     again with a new ZSK (same KSK, so the DS in example. still holds)
     and unbound restarted (it would otherwise validate the new
     signatures against its cached old DNSKEY RRset).  Wave 2 goes to
     b@sub.zk.example, whose MX, mx2 A/AAAA and TLSA answers are not in
-    the engine's cache and are signed by the new ZSK only: against the
-    old ZSK held as an anchor they are bogus, so the engine must forget
+    the engine's cache and are signed by the new ZSK only: the client's
+    own check finds no held key for them and hands them back to getdns
+    (handed_back grows), and against the old ZSK held as an anchor they
+    are bogus there, so the engine must forget
     its zone keys, validate again from the root (revalidated >= 1) and
     deliver, DANE still verified."""
     domain = "zk.example"
@@ -1765,11 +1769,17 @@ def case_dnssec_zone_keys_rollover(lab):
     expect(stats[0]["zone_keys"] >= 1, "wave 1 learned no zone keys")
     expect(stats[0]["revalidated"] == 0, "wave 1 validated %d answers "
            "again, before any key changed" % stats[0]["revalidated"])
+    # After the MX answer taught it zk.example's keys, the host's answers
+    # are checked against them by the client itself (sigcheck).
+    expect(stats[0]["checked_here"] >= 1, "wave 1: no answer was checked "
+           "against the held zone keys by the client")
     expect("b@sub.%s delivered 192.0.2.10 dane=verified" % domain in text,
            "wave 2 (new ZSK) not delivered with DANE: the stale zone key "
            "was not given up")
     expect(stats[1]["revalidated"] >= 1, "wave 2 validated no answer "
            "again from the root: the stale ZSK was never used")
+    expect(stats[1]["handed_back"] > stats[0]["handed_back"], "wave 2: no "
+           "answer signed by the new ZSK was handed back to getdns")
     expect(("sub.%s." % domain, "MX") in lab.resolver_queries(),
            "wave 2 never asked for sub.%s MX" % domain)
     expect_copies(pf, "a@" + domain, 1)
@@ -1816,6 +1826,9 @@ def case_dnssec_zone_keys_bogus(lab):
            "wave 2's detail does not name the bogus TLSA: %r" % detail)
     expect(stats[1]["revalidated"] >= 1, "the bogus TLSA answer was not "
            "validated again from the root")
+    expect(stats[1]["handed_back"] > stats[0]["handed_back"], "the bogus "
+           "TLSA answer was not handed back to getdns by the client's own "
+           "check")
     expect((tlsa_name + ".", "TLSA") in lab.resolver_queries(),
            "wave 2 never asked for %s TLSA" % tlsa_name)
     expect_copies(pf, "a@" + domain, 1)

@@ -11,9 +11,11 @@
  * DNSSEC-validated TLSA records, else " dane=no"; a failure is followed
  * by "  detail: DETAIL" and "  kind: tempfail|permfail KIND"), then the
  * engine's DNS counters so far as "stats sent=N cached=N coalesced=N
- * retried=N timed_out=N zone_keys=N revalidated=N" (the last two: zone
- * key sets learned, answers validated again from the root after the zone
- * keys said bogus) and "wave N done"; it then reads one line from
+ * retried=N timed_out=N zone_keys=N revalidated=N checked_here=N
+ * handed_back=N" (then: zone key sets learned, answers validated again
+ * from the root after the zone keys said bogus, answers whose RRSIGs
+ * were checked against zone keys by the client itself, answers it handed
+ * back to getdns) and "wave N done"; it then reads one line from
  * standard input before the next wave (the case changes DNS meanwhile).
  * Exit 0 when every wave ran, 1 on a setup error, 2 for bad usage.  The
  * message is a fixed small one.
@@ -88,14 +90,17 @@ static void print_stats(struct mxc_engine *e)
 	struct mxc_engine_stats st = { .size = sizeof st };
 	mxc_engine_get_stats(e, &st);
 	printf("stats sent=%llu cached=%llu coalesced=%llu retried=%llu "
-	       "timed_out=%llu zone_keys=%llu revalidated=%llu\n",
+	       "timed_out=%llu zone_keys=%llu revalidated=%llu "
+	       "checked_here=%llu handed_back=%llu\n",
 	       (unsigned long long)st.dns_sent,
 	       (unsigned long long)st.dns_cached,
 	       (unsigned long long)st.dns_coalesced,
 	       (unsigned long long)st.dns_retried,
 	       (unsigned long long)st.dns_timed_out,
 	       (unsigned long long)st.dns_zone_keys,
-	       (unsigned long long)st.dns_revalidated);
+	       (unsigned long long)st.dns_revalidated,
+	       (unsigned long long)st.dns_checked_here,
+	       (unsigned long long)st.dns_handed_back);
 }
 
 int main(int argc, char **argv)
