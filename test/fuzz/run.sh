@@ -20,7 +20,8 @@ top=$(cd "$here/../.." && pwd)
 seconds=${1:-10}
 [ $# -gt 0 ] && shift
 build=${FUZZ_BUILD:-$top/build-fuzz}
-all="reply ehlo iobuf message address escape socks5 dane dns anchor zonekeys"
+all="reply ehlo iobuf message address escape socks5 dane dns anchor zonekeys
+sigcheck"
 targets=${*:-$all}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/mxc-fuzz.XXXXXX)}
 mkdir -p "$out"
