@@ -11,6 +11,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/ed25519.h>
 #include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/sha.h>
 #include <wolfssl/wolfcrypt/signature.h>
 
 #include "dnssig.h"
@@ -149,4 +150,26 @@ dnssig_verify(uint8_t algorithm, const uint8_t *key, size_t key_len,
 #endif
 	}
 	return false;
+}
+
+/* The NSEC3 hash: H(x) = SHA-1(x || salt), k+1 times from the name. */
+bool
+dnssig_nsec3_hash(uint8_t algorithm, const uint8_t *salt, size_t salt_len,
+    unsigned iterations, const uint8_t *name, size_t name_len,
+    uint8_t out[DNSSIG_NSEC3_HASH_LEN])
+{
+	wc_Sha sha;
+	bool ok;
+
+	if (algorithm != 1 || wc_InitSha(&sha) != 0)
+		return false;
+	ok = wc_ShaUpdate(&sha, name, (word32)name_len) == 0 &&
+	    wc_ShaUpdate(&sha, salt, (word32)salt_len) == 0 &&
+	    wc_ShaFinal(&sha, out) == 0;
+	for (unsigned i = 0; ok && i < iterations; i++)
+		ok = wc_ShaUpdate(&sha, out, DNSSIG_NSEC3_HASH_LEN) == 0 &&
+		    wc_ShaUpdate(&sha, salt, (word32)salt_len) == 0 &&
+		    wc_ShaFinal(&sha, out) == 0;
+	wc_ShaFree(&sha);
+	return ok;
 }

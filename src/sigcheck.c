@@ -6,7 +6,8 @@
  * and, even with a zone's keys installed as a trust anchor, checks a
  * NODATA answer's SOA and NSEC (and the NSEC twice): 8 checks of about
  * 100 us for each new domain a delivery meets.  Here a positive answer or
- * a NODATA costs one check, about 20 us with the subproject's wolfSSL.
+ * a NODATA costs one check, about 20 us with the subproject's wolfSSL
+ * (an NSEC3 denial adds its hash: SHA-1, iterations + 1 times).
  *
  * Reading the reply: names are decompressed with every pointer bounded
  * (it must point before itself, and at most 127 are followed), every
@@ -23,7 +24,8 @@
  * enclosing held zone proves what a validator walking the chain would.
  *
  * Caching: dnsttl bounds the TTL of a positive answer by the RRSIGs'
- * original TTL and expiry, and of a NODATA by the NSEC's and its RRSIG's;
+ * original TTL and expiry, and of a NODATA by the NSEC's (or NSEC3's)
+ * and its RRSIG's;
  * the SOA beside it is not checked here (getdns checks it), and can only
  * lower that bound.
  */
@@ -43,6 +45,7 @@
 #define TYPE_OPT 41
 #define TYPE_RRSIG 46
 #define TYPE_NSEC 47
+#define TYPE_NSEC3 50
 #define TYPE_TLSA 52
 #define CLASS_IN 1
 #define HEADER_LEN 12
@@ -54,6 +57,11 @@
 #define MAX_SIGS 8
 /* RRSIG RDATA before the signer's name. */
 #define RRSIG_FIXED 18
+/* NSEC3 iterations beyond which the hash is not computed here (RFC 9276
+ * 3.2 lets validators treat such zones as insecure; getdns decides). */
+#define NSEC3_MAX_ITERATIONS 150
+/* An NSEC3 owner's first label: the SHA-1 hash in base32hex. */
+#define NSEC3_LABEL_LEN 32
 /* DNSKEY flags (RFC 4034 2.1.1, RFC 5011 3) and protocol. */
 #define FLAG_ZONE 0x0100
 #define FLAG_REVOKE 0x0080
@@ -287,6 +295,11 @@ canonical_rdata(const struct rrset *s, const struct rec *r, uint8_t *out)
 			return 0;
 		memcpy(out, rd, 2);
 		return n + 2;
+	case TYPE_NSEC3:
+		/* No names inside: the RDATA as it came (parsed by
+		 * nsec3_params before it is kept). */
+		memcpy(out, rd, r->len);
+		return r->len;
 	case TYPE_NSEC:
 		/* Never compressed, and its next name keeps its case (RFC
 		 * 6840 5.1): the RDATA as it came, once it parses. */
@@ -426,6 +439,9 @@ sig_good(const struct rrset *s, const struct rec *sig,
 	    !read_name(s->msg, sig->at + sig->len, &pos, false, signer,
 	    &signer_len) || pos >= sig->at + sig->len ||
 	    !encloses(signer, signer_len, s->owner, s->owner_len) ||
+	    /* An NSEC3 lives right below its zone's apex (RFC 5155 7.1). */
+	    (s->type == TYPE_NSEC3 &&
+	    signer_len != s->owner_len - s->owner[0] - 1u) ||
 	    (keys = zonekeys_zone(zk, signer, signer_len, &nkeys)) == NULL)
 		return false;
 	for (size_t i = 0; i < nkeys && !good; i++) {
@@ -489,33 +505,180 @@ bitmap_has(const uint8_t *p, size_t len, uint16_t type, bool *bad)
 }
 
 /*
- * Whether the NSEC owned by the name asked denies the type asked (and a
- * CNAME, which would have been answered instead), and is not the
- * parent's NSEC at a delegation point (NS without SOA), which proves
- * nothing about the child's data.
+ * Whether the type bitmap of the NSEC or NSEC3 matching the name asked
+ * denies the type asked (and a CNAME, which would have been answered
+ * instead), and is not the parent's at a delegation point (NS without
+ * SOA), which proves nothing about the child's data (RFC 4035 5.4, RFC
+ * 5155 8.5, RFC 6840 4.4).
  */
+static bool
+bitmap_denies(const uint8_t *bm, size_t len, uint16_t qtype,
+    const char **why)
+{
+	bool bad = false, has_type, has_cname, has_ns, has_soa;
+
+	has_type = bitmap_has(bm, len, qtype, &bad);
+	has_cname = bitmap_has(bm, len, TYPE_CNAME, &bad);
+	has_ns = bitmap_has(bm, len, TYPE_NS, &bad);
+	has_soa = bitmap_has(bm, len, TYPE_SOA, &bad);
+	if (bad)
+		return unsure(why, "malformed type bitmap");
+	if (has_type || has_cname)
+		return unsure(why, "the denial lists the type asked or CNAME");
+	if (has_ns && !has_soa)
+		return unsure(why, "denial from the parent side of a delegation");
+	return true;
+}
+
+/* The NSEC owned by the name asked denies the type asked. */
 static bool
 nsec_denies(const struct rrset *s, uint16_t qtype, const char **why)
 {
 	uint8_t next[NAME_MAX_WIRE];
 	size_t pos = s->rrs[0].at, n, end = s->rrs[0].at + s->rrs[0].len;
-	const uint8_t *bm;
-	bool bad = false, has_type, has_cname, has_ns, has_soa;
 
 	if (!read_name(s->msg, end, &pos, false, next, &n))
 		return unsure(why, "malformed NSEC");
-	bm = s->msg + pos;
-	has_type = bitmap_has(bm, end - pos, qtype, &bad);
-	has_cname = bitmap_has(bm, end - pos, TYPE_CNAME, &bad);
-	has_ns = bitmap_has(bm, end - pos, TYPE_NS, &bad);
-	has_soa = bitmap_has(bm, end - pos, TYPE_SOA, &bad);
-	if (bad)
-		return unsure(why, "malformed NSEC type bitmap");
-	if (has_type || has_cname)
-		return unsure(why, "NSEC lists the type asked or CNAME");
-	if (has_ns && !has_soa)
-		return unsure(why, "NSEC from the parent side of a delegation");
+	return bitmap_denies(s->msg + pos, end - pos, qtype, why);
+}
+
+/* An NSEC3's RDATA, as far as a NODATA proof reads it. */
+struct nsec3 {
+	uint8_t algorithm;
+	unsigned iterations;
+	const uint8_t *salt;
+	size_t salt_len;
+	const uint8_t *bitmap;
+	size_t bitmap_len;
+};
+
+/*
+ * Parses an NSEC3's RDATA; false when malformed, or when RFC 5155 8.2
+ * says to ignore it (unknown flags) or it is not for here (a hash other
+ * than SHA-1, more iterations than NSEC3_MAX_ITERATIONS).
+ */
+static bool
+nsec3_params(const uint8_t *rd, size_t len, struct nsec3 *p)
+{
+	size_t hash_at;
+
+	if (len < 5 || rd[0] != 1 || rd[1] > 1)
+		return false;
+	p->algorithm = rd[0];
+	p->iterations = get16(rd + 2);
+	p->salt_len = rd[4];
+	p->salt = rd + 5;
+	hash_at = 5 + p->salt_len;
+	if (p->iterations > NSEC3_MAX_ITERATIONS || len < hash_at + 1 ||
+	    rd[hash_at] != DNSSIG_NSEC3_HASH_LEN ||
+	    len < hash_at + 1 + DNSSIG_NSEC3_HASH_LEN)
+		return false;
+	p->bitmap = rd + hash_at + 1 + DNSSIG_NSEC3_HASH_LEN;
+	p->bitmap_len = len - (hash_at + 1 + DNSSIG_NSEC3_HASH_LEN);
 	return true;
+}
+
+/* Decodes a base32hex label (RFC 4648 7, either case) of
+ * NSEC3_LABEL_LEN characters into a hash; false if it is not one. */
+static bool
+base32hex_hash(const uint8_t *label, uint8_t out[DNSSIG_NSEC3_HASH_LEN])
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < NSEC3_LABEL_LEN; i++) {
+		uint8_t c = lower(label[i]);
+		unsigned v;
+
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'v')
+			v = c - 'a' + 10;
+		else
+			return false;
+		acc = (acc << 5 | v) & 0xFFFF;
+		bits += 5;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return n == DNSSIG_NSEC3_HASH_LEN;
+}
+
+/*
+ * Whether an NSEC3 owner (lower case) matches the name asked: its first
+ * label is the hash of the name, with the NSEC3's own parameters, and the
+ * rest is a zone at or above the name.
+ */
+static bool
+nsec3_matches(const uint8_t *owner, size_t owner_len, const struct nsec3 *p,
+    const uint8_t *qname, size_t qname_len)
+{
+	uint8_t want[DNSSIG_NSEC3_HASH_LEN], got[DNSSIG_NSEC3_HASH_LEN];
+
+	return owner[0] == NSEC3_LABEL_LEN &&
+	    owner_len > NSEC3_LABEL_LEN + 1 &&
+	    encloses(owner + NSEC3_LABEL_LEN + 1,
+	    owner_len - NSEC3_LABEL_LEN - 1, qname, qname_len) &&
+	    base32hex_hash(owner + 1, got) &&
+	    dnssig_nsec3_hash(p->algorithm, p->salt, p->salt_len,
+	    p->iterations, qname, qname_len, want) &&
+	    memcmp(want, got, sizeof(want)) == 0;
+}
+
+/*
+ * Finds in the authority section (`count` records from `pos`) the NSEC3
+ * matching the name asked and the RRSIGs over it, into s (its owner in
+ * owner[]).  False when there is none or more than one.
+ */
+static bool
+find_nsec3(const uint8_t *m, size_t len, size_t pos, unsigned count,
+    const uint8_t *qname, size_t qname_len, struct rrset *s,
+    uint8_t owner[NAME_MAX_WIRE])
+{
+	size_t start = pos;
+	struct nsec3 p;
+	struct rr rr;
+
+	for (unsigned i = 0; i < count; i++) {
+		if (!read_rr(m, len, &pos, &rr))
+			return false;
+		if (rr.type != TYPE_NSEC3 || rr.rclass != CLASS_IN ||
+		    !nsec3_params(m + rr.rdata, rr.rdlen, &p) ||
+		    !nsec3_matches(rr.owner, rr.owner_len, &p, qname,
+		    qname_len))
+			continue;
+		if (!keep(s->rrs, &s->nrrs, 1, &rr))
+			return false;
+		memcpy(owner, rr.owner, rr.owner_len);
+		s->owner = owner;
+		s->owner_len = rr.owner_len;
+	}
+	if (s->nrrs == 0)
+		return false;
+	pos = start;
+	for (unsigned i = 0; i < count; i++) {
+		if (!read_rr(m, len, &pos, &rr))
+			return false;
+		if (rr.type == TYPE_RRSIG && rr.rclass == CLASS_IN &&
+		    covered(m, &rr) == TYPE_NSEC3 &&
+		    owned(&rr, s->owner, s->owner_len))
+			(void)keep(s->sigs, &s->nsigs, MAX_SIGS, &rr);
+	}
+	return true;
+}
+
+/* The NSEC3 matching the name asked denies the type asked. */
+static bool
+nsec3_denies(const struct rrset *s, uint16_t qtype, const char **why)
+{
+	struct nsec3 p;
+
+	if (!nsec3_params(s->msg + s->rrs[0].at, s->rrs[0].len, &p))
+		return unsure(why, "malformed NSEC3");
+	return bitmap_denies(p.bitmap, p.bitmap_len, qtype, why);
 }
 
 /* Reads the header and checks it is a NOERROR reply to one question. */
@@ -553,10 +716,11 @@ sigcheck_reply(const uint8_t *msg, size_t len, const uint8_t *qname,
     size_t qname_len, uint16_t qtype, const struct zonekeys *zk,
     uint32_t now, const char **why)
 {
-	struct rrset answer = { 0 }, nsec = { 0 };
+	struct rrset answer = { 0 }, nsec = { 0 }, nsec3 = { 0 };
+	uint8_t nsec3_owner[NAME_MAX_WIRE];
 	struct header h;
 	struct rr rr;
-	size_t pos = HEADER_LEN;
+	size_t pos = HEADER_LEN, authority;
 	bool others = false;
 
 	if (msg == NULL || qname == NULL || zk == NULL)
@@ -572,6 +736,8 @@ sigcheck_reply(const uint8_t *msg, size_t len, const uint8_t *qname,
 	    .owner_len = qname_len, .type = qtype };
 	nsec = (struct rrset){ .msg = msg, .msg_len = len, .owner = qname,
 	    .owner_len = qname_len, .type = TYPE_NSEC };
+	nsec3 = (struct rrset){ .msg = msg, .msg_len = len,
+	    .type = TYPE_NSEC3 };
 	for (unsigned i = 0; i < h.count[1]; i++) {
 		if (!read_rr(msg, len, &pos, &rr))
 			return unsure(why, "malformed answer section");
@@ -587,6 +753,7 @@ sigcheck_reply(const uint8_t *msg, size_t len, const uint8_t *qname,
 	}
 	if (others)
 		return unsure(why, "answer section holds other records");
+	authority = pos;
 	for (unsigned i = 0; i < h.count[2]; i++) {
 		if (!read_rr(msg, len, &pos, &rr))
 			return unsure(why, "malformed authority section");
@@ -613,11 +780,19 @@ sigcheck_reply(const uint8_t *msg, size_t len, const uint8_t *qname,
 	}
 	if (answer.nsigs > 0)
 		return unsure(why, "RRSIG without records");
-	if (nsec.nrrs == 0)
-		return unsure(why, "no NSEC at the name asked");
-	if (!nsec_denies(&nsec, qtype, why))
+	if (nsec.nrrs > 0) {
+		if (!nsec_denies(&nsec, qtype, why))
+			return false;
+		if (!rrset_secure(&nsec, zk, now))
+			return unsure(why, "NSEC not verified by a held key");
+		return true;
+	}
+	if (!find_nsec3(msg, len, authority, h.count[2], qname, qname_len,
+	    &nsec3, nsec3_owner))
+		return unsure(why, "no NSEC or NSEC3 matching the name asked");
+	if (!nsec3_denies(&nsec3, qtype, why))
 		return false;
-	if (!rrset_secure(&nsec, zk, now))
-		return unsure(why, "NSEC not verified by a held key");
+	if (!rrset_secure(&nsec3, zk, now))
+		return unsure(why, "NSEC3 not verified by a held key");
 	return true;
 }

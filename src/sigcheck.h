@@ -13,12 +13,14 @@
  *     RRset asked for at the name asked (no CNAME, no DNAME, no wildcard
  *     expansion) and RRSIGs over it, one of which a held key verifies;
  *   - a NODATA answer: NOERROR, an empty answer section, and in the
- *     authority section an NSEC owned by the name asked, verified the
+ *     authority section an NSEC owned by the name asked, or an NSEC3
+ *     whose owner is the hash of the name right below a zone enclosing
+ *     it (SHA-1, flags 0 or 1, at most 150 iterations), verified the
  *     same way, whose type bitmap has neither the type asked nor CNAME
  *     and that is not the parent's side of a delegation (RFC 4035 5.4,
- *     RFC 6840 4.4).
- * NXDOMAIN, NSEC3, wildcards, CNAMEs and unknown algorithms are left to
- * getdns.
+ *     RFC 5155 8.5, RFC 6840 4.4).
+ * NXDOMAIN, wildcards, CNAMEs, empty non-terminals and unknown
+ * algorithms are left to getdns.
  */
 #ifndef MXC_SIGCHECK_H
 #define MXC_SIGCHECK_H

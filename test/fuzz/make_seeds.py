@@ -290,6 +290,19 @@ def sigcheck_seeds():
     nsec = name("zz.fz.example") + bytes([0, 6, 0x40, 0, 0, 0, 0, 3])
     write("sigcheck", "nodata", bytes([ask["AAAA"]]) + reply("AAAA", [], [
         rec(mx, "NSEC", nsec), rrsig(mx, "NSEC", [nsec])]))
+    # The same NODATA by NSEC3 (SHA-1, 2 iterations, salt ab).
+    import base64
+    import hashlib
+    h = name("mx.fz.example")
+    for _ in range(3):
+        h = hashlib.sha1(h + b"\xab").digest()
+    owner3 = name(base64.b32hexencode(h).decode().lower() + ".fz.example")
+    nsec3 = (struct.pack("!BBHB", 1, 0, 2, 1) + b"\xab" + bytes([20]) +
+             bytes(20) + bytes([0, 1, 0x40]))
+    types["NSEC3"] = 50
+    write("sigcheck", "nodata-nsec3", bytes([ask["AAAA"]]) + reply("AAAA", [], [
+        rec(owner3, "NSEC3", nsec3), rrsig(owner3, "NSEC3", [nsec3],
+                                           labels=3)]))
     write("sigcheck", "wildcard-labels", bytes([ask["A"]]) + reply("A", [
         rec(mx, "A", a[0]), rrsig(mx, "A", [a[0]], labels=2)]))
     write("sigcheck", "cname", bytes([ask["A"]]) + reply("A", [

@@ -251,6 +251,44 @@ def main():
     asig_only = reply(mxn, "A", [asig])
     row("RRSIG without records", mxn, A, asig_only, "unsure")
 
+    # NODATA proven by NSEC3 (RFC 5155 8.5).
+    def nsec3(label, types, expected, params="1 0 10 aabbccdd",
+              hashed=mxn, qtype="AAAA", qcode=AAAA, signer=None,
+              owner_zone=None):
+        alg, flags, iters, salt = params.split()
+        h = dns.dnssec.nsec3_hash(hashed, None if salt == "-" else salt,
+                                  int(iters), 1).lower()
+        owner = dns.name.from_text(h, dns.name.from_text(owner_zone or o))
+        rd = dns.rdata.from_text("IN", "NSEC3", "%s %s %s %s %s %s" % (
+            alg, flags, iters, salt, "0" * 32, types))
+        n3 = dns.rrset.from_rdata(owner, 300, rd)
+        row(label, mxn, qcode, reply(mxn, qtype, [], [n3, z.sign(
+            n3, signer=signer)]), expected)
+
+    nsec3("NSEC3 NODATA", "A RRSIG", "secure")
+    nsec3("NSEC3 NODATA, no salt, no iterations", "A RRSIG", "secure",
+          params="1 0 0 -")
+    nsec3("NSEC3 NODATA, opt-out flag", "A RRSIG", "secure",
+          params="1 1 5 ab")
+    nsec3("NSEC3 lists the type", "A AAAA RRSIG", "unsure")
+    nsec3("NSEC3 lists CNAME", "CNAME RRSIG", "unsure")
+    nsec3("NSEC3 of the parent side of a delegation", "NS DS RRSIG",
+          "unsure")
+    nsec3("NSEC3 for another name", "A RRSIG", "unsure", hashed="mx2." + o)
+    nsec3("NSEC3 with unknown flags", "A RRSIG", "unsure",
+          params="1 2 10 aabbccdd")
+    nsec3("NSEC3 with too many iterations", "A RRSIG", "unsure",
+          params="1 0 151 aabbccdd")
+    nsec3("NSEC3 owned two labels below the zone", "A RRSIG", "unsure",
+          owner_zone="x." + o, signer=z.origin)
+    # Below a name that is not the zone (here the name asked itself):
+    # the hash matches, the signer is a held zone, but not its parent.
+    nsec3("NSEC3 not right below its signer", "A RRSIG", "unsure",
+          owner_zone=mxn, signer=z.origin)
+    nsec3("NSEC3 owned by another zone", "A RRSIG", "unsure",
+          owner_zone="sc.example.", signer=dns.name.from_text(
+              "sc.example."))
+
     # Malformed wire.
     base = reply(mxn, "A", [a, asig]).to_wire()
     loop = bytearray(base[:12]) + bytes([0xC0, 12]) + base[-4:]
