@@ -1786,6 +1786,42 @@ def case_dnssec_zone_keys_rollover(lab):
     expect_copies(pf, "b@sub." + domain, 1)
 
 
+@case("dnssec-own-checks")
+def case_dnssec_own_checks(lab):
+    """The client's own RRSIG checks (src/sigcheck.c) on real answers:
+    nsd serving zones signed by ldns-signzone, one with NSEC and one with
+    NSEC3 denials, through unbound.  Each wave delivers to one domain with
+    DANE: the MX answer comes through getdns, which teaches the engine
+    the zone's keys; the MX host's A, its AAAA denial (NODATA, by NSEC
+    or NSEC3) and its TLSA are then checked by the client itself
+    (checked_here grows by 3) and none is handed back to getdns."""
+    domains = ("own.example", "own3.example")
+    leaf = lab.pki.self_signed("mx." + domains[0],
+                               sans=["mx." + d for d in domains])
+    for domain in domains:
+        zone = lab.zone(domain, records=[
+            "@ MX 10 mx", "mx A 192.0.2.10",
+            "_25._tcp.mx TLSA " + labpki.tlsa(leaf, 3, 1, 1)])
+        zone.nsec3 = domain == "own3.example"
+    pf = lab.postfix("mx." + domains[0], ["192.0.2.10"], list(domains),
+                     credential=labpki.Credential(leaf))
+    lab.start()
+    text, stats, _ = run_waves(lab, ["a@" + d for d in domains],
+                               lambda n: None)
+    print("dnssec-own-checks:\n%s" % text)
+    before = {"checked_here": 0, "handed_back": 0}
+    for n, (domain, st) in enumerate(zip(domains, stats)):
+        expect("a@%s delivered 192.0.2.10 dane=verified" % domain in text,
+               "a@%s not delivered with DANE" % domain)
+        checked = st["checked_here"] - before["checked_here"]
+        expect(checked == 3, "wave %d (%s, %s): %d answers checked by the "
+               "client, expected 3 (A, AAAA denial, TLSA)"
+               % (n + 1, domain, "NSEC3" if n else "NSEC", checked))
+        expect(st["handed_back"] == 0, "wave %d: %d answers handed back "
+               "to getdns" % (n + 1, st["handed_back"]))
+        before = st
+
+
 @case("dnssec-zone-keys-bogus")
 def case_dnssec_zone_keys_bogus(lab):
     """One engine, two waves (test/tools/waves.c), one signed zone whose

@@ -83,6 +83,9 @@ class Zone:
         # unbound would itself lower the TTLs to the signature expiration
         # and hide whether the client does.
         self.resolver_insecure = False
+        # Denials by NSEC3 (SHA-1, salt ab12, 3 iterations) instead of
+        # NSEC, as most large signed zones have them.
+        self.nsec3 = False
         self.ds_lines = []        # filled by sign(): the DS for the parent
         self.zonefile = None      # the file nsd serves
 
@@ -265,9 +268,11 @@ class DnsTree:
         signed = path + ".signed"
         zone.signed_at = time.time()
         now = int(zone.signed_at)
+        nsec3 = ["-n", "-s", "ab12", "-t", "3"] if zone.nsec3 else []
         run(["ldns-signzone", "-o", zone.name,
              "-i", str(now - SIG_BACKDATE), "-e", str(now + zone.sig_lifetime),
-             "-f", signed, path, zone.zsk, zone.ksk], cwd=self.workdir)
+             "-f", signed] + nsec3 + [path, zone.zsk, zone.ksk],
+            cwd=self.workdir)
         if zone.corrupt_rrsig:
             corrupt_signatures(signed, zone.corrupt_rrsig)
         return signed
