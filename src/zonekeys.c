@@ -27,14 +27,25 @@
  * from the root.
  *
  * The root's keys are never taken: the configured anchor covers the root.
+ *
+ * Anchors and checks: a zone that has signed an answer (dns.c marks it)
+ * has its later answers checked by sigcheck against its keys here
+ * (zonekeys_zone), so only the zones that delegate stay getdns anchors;
+ * thousands of zones can be held without handing getdns a list that
+ * long on every change.  The table is indexed by owner (open addressing)
+ * for the lookups made before every query.
  */
 #include "zonekeys.h"
+#include "fnv.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_ZONES 256
+/* Zones held at most by default: more than the new domains a batch has
+ * in flight at once (a zone's keys must outlive its first answer until
+ * its other answers are checked), at about 1 KB each. */
+#define DEFAULT_MAX_ZONES 4096
 /* Longest a set is kept, whatever its TTLs. */
 #define MAX_LIFETIME 3600
 /* DNSKEY flags (RFC 4034 2.1.1, RFC 5011 3). */
@@ -63,18 +74,21 @@ struct zone {
 	uint64_t order;           /* when taken in, for eviction */
 	bool signs_answers;       /* a secure answer at or below it was
 	                             signed by this zone, not a zone below */
-	size_t view_at;           /* its first key in zonekeys->view */
 	struct key keys[MAX_KEYS];
+	struct zonekeys_key kv[MAX_KEYS]; /* the same, for zonekeys_zone() */
 	size_t nkeys;
 };
 
 struct zonekeys {
 	struct zone **zones;      /* held sets, max of them */
 	size_t count, max;
+	struct zone **index;      /* open addressing by owner; NULL: empty */
+	size_t index_size;        /* a power of two, at least 2 * max */
+	time_t next_expiry;       /* the earliest zone->expires held */
 	uint64_t next_order;
 	uint64_t generation;
 	uint64_t learned;
-	struct zonekeys_key *view; /* every held key, for zonekeys_keys() */
+	struct zonekeys_key *view; /* the anchors, for zonekeys_keys() */
 	size_t nview;
 };
 
@@ -87,7 +101,12 @@ zonekeys_new(size_t max_zones)
 	if (zk == NULL)
 		return NULL;
 	zk->max = max_zones != 0 ? max_zones : DEFAULT_MAX_ZONES;
-	if ((zk->zones = calloc(zk->max, sizeof(*zk->zones))) == NULL) {
+	for (zk->index_size = 16; zk->index_size < 2 * zk->max; )
+		zk->index_size *= 2;
+	if ((zk->zones = calloc(zk->max, sizeof(*zk->zones))) == NULL ||
+	    (zk->index = calloc(zk->index_size, sizeof(*zk->index))) ==
+	    NULL) {
+		free(zk->zones);
 		free(zk);
 		return NULL;
 	}
@@ -112,6 +131,7 @@ zonekeys_free(struct zonekeys *zk)
 	for (size_t i = 0; i < zk->count; i++)
 		zone_free(zk->zones[i]);
 	free(zk->zones);
+	free(zk->index);
 	free(zk->view);
 	free(zk);
 }
@@ -158,15 +178,55 @@ label_count(const uint8_t *name, size_t len)
 	return pos + 1 == len ? labels : -1;
 }
 
+/* The index slot an owner name (any case) starts probing at. */
+static size_t
+slot_of(const struct zonekeys *zk, const uint8_t *owner, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)tolower(owner[i]);
+
+		h = fnv1a(h, &c, 1);
+	}
+	return h & (zk->index_size - 1);
+}
+
 /* The held set of a zone, or NULL. */
 static struct zone *
 find(const struct zonekeys *zk, const uint8_t *owner, size_t len)
 {
-	for (size_t i = 0; i < zk->count; i++)
-		if (name_equal(zk->zones[i]->owner, zk->zones[i]->owner_len,
+	for (size_t i = slot_of(zk, owner, len); zk->index[i] != NULL;
+	    i = (i + 1) & (zk->index_size - 1))
+		if (name_equal(zk->index[i]->owner, zk->index[i]->owner_len,
 		    owner, len))
-			return zk->zones[i];
+			return zk->index[i];
 	return NULL;
+}
+
+/* Enters a zone in the index (it has room: at most max of 2 * max). */
+static void
+index_add(struct zonekeys *zk, struct zone *z)
+{
+	size_t i = slot_of(zk, z->owner, z->owner_len);
+
+	while (zk->index[i] != NULL)
+		i = (i + 1) & (zk->index_size - 1);
+	zk->index[i] = z;
+}
+
+/* Makes the index and the earliest expiry again from the held sets,
+ * after any was removed. */
+static void
+reindex(struct zonekeys *zk)
+{
+	memset(zk->index, 0, zk->index_size * sizeof(*zk->index));
+	zk->next_expiry = 0;
+	for (size_t i = 0; i < zk->count; i++) {
+		index_add(zk, zk->zones[i]);
+		if (i == 0 || zk->zones[i]->expires < zk->next_expiry)
+			zk->next_expiry = zk->zones[i]->expires;
+	}
 }
 
 /*
@@ -189,7 +249,12 @@ find_closest(const struct zonekeys *zk, const uint8_t *name, size_t len)
 	}
 }
 
-/* Rebuilds the flat list of keys and moves to a new generation. */
+/*
+ * Rebuilds the anchors and moves to a new generation.  The anchors are
+ * the keys of the zones that have not signed an answer (TLDs and other
+ * zones that only delegate): the answers of the others are checked by
+ * sigcheck, and getdns gets a short list however many zones are held.
+ */
 static void
 changed(struct zonekeys *zk)
 {
@@ -197,28 +262,25 @@ changed(struct zonekeys *zk)
 
 	zk->generation++;
 	for (size_t i = 0; i < zk->count; i++)
-		n += zk->zones[i]->nkeys;
+		if (!zk->zones[i]->signs_answers)
+			n += zk->zones[i]->nkeys;
 	free(zk->view);
 	zk->view = NULL;
 	zk->nview = 0;
 	if (n == 0 || (zk->view = calloc(n, sizeof(*zk->view))) == NULL)
 		return; /* out of memory: no zone anchors, only the root's */
 	for (size_t i = 0; i < zk->count; i++) {
-		struct zone *z = zk->zones[i];
+		const struct zone *z = zk->zones[i];
 
-		z->view_at = zk->nview;
-		for (size_t k = 0; k < z->nkeys; k++) {
-			struct zonekeys_key *v = &zk->view[zk->nview++];
-
-			v->owner = z->owner;
-			v->owner_len = z->owner_len;
-			v->rdata = z->keys[k].rdata;
-			v->rdata_len = z->keys[k].len;
-		}
+		if (z->signs_answers)
+			continue;
+		memcpy(&zk->view[zk->nview], z->kv, z->nkeys * sizeof(*z->kv));
+		zk->nview += z->nkeys;
 	}
 }
 
-/* Removes the set at index i (order of the others kept). */
+/* Removes the set at index i (order of the others kept); the caller
+ * reindexes. */
 static void
 remove_at(struct zonekeys *zk, size_t i)
 {
@@ -376,29 +438,72 @@ make_zone(const struct zonekeys_record *chain, size_t n, size_t at,
 		zone_free(z);
 		return NULL;
 	}
+	for (size_t k = 0; k < z->nkeys; k++)
+		z->kv[k] = (struct zonekeys_key){ .owner = z->owner,
+		    .owner_len = z->owner_len, .rdata = z->keys[k].rdata,
+		    .rdata_len = z->keys[k].len };
 	return z;
 }
 
-/* Takes in the DNSKEY sets of a secure answer's validation chain. */
+/* Whether two sets hold the same keys in the same order. */
+static bool
+same_keys(const struct zone *a, const struct zone *b)
+{
+	if (a->nkeys != b->nkeys)
+		return false;
+	for (size_t k = 0; k < a->nkeys; k++)
+		if (a->keys[k].len != b->keys[k].len ||
+		    memcmp(a->keys[k].rdata, b->keys[k].rdata,
+		    a->keys[k].len) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Takes in the DNSKEY sets of a secure answer's validation chain.  A zone
+ * already held whose set in the chain differs (it changed its ZSK, and
+ * getdns validated the new set from an anchor above it) gets the new set.
+ */
 bool
 zonekeys_learn(struct zonekeys *zk, const struct zonekeys_record *chain,
     size_t n, time_t now, uint32_t margin)
 {
-	bool any = false;
+	bool any = false, removed = false;
 
 	if (zk == NULL || chain == NULL)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		struct zone *z;
+		struct zone *z, *old;
 
 		if (chain[i].type != ZONEKEYS_TYPE_DNSKEY ||
-		    find(zk, chain[i].owner, chain[i].owner_len) != NULL ||
 		    (z = make_zone(chain, n, i, now, margin)) == NULL)
 			continue;
-		if (zk->count == zk->max)
+		if ((old = find(zk, z->owner, z->owner_len)) != NULL) {
+			if (same_keys(old, z)) {
+				zone_free(z);
+				continue;
+			}
+			z->signs_answers = old->signs_answers;
+			for (size_t k = 0; k < zk->count; k++)
+				if (zk->zones[k] == old) {
+					remove_at(zk, k);
+					break;
+				}
+			removed = true;
+		} else if (zk->count == zk->max) {
 			evict_one(zk);
+			removed = true;
+		}
 		z->order = zk->next_order++;
 		zk->zones[zk->count++] = z;
+		if (removed)
+			reindex(zk);
+		else {
+			index_add(zk, z);
+			if (zk->count == 1 || z->expires < zk->next_expiry)
+				zk->next_expiry = z->expires;
+		}
+		removed = false;
 		zk->learned++;
 		any = true;
 	}
@@ -413,7 +518,8 @@ zonekeys_expire(struct zonekeys *zk, time_t now)
 {
 	bool any = false;
 
-	if (zk == NULL)
+	/* Called before every lookup: most calls have nothing to do. */
+	if (zk == NULL || zk->count == 0 || now < zk->next_expiry)
 		return false;
 	for (size_t i = 0; i < zk->count; )
 		if (zk->zones[i]->expires <= now) {
@@ -421,6 +527,7 @@ zonekeys_expire(struct zonekeys *zk, time_t now)
 			any = true;
 		} else
 			i++;
+	reindex(zk);
 	if (any)
 		changed(zk);
 	return any;
@@ -434,6 +541,7 @@ zonekeys_forget(struct zonekeys *zk)
 		return false;
 	while (zk->count > 0)
 		remove_at(zk, zk->count - 1);
+	reindex(zk);
 	changed(zk);
 	return true;
 }
@@ -461,10 +569,10 @@ zonekeys_zone(const struct zonekeys *zk, const uint8_t *zone, size_t len,
 	const struct zone *z = zk != NULL ? find(zk, zone, len) : NULL;
 
 	*n = 0;
-	if (z == NULL || zk->view == NULL)
+	if (z == NULL)
 		return NULL;
 	*n = z->nkeys;
-	return &zk->view[z->view_at];
+	return z->kv;
 }
 
 /* Notes that the closest held zone above a secure answer signed it. */
@@ -473,8 +581,10 @@ zonekeys_mark_signer(struct zonekeys *zk, const uint8_t *name, size_t len)
 {
 	struct zone *z = zk != NULL ? find_closest(zk, name, len) : NULL;
 
-	if (z != NULL)
+	if (z != NULL && !z->signs_answers) {
 		z->signs_answers = true;
+		changed(zk);   /* its keys leave the anchors */
+	}
 }
 
 /* Whether the closest held zone above a name signs answers itself. */
@@ -484,7 +594,7 @@ zonekeys_signs_answers(const struct zonekeys *zk, const uint8_t *name,
 {
 	const struct zone *z = zk != NULL ? find_closest(zk, name, len) : NULL;
 
-	return z != NULL && z->signs_answers && zk->view != NULL;
+	return z != NULL && z->signs_answers;
 }
 
 /* The counters. */

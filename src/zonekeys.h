@@ -48,14 +48,15 @@ struct zonekeys_stats {
 
 struct zonekeys;
 
-/* A table holding at most max_zones sets (0: 256); NULL when out of
+/* A table holding at most max_zones sets (0: 4096); NULL when out of
  * memory. */
 struct zonekeys *zonekeys_new(size_t max_zones);
 void zonekeys_free(struct zonekeys *zk);
 /*
  * Takes in the DNSKEY sets of the validation chain of an answer getdns
  * found secure (the chain holds only RRsets getdns authenticated; the
- * caller must not pass the chain of any other answer).  `now` is the
+ * caller must not pass the chain of any other answer).  A zone already
+ * held whose set differs in the chain takes the new set.  `now` is the
  * wall clock, as in RRSIG dates; `margin` seconds are taken off every
  * lifetime (the longest a lookup started now can take, so that a set
  * installed for it is still valid when its answer is validated).
@@ -70,8 +71,10 @@ bool zonekeys_expire(struct zonekeys *zk, time_t now);
 bool zonekeys_forget(struct zonekeys *zk);
 /* Changes whenever the anchors change (learn, expire, forget). */
 uint64_t zonekeys_generation(const struct zonekeys *zk);
-/* The keys to give getdns, every set's together; n is set to their
- * number.  Valid until the next change. */
+/* The keys to give getdns: those of every held zone not marked by
+ * zonekeys_mark_signer() (the zones that only delegate, such as TLDs,
+ * through which getdns validates the first answer of a new zone); n is
+ * set to their number.  Valid until the next change. */
 const struct zonekeys_key *zonekeys_keys(const struct zonekeys *zk,
                                          size_t *n);
 /*
@@ -88,7 +91,8 @@ const struct zonekeys_key *zonekeys_zone(const struct zonekeys *zk,
  * answer in its chain, so after zonekeys_learn() that zone is held, and
  * is the closest.  Answers below a zone that only delegates (a TLD) are
  * signed by zones below it, so only marked zones are worth checking
- * answers against directly (zonekeys_signs_answers).
+ * answers against directly (zonekeys_signs_answers).  A marked zone's
+ * keys leave the anchors (zonekeys_keys), which changes the generation.
  */
 void zonekeys_mark_signer(struct zonekeys *zk, const uint8_t *name,
                           size_t len);

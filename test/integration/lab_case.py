@@ -1722,19 +1722,20 @@ def zone_keys_world(lab, domain, corrupt_rrsig=None):
 def case_dnssec_zone_keys_rollover(lab):
     """One engine, two waves (test/tools/waves.c).  Wave 1 delivers to
     a@zk.example with DANE; the engine keeps the DNSKEY sets its answers
-    were validated with (zone_keys >= 1), and checks the RRSIGs of the
-    answers that follow against them itself (checked_here >= 1).  Then
-    zk.example is signed
-    again with a new ZSK (same KSK, so the DS in example. still holds)
-    and unbound restarted (it would otherwise validate the new
-    signatures against its cached old DNSKEY RRset).  Wave 2 goes to
-    b@sub.zk.example, whose MX, mx2 A/AAAA and TLSA answers are not in
-    the engine's cache and are signed by the new ZSK only: the client's
-    own check finds no held key for them and hands them back to getdns
-    (handed_back grows), and against the old ZSK held as an anchor they
-    are bogus there, so the engine must forget
-    its zone keys, validate again from the root (revalidated >= 1) and
-    deliver, DANE still verified."""
+    were validated with (zone_keys >= 1): example.'s as a getdns anchor,
+    zk.example's for its own checks of the answers that follow
+    (checked_here >= 1).  Then both zones are signed again with a new
+    ZSK (same KSKs, so every DS still holds) and unbound restarted (it
+    would otherwise validate the new signatures against its cached old
+    DNSKEY RRsets).  Wave 2 goes to b@sub.zk.example, whose MX, mx2
+    A/AAAA and TLSA answers are not in the engine's cache and are signed
+    by zk.example's new ZSK only: the client's own check finds no held
+    key for the MX and hands it back to getdns (handed_back grows);
+    there the DS of zk.example, signed by example.'s new ZSK, is bogus
+    against the old one installed as an anchor, so the engine must
+    forget its zone keys, validate again from the root (revalidated >=
+    1), take zk.example's new set (zone_keys grows) and deliver, DANE
+    still verified."""
     domain = "zk.example"
     zone, pf = zone_keys_world(lab, domain)
     lab.start()
@@ -1746,10 +1747,12 @@ def case_dnssec_zone_keys_rollover(lab):
         """Between waves 1 and 2: the new ZSK, served and validated."""
         started = time.monotonic()
         tags["old"], tags["new"] = lab.resign_zone(domain)
+        _, tags["tld"] = lab.resign_zone("example")
         for name, rrtype, want in (("sub." + domain, "MX", tags["new"]),
                                    ("_25._tcp.mx2." + domain, "TLSA",
                                     tags["new"]),
-                                   (domain, "DNSKEY", ksk_tag)):
+                                   (domain, "DNSKEY", ksk_tag),
+                                   (domain, "DS", tags["tld"])):
             got = labdns.rrsig_key_tags(name, rrtype)
             expect(got == {want}, "lab: nsd signs %s %s with keys %r, "
                    "expected %d (old ZSK %d, KSK %d)" % (
@@ -1780,6 +1783,8 @@ def case_dnssec_zone_keys_rollover(lab):
            "again from the root: the stale ZSK was never used")
     expect(stats[1]["handed_back"] > stats[0]["handed_back"], "wave 2: no "
            "answer signed by the new ZSK was handed back to getdns")
+    expect(stats[1]["zone_keys"] > stats[0]["zone_keys"], "wave 2: the "
+           "new key sets were not taken in")
     expect(("sub.%s." % domain, "MX") in lab.resolver_queries(),
            "wave 2 never asked for sub.%s MX" % domain)
     expect_copies(pf, "a@" + domain, 1)

@@ -6,6 +6,9 @@
  * lifetimes bounded by every TTL and signature expiration (serial number
  * arithmetic) less the margin; names compared without case; eviction that
  * keeps TLDs; forgetting; and the generation moving on every change only.
+ * Zones that sign answers: out of the anchors, still found by
+ * zonekeys_zone(); a zone's new set replacing its old one; thousands of
+ * zones found through the index; expiry of the earliest only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -378,6 +381,123 @@ static void test_eviction(void)
 	zonekeys_free(z);
 }
 
+/* Whether zonekeys_zone() gives exactly this one key for a zone. */
+static int zone_has(const struct zonekeys *z, const uint8_t *owner,
+                    size_t len, const struct fake_key *k)
+{
+	size_t n;
+	const struct zonekeys_key *keys = zonekeys_zone(z, owner, len, &n);
+	return keys != NULL && n == 1 && keys[0].rdata_len == sizeof k->rdata &&
+	       memcmp(keys[0].rdata, k->rdata, sizeof k->rdata) == 0;
+}
+
+/* A zone marked as signing answers leaves the anchors, stays findable,
+ * and serves the names below it; a delegating zone does neither. */
+static void test_signers(void)
+{
+	struct zonekeys *z = zonekeys_new(0);
+	struct fake_key k[4] = { key(257, 40), key(256, 41), key(257, 42),
+	                         key(256, 43) };
+	struct chain c = { .n = 0 };
+	static const uint8_t host[] = "\x02" "mx" "\x02" "zk" "\x07" "example";
+	add_zone(&c, example, sizeof example, &k[0], &k[1], 3600);
+	add_zone(&c, zk, sizeof zk, &k[2], &k[3], 3600);
+	CHECK(zonekeys_learn(z, c.r, c.n, NOW, MARGIN), "not learned");
+	CHECK(count(z) == 2 && holds(z, zk, sizeof zk, &k[3]),
+	      "unmarked zones are not both anchors");
+	CHECK(!zonekeys_signs_answers(z, host, sizeof host),
+	      "signs answers before any was marked");
+	uint64_t g = zonekeys_generation(z);
+	zonekeys_mark_signer(z, host, sizeof host);
+	CHECK(zonekeys_generation(z) != g, "marking kept the generation");
+	CHECK(count(z) == 1 && holds(z, example, sizeof example, &k[1]) &&
+	      !holds(z, zk, sizeof zk, &k[3]),
+	      "the marked zone is still an anchor, or the TLD is not");
+	CHECK(zone_has(z, zk, sizeof zk, &k[3]) &&
+	      zone_has(z, zk_upper, sizeof zk_upper, &k[3]),
+	      "the marked zone's keys are not found");
+	CHECK(zonekeys_signs_answers(z, host, sizeof host) &&
+	      zonekeys_signs_answers(z, zk, sizeof zk),
+	      "names at and below the marked zone are not served");
+	CHECK(!zonekeys_signs_answers(z, other, sizeof other),
+	      "a name below the TLD only is served");
+	g = zonekeys_generation(z);
+	zonekeys_mark_signer(z, zk, sizeof zk);
+	CHECK(zonekeys_generation(z) == g, "marking again changed anything");
+	zonekeys_free(z);
+}
+
+/* A held zone's new set (a new ZSK) replaces the old, marked as it was. */
+static void test_new_set(void)
+{
+	struct zonekeys *z = zonekeys_new(0);
+	struct fake_key ksk = key(257, 44), old = key(256, 45),
+	                new = key(256, 46);
+	struct chain c = { .n = 0 };
+	struct zonekeys_stats st;
+	add_zone(&c, zk, sizeof zk, &ksk, &old, 3600);
+	CHECK(zonekeys_learn(z, c.r, c.n, NOW, MARGIN), "not learned");
+	zonekeys_mark_signer(z, zk, sizeof zk);
+	c.n = 0;
+	add_zone(&c, zk, sizeof zk, &ksk, &new, 3600);
+	uint64_t g = zonekeys_generation(z);
+	CHECK(zonekeys_learn(z, c.r, c.n, NOW + 5, MARGIN) &&
+	      zonekeys_generation(z) != g, "the new set was not taken");
+	CHECK(zone_has(z, zk, sizeof zk, &new), "the old key is still held");
+	CHECK(zonekeys_signs_answers(z, zk, sizeof zk),
+	      "the new set lost the zone's mark");
+	zonekeys_stats(z, &st);
+	CHECK(st.held == 1 && st.learned == 2, "held %zu, learned %llu",
+	      st.held, (unsigned long long)st.learned);
+	zonekeys_free(z);
+}
+
+/* Thousands of zones: each found, the bound kept, and the earliest
+ * expiries alone removed. */
+static void test_many(void)
+{
+	enum { N = 3000 };
+	static uint8_t names[N][16];
+	struct zonekeys *z = zonekeys_new(0), *small = zonekeys_new(1000);
+	struct fake_key ksk = key(257, 47), zsk = key(256, 48);
+	struct zonekeys_stats st;
+	size_t found = 0, n;
+	for (int i = 0; i < N; i++) {
+		struct chain c = { .n = 0 };
+		uint8_t *w = names[i];
+		w[0] = 4;
+		w[1] = 'z';
+		w[2] = (uint8_t)('a' + i / 26 / 26 % 26);
+		w[3] = (uint8_t)('a' + i / 26 % 26);
+		w[4] = (uint8_t)('a' + i % 26);
+		memcpy(w + 5, example, sizeof example);
+		/* The first ten live 100 s, the rest an hour. */
+		add_zone(&c, w, 5 + sizeof example, &ksk, &zsk,
+		         i < 10 ? 100 : 3600);
+		(void)zonekeys_learn(z, c.r, c.n, NOW, MARGIN);
+		(void)zonekeys_learn(small, c.r, c.n, NOW, MARGIN);
+	}
+	for (int i = 0; i < N; i++)
+		found += zonekeys_zone(z, names[i], 5 + sizeof example, &n) !=
+		         NULL;
+	CHECK(found == N, "%zu of %d zones found", found, N);
+	zonekeys_stats(small, &st);
+	CHECK(st.held == 1000 && zonekeys_zone(small, names[N - 1],
+	      5 + sizeof example, &n) != NULL && zonekeys_zone(small,
+	      names[0], 5 + sizeof example, &n) == NULL,
+	      "a bound of 1000 holds %zu, not the newest", st.held);
+	CHECK(!zonekeys_expire(z, NOW + 100 - MARGIN - 1),
+	      "expired before the earliest expiry");
+	CHECK(zonekeys_expire(z, NOW + 100 - MARGIN), "nothing expired");
+	zonekeys_stats(z, &st);
+	CHECK(st.held == N - 10 && zonekeys_zone(z, names[10],
+	      5 + sizeof example, &n) != NULL && zonekeys_zone(z, names[9],
+	      5 + sizeof example, &n) == NULL,
+	      "%zu held after the first ten expired", st.held);
+	zonekeys_free(z);
+	zonekeys_free(small);
+}
+
 int main(void)
 {
 	test_key_tag();
@@ -388,6 +508,9 @@ int main(void)
 	test_serial_arithmetic();
 	test_case();
 	test_eviction();
+	test_signers();
+	test_new_set();
+	test_many();
 	zonekeys_free(NULL);
 	return check_report();
 }
