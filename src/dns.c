@@ -22,10 +22,10 @@
  *     mistaken for "no records" (a DANE downgrade); the TTL the answer may
  *     be cached for comes from the same reply;
  *   - zone keys: the DNSKEY sets in the validation chain of a secure
- *     answer are kept (zonekeys.c says which and how long) and installed
- *     as extra trust anchors before the next lookup starts, so that getdns
- *     validates later answers from those zones without the chain above
- *     them.  An answer that comes out bogus with zone keys installed is
+ *     answer are kept (zonekeys.c says which and how long); those of the
+ *     zones that delegate (TLDs) are installed as extra trust anchors
+ *     before the next lookup starts, so that getdns validates a new
+ *     zone's answers without the chain above them.  An answer that comes out bogus with zone keys installed is
  *     validated again from the root after every key is forgotten: a key
  *     the zone has since replaced must cost a lookup, never a delivery;
  *   - own checks: a lookup below a held zone that has signed answers

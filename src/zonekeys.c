@@ -44,7 +44,7 @@
 
 /* Zones held at most by default: more than the new domains a batch has
  * in flight at once (a zone's keys must outlive its first answer until
- * its other answers are checked), at about 1 KB each. */
+ * its other answers are checked), at 1 to 2 KB each. */
 #define DEFAULT_MAX_ZONES 4096
 /* Longest a set is kept, whatever its TTLs. */
 #define MAX_LIFETIME 3600
