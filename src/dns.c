@@ -1511,7 +1511,8 @@ chain_record(getdns_dict *rr, struct zonekeys_record *out)
  * status is checked again here: nothing from any other reply is kept.
  */
 static void
-zone_keys_learn(struct dns *dns, const struct dns_query *q)
+zone_keys_learn(struct dns *dns, const struct dns_query *q,
+    const struct dns_answer *answer)
 {
 	getdns_dict *response = q->response;
 	struct zonekeys_record recs[DNS_CHAIN_MAX];
@@ -1535,7 +1536,12 @@ zone_keys_learn(struct dns *dns, const struct dns_query *q)
 	}
 	(void)zonekeys_learn(dns->zonekeys, recs, k, time(NULL),
 	    DNS_ZONE_KEY_MARGIN_S);
-	zonekeys_mark_signer(dns->zonekeys, q->qwire, q->qwire_len);
+	/* Records or a NODATA at the name come from the zone holding it; an
+	 * NXDOMAIN is signed by whichever zone lacks the name, often a TLD
+	 * (a mistyped domain), which must not be taken for the zone of
+	 * every name below it. */
+	if (answer->result == DNS_FOUND || answer->result == DNS_NODATA)
+		zonekeys_mark_signer(dns->zonekeys, q->qwire, q->qwire_len);
 }
 
 /* Appends one DNSKEY anchor record to a list. */
@@ -1879,7 +1885,7 @@ queue_deliver_one(struct dns *dns)
 		return;
 	}
 	if (b.answer.dnssec == DNSSEC_SECURE)
-		zone_keys_learn(dns, q);
+		zone_keys_learn(dns, q, &b.answer);
 	dns->delivering = true;
 	q->cb(q->arg, &b.answer);
 	dns->delivering = false;

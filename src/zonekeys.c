@@ -581,7 +581,8 @@ zonekeys_mark_signer(struct zonekeys *zk, const uint8_t *name, size_t len)
 {
 	struct zone *z = zk != NULL ? find_closest(zk, name, len) : NULL;
 
-	if (z != NULL && !z->signs_answers) {
+	/* A TLD stays an anchor: it serves every new domain below it. */
+	if (z != NULL && z->labels > 1 && !z->signs_answers) {
 		z->signs_answers = true;
 		changed(zk);   /* its keys leave the anchors */
 	}

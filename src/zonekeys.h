@@ -93,6 +93,9 @@ const struct zonekeys_key *zonekeys_zone(const struct zonekeys *zk,
  * signed by zones below it, so only marked zones are worth checking
  * answers against directly (zonekeys_signs_answers).  A marked zone's
  * keys leave the anchors (zonekeys_keys), which changes the generation.
+ * A TLD is never marked: names in a TLD's own zone are rare, the new
+ * domains below it are not, and their first answers need its keys as
+ * an anchor.
  */
 void zonekeys_mark_signer(struct zonekeys *zk, const uint8_t *name,
                           size_t len);

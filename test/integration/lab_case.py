@@ -1827,6 +1827,40 @@ def case_dnssec_own_checks(lab):
         before = st
 
 
+@case("dnssec-own-checks-nxdomain")
+def case_dnssec_own_checks_nxdomain(lab):
+    """An NXDOMAIN must not make its signer a zone whose answers the
+    client checks itself.  co.example is a signed zone that only
+    delegates (as co.uk does); wave 1 mails a@typo.co.example, which does
+    not exist: co.example signs that NXDOMAIN, and its keys are learned.
+    Wave 2 mails b@shop.co.example, a signed zone below it: its MX must
+    go straight to getdns (validated from co.example's keys as an
+    anchor), not be tried against co.example's keys and handed back."""
+    leaf = lab.pki.self_signed("mx.shop.co.example")
+    lab.zone("co.example", records=[])
+    lab.zone("shop.co.example", records=[
+        "@ MX 10 mx", "mx A 192.0.2.10",
+        "_25._tcp.mx TLSA " + labpki.tlsa(leaf, 3, 1, 1)])
+    pf = lab.postfix("mx.shop.co.example", ["192.0.2.10"],
+                     ["shop.co.example"],
+                     credential=labpki.Credential(leaf))
+    lab.start()
+    text, stats, _ = run_waves(lab, ["a@typo.co.example",
+                                     "b@shop.co.example"], lambda n: None)
+    print("dnssec-own-checks-nxdomain:\n%s" % text)
+    expect(re.search(r"^a@typo\.co\.example failed", text, re.M),
+           "a@typo.co.example (NXDOMAIN) did not fail")
+    expect(stats[0]["zone_keys"] >= 1, "wave 1 learned no zone keys")
+    expect("b@shop.co.example delivered 192.0.2.10 dane=verified" in text,
+           "b@shop.co.example not delivered with DANE")
+    expect(stats[1]["handed_back"] == 0, "wave 2: %d answers handed back: "
+           "the NXDOMAIN's signer was taken for shop.co.example's zone"
+           % stats[1]["handed_back"])
+    expect(stats[1]["checked_here"] >= 2, "wave 2: the host's answers were "
+           "not checked by the client")
+    expect_copies(pf, "b@shop.co.example", 1)
+
+
 @case("dnssec-zone-keys-bogus")
 def case_dnssec_zone_keys_bogus(lab):
     """One engine, two waves (test/tools/waves.c), one signed zone whose

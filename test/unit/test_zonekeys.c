@@ -407,6 +407,11 @@ static void test_signers(void)
 	      "unmarked zones are not both anchors");
 	CHECK(!zonekeys_signs_answers(z, host, sizeof host),
 	      "signs answers before any was marked");
+	uint64_t g0 = zonekeys_generation(z);
+	zonekeys_mark_signer(z, other, sizeof other);  /* closest: the TLD */
+	CHECK(zonekeys_generation(z) == g0 && count(z) == 2 &&
+	      !zonekeys_signs_answers(z, other, sizeof other),
+	      "a TLD was marked as signing answers");
 	uint64_t g = zonekeys_generation(z);
 	zonekeys_mark_signer(z, host, sizeof host);
 	CHECK(zonekeys_generation(z) != g, "marking kept the generation");
