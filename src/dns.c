@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "dnsttl.h"
 #include "sigcheck.h"
+#include "wirename.h"
 #include "zonekeys.h"
 
 #include <arpa/inet.h>
@@ -1016,15 +1017,8 @@ answer_fail(struct answer_buf *b, const char *why)
 static bool
 wire_name_equal(const getdns_bindata *a, const getdns_bindata *b)
 {
-	size_t i;
-
-	if (a == NULL || b == NULL || a->size != b->size)
-		return false;
-	/* Length octets are < 64 and so never letters: compare bytewise. */
-	for (i = 0; i < a->size; i++)
-		if (tolower(a->data[i]) != tolower(b->data[i]))
-			return false;
-	return true;
+	return a != NULL && b != NULL &&
+	    wirename_equal(a->data, a->size, b->data, b->size);
 }
 
 /*
@@ -1723,7 +1717,7 @@ query_wire_name(struct dns_query *q)
 		return;
 	if (wire->size <= sizeof(q->qwire)) {
 		for (size_t i = 0; i < wire->size; i++)
-			q->qwire[i] = (uint8_t)tolower(wire->data[i]);
+			q->qwire[i] = wirename_lower(wire->data[i]);
 		q->qwire_len = wire->size;
 	}
 	free(wire->data);

@@ -31,6 +31,7 @@
  */
 #include "sigcheck.h"
 #include "dnssig.h"
+#include "wirename.h"
 #include "zonekeys.h"
 
 #include <stdlib.h>
@@ -142,13 +143,6 @@ put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* ASCII lower case, whatever the locale. */
-static uint8_t
-lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
-}
-
 /*
  * Reads the name at *pos into out, lower case and uncompressed, and moves
  * *pos past it.  Compression pointers are followed only when `compress`
@@ -191,38 +185,12 @@ read_name(const uint8_t *m, size_t len, size_t *pos, bool compress,
 		if (c == 0)
 			break;
 		for (size_t i = 0; i < c; i++)
-			out[n++] = lower(m[at + 1 + i]);
+			out[n++] = wirename_lower(m[at + 1 + i]);
 		at += (size_t)c + 1;
 	}
 	*pos = jumped ? end : at + 1;
 	*out_len = n;
 	return true;
-}
-
-/* Labels of a wire name, the root not counted. */
-static unsigned
-labels_of(const uint8_t *name, size_t len)
-{
-	unsigned n = 0;
-
-	for (size_t at = 0; at < len && name[at] != 0; at += name[at] + 1u)
-		n++;
-	return n;
-}
-
-/* Whether `zone` is `name` or one of its parents (both lower case). */
-static bool
-encloses(const uint8_t *zone, size_t zone_len, const uint8_t *name,
-    size_t name_len)
-{
-	for (size_t at = 0; at < name_len; at += name[at] + 1u) {
-		if (name_len - at == zone_len &&
-		    memcmp(name + at, zone, zone_len) == 0)
-			return true;
-		if (name[at] == 0)
-			break;
-	}
-	return false;
 }
 
 /* Reads one resource record at *pos; false when it does not fit. */
@@ -433,12 +401,12 @@ sig_good(const struct rrset *s, const struct rec *sig,
 	bool good = false;
 
 	if (get16(rd) != s->type || !dnssig_supported(algorithm) ||
-	    rd[3] != labels_of(s->owner, s->owner_len) ||
+	    rd[3] != wirename_labels(s->owner, s->owner_len) ||
 	    (int32_t)(now - get32(rd + 12)) < 0 ||
 	    (int32_t)(get32(rd + 8) - now) < 0 ||
 	    !read_name(s->msg, sig->at + sig->len, &pos, false, signer,
 	    &signer_len) || pos >= sig->at + sig->len ||
-	    !encloses(signer, signer_len, s->owner, s->owner_len) ||
+	    !wirename_encloses(signer, signer_len, s->owner, s->owner_len) ||
 	    /* An NSEC3 lives right below its zone's apex (RFC 5155 7.1). */
 	    (s->type == TYPE_NSEC3 &&
 	    signer_len != s->owner_len - s->owner[0] - 1u) ||
@@ -588,7 +556,7 @@ base32hex_hash(const uint8_t *label, uint8_t out[DNSSIG_NSEC3_HASH_LEN])
 	size_t n = 0;
 
 	for (size_t i = 0; i < NSEC3_LABEL_LEN; i++) {
-		uint8_t c = lower(label[i]);
+		uint8_t c = wirename_lower(label[i]);
 		unsigned v;
 
 		if (c >= '0' && c <= '9')
@@ -620,7 +588,7 @@ nsec3_matches(const uint8_t *owner, size_t owner_len, const struct nsec3 *p,
 
 	return owner[0] == NSEC3_LABEL_LEN &&
 	    owner_len > NSEC3_LABEL_LEN + 1 &&
-	    encloses(owner + NSEC3_LABEL_LEN + 1,
+	    wirename_encloses(owner + NSEC3_LABEL_LEN + 1,
 	    owner_len - NSEC3_LABEL_LEN - 1, qname, qname_len) &&
 	    base32hex_hash(owner + 1, got) &&
 	    dnssig_nsec3_hash(p->algorithm, p->salt, p->salt_len,

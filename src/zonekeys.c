@@ -37,8 +37,8 @@
  */
 #include "zonekeys.h"
 #include "fnv.h"
+#include "wirename.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,35 +149,6 @@ zonekeys_key_tag(const uint8_t *rdata, size_t len)
 	return (uint16_t)(ac & 0xFFFF);
 }
 
-/* Wire names equal, ignoring case (length bytes are below 64, which
- * tolower leaves alone). */
-static bool
-name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (tolower(a[i]) != tolower(b[i]))
-			return false;
-	return true;
-}
-
-/* Labels of a well-formed wire name (0 for the root), or -1. */
-static int
-label_count(const uint8_t *name, size_t len)
-{
-	int labels = 0;
-	size_t pos = 0;
-
-	while (pos < len && name[pos] != 0) {
-		if (name[pos] > 63)
-			return -1;
-		pos += (size_t)name[pos] + 1;
-		labels++;
-	}
-	return pos + 1 == len ? labels : -1;
-}
-
 /* The index slot an owner name (any case) starts probing at. */
 static size_t
 slot_of(const struct zonekeys *zk, const uint8_t *owner, size_t len)
@@ -185,7 +156,7 @@ slot_of(const struct zonekeys *zk, const uint8_t *owner, size_t len)
 	uint32_t h = 2166136261u;
 
 	for (size_t i = 0; i < len; i++) {
-		uint8_t c = (uint8_t)tolower(owner[i]);
+		uint8_t c = wirename_lower(owner[i]);
 
 		h = fnv1a(h, &c, 1);
 	}
@@ -198,7 +169,7 @@ find(const struct zonekeys *zk, const uint8_t *owner, size_t len)
 {
 	for (size_t i = slot_of(zk, owner, len); zk->index[i] != NULL;
 	    i = (i + 1) & (zk->index_size - 1))
-		if (name_equal(zk->index[i]->owner, zk->index[i]->owner_len,
+		if (wirename_equal(zk->index[i]->owner, zk->index[i]->owner_len,
 		    owner, len))
 			return zk->index[i];
 	return NULL;
@@ -238,7 +209,7 @@ find_closest(const struct zonekeys *zk, const uint8_t *name, size_t len)
 {
 	size_t pos = 0;
 
-	if (label_count(name, len) < 0)
+	if (wirename_labels(name, len) < 0)
 		return NULL;
 	for (;;) {
 		struct zone *z = find(zk, name + pos, len - pos);
@@ -336,7 +307,7 @@ rrset_life(const struct zonekeys_record *chain, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct zonekeys_record *r = &chain[i];
 
-		if (!name_equal(r->owner, r->owner_len, owner, owner_len))
+		if (!wirename_equal(r->owner, r->owner_len, owner, owner_len))
 			continue;
 		if (r->type == covered)
 			bound(&life, r->ttl);
@@ -364,7 +335,7 @@ signs_keyset(const struct zonekeys_record *chain, size_t n,
 		if (chain[i].type == ZONEKEYS_TYPE_RRSIG &&
 		    chain[i].covered == ZONEKEYS_TYPE_DNSKEY &&
 		    chain[i].key_tag == tag &&
-		    name_equal(chain[i].owner, chain[i].owner_len, owner,
+		    wirename_equal(chain[i].owner, chain[i].owner_len, owner,
 		    owner_len))
 			return true;
 	return false;
@@ -396,7 +367,7 @@ make_zone(const struct zonekeys_record *chain, size_t n, size_t at,
 {
 	const uint8_t *owner = chain[at].owner;
 	size_t owner_len = chain[at].owner_len;
-	int labels = label_count(owner, owner_len);
+	int labels = wirename_labels(owner, owner_len);
 	bool keys_signed, ds_signed;
 	int64_t life;
 	struct zone *z;
@@ -412,7 +383,7 @@ make_zone(const struct zonekeys_record *chain, size_t n, size_t at,
 	if ((z = calloc(1, sizeof(*z))) == NULL)
 		return NULL;
 	for (size_t i = 0; i < owner_len; i++)
-		z->owner[i] = (uint8_t)tolower(owner[i]);
+		z->owner[i] = wirename_lower(owner[i]);
 	z->owner_len = owner_len;
 	z->labels = (unsigned)labels;
 	z->expires = now + (time_t)(life - (int64_t)margin);
@@ -422,7 +393,7 @@ make_zone(const struct zonekeys_record *chain, size_t n, size_t at,
 			const struct zonekeys_record *r = &chain[i];
 			struct key *k = &z->keys[z->nkeys];
 
-			if (!usable_key(r) || !name_equal(r->owner,
+			if (!usable_key(r) || !wirename_equal(r->owner,
 			    r->owner_len, owner, owner_len) ||
 			    (pass == 0 && signs_keyset(chain, n, owner,
 			    owner_len, zonekeys_key_tag(r->rdata,
