@@ -684,7 +684,7 @@ sigcheck_reply(const uint8_t *msg, size_t len, const uint8_t *qname,
     size_t qname_len, uint16_t qtype, const struct zonekeys *zk,
     uint32_t now, const char **why)
 {
-	struct rrset answer = { 0 }, nsec = { 0 }, nsec3 = { 0 };
+	struct rrset answer, nsec, nsec3;   /* set once the header is read */
 	uint8_t nsec3_owner[NAME_MAX_WIRE];
 	struct header h;
 	struct rr rr;

@@ -289,6 +289,45 @@ def main():
           owner_zone="sc.example.", signer=dns.name.from_text(
               "sc.example."))
 
+    # Keys the check must read right, or refuse (dnssig_wolfssl.c).
+    def rekeyed(origin, alg, wire, key=None):
+        """A zone whose held DNSKEY is `wire` (RDATA after flags,
+        protocol and algorithm), signing with `key`."""
+        zz = Zone(origin, alg)
+        if key is not None:
+            zz.key = key
+        rd = bytes([1, 0, 3, alg]) + wire
+        zz.dnskey = dns.rdata.from_wire("IN", "DNSKEY", rd, 0, len(rd))
+        extra.append(zz)
+        return zz
+
+    def key_row(label, zz, expected):
+        rr = zz.rrset("mx", "A", "192.0.2.1")
+        name = "mx." + zz.origin.to_text()
+        row(label, name, A, reply(name, "A", [rr, zz.sign(rr)]), expected)
+
+    extra = []
+    rsa_key = private_key(8)
+    nums = rsa_key.public_key().public_numbers()
+    e = nums.e.to_bytes(3, "big")
+    n = nums.n.to_bytes(256, "big")
+    key_row("RSA exponent length in three octets (RFC 3110)",
+            rekeyed("rsalong.sc.example.", 8, b"\0\0\3" + e + n, rsa_key),
+            "secure")
+    small = rsa.generate_private_key(public_exponent=65537, key_size=768)
+    sn = small.public_key().public_numbers()
+    key_row("RSA key of 768 bits (left to getdns)",
+            rekeyed("rsa768.sc.example.", 8, b"\3" + sn.e.to_bytes(3, "big") +
+                    sn.n.to_bytes(96, "big"), small), "unsure")
+    p256 = zones[13].dnskey.key
+    key_row("ECDSA P-256 key one octet short",
+            rekeyed("p256short.sc.example.", 13, p256[:-1],
+                    zones[13].key), "unsure")
+    ed = zones[15].dnskey.key
+    key_row("Ed25519 key one octet long",
+            rekeyed("edlong.sc.example.", 15, ed + b"\0", zones[15].key),
+            "unsure")
+
     # Malformed wire.
     base = reply(mxn, "A", [a, asig]).to_wire()
     loop = bytearray(base[:12]) + bytes([0xC0, 12]) + base[-4:]
@@ -299,7 +338,8 @@ def main():
 
     # Drive it.
     lines = [zz.key_line() for zz in zones.values()]
-    lines += [other.key_line(), "learn"]
+    lines += [other.key_line()] + [zz.key_line() for zz in extra]
+    lines.append("learn")
     for label, qname, qtype, wire, now, expected in rows:
         lines.append("check %s %d %d %s" % (qname, qtype, now, wire.hex()))
     # After forgetting, the best reply is no longer secure.
